@@ -1,0 +1,136 @@
+// Immutable configuration snapshot: what mapigate.yaml says, validated and resolved.
+//
+// Contract: a snapshot is built once by config::load_* (loader.hpp), never modified afterwards,
+// and shared between threads as std::shared_ptr<const snapshot>. It holds no yaml-cpp, Asio or
+// OpenSSL types, so every folder may include this header cheaply. Names that refer to other
+// entries (pool members, route targets) are resolved to indexes into the vectors below; an index
+// is always valid for the snapshot it came from.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace config {
+
+using duration = std::chrono::milliseconds;
+
+/// host:port as written in the config. `host` is an IP literal or a DNS name (IPv6 without
+/// brackets); it is only ever resolved by the proxy, never taken from a client.
+struct endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+enum class tls_version { tls1_2, tls1_3 };
+
+struct certificate {
+  std::string cert_file;  ///< PEM chain, leaf first
+  std::string key_file;   ///< PEM private key
+};
+
+struct listener_tls {
+  /// First entry is the default (no SNI, or SNI that no certificate names). Otherwise the entry
+  /// whose certificate names (SAN dNSName, or CN when there is no SAN) match SNI wins.
+  std::vector<certificate> certificates;
+  tls_version min_version = tls_version::tls1_2;
+  std::vector<std::string> alpn{"http/1.1"};  ///< server preference order
+};
+
+struct listener {
+  std::string name;
+  endpoint address;
+  std::optional<listener_tls> tls;  ///< absent: plain HTTP (offload behind another TLS hop)
+};
+
+/// One URL of the /mapi virtual directory, as Set-MapiVirtualDirectory -InternalUrl/-ExternalUrl.
+struct vdir_url {
+  std::string url;     ///< as written
+  std::string scheme;  ///< "https" or "http"
+  std::string host;    ///< lower-cased
+  std::uint16_t port = 443;
+  std::string path;  ///< e.g. "/mapi" (no trailing slash)
+};
+
+struct mapi_vdir {
+  std::optional<vdir_url> internal_url;
+  std::optional<vdir_url> external_url;  ///< at least one of the two is set
+};
+
+struct backend_tls {
+  std::string ca_file;  ///< empty: system trust store
+  std::string sni;      ///< empty: the backend's address host
+  bool verify = true;   ///< verify chain and name (sni, or address host)
+};
+
+struct backend {
+  std::string name;  ///< the id tests, logs and (later) affinity tokens use; never an address
+  endpoint address;
+  std::optional<backend_tls> tls;  ///< absent: plain HTTP to the backend
+  std::uint32_t weight = 100;      ///< rendezvous-hash weight, 1..10000
+};
+
+struct pool {
+  std::string name;
+  std::vector<std::size_t> members;  ///< indexes into snapshot::backends, no duplicates
+};
+
+enum class target_kind { pool, backend };
+
+struct target {
+  target_kind kind = target_kind::pool;
+  std::size_t index = 0;  ///< into snapshot::pools or snapshot::backends
+};
+
+enum class route_kind { mailbox, domain };
+
+/// An explicit placement. `key` is lower-cased: for `mailbox` the full MailboxId
+/// (`<guid>@<domain>` or an SMTP address), for `domain` the part after '@'.
+struct route {
+  route_kind kind = route_kind::mailbox;
+  std::string key;
+  target to;
+};
+
+/// Every wait in the data path has one of these deadlines (style-anchors G4).
+struct timeouts {
+  duration handshake{10'000};           ///< client TLS handshake
+  duration header_read{30'000};         ///< whole request head, first byte to blank line
+  duration keepalive_idle{120'000};     ///< between requests on a client connection
+  duration body_idle{60'000};           ///< between two reads of a client request body
+  duration client_write{60'000};        ///< one write to the client making no progress
+  duration upstream_connect{5'000};     ///< TCP connect + TLS handshake to a backend
+  duration upstream_idle{120'000};      ///< between two reads from a backend (> PENDING period)
+  duration upstream_keepalive{30'000};  ///< an idle pooled backend connection is closed after this
+  duration drain{30'000};               ///< on SIGTERM, in-flight requests get this long to finish
+};
+
+struct limits {
+  std::size_t header_bytes = 16 * 1024;              ///< request head; over it: 431
+  std::size_t mapi_body_bytes = 4 * 1024 * 1024;     ///< /mapi request body; over it: 413
+  std::size_t max_requests_per_connection = 10'000;  ///< then Connection: close
+  std::size_t upstream_idle_per_backend = 64;        ///< pooled idle connections per worker
+  std::size_t max_client_connections = 100'000;      ///< per process; beyond it accept waits
+};
+
+struct snapshot {
+  std::string source;       ///< file name the snapshot was read from
+  unsigned workers = 0;     ///< 0: one per hardware thread
+  std::string server_name;  ///< our own name: healthcheck body, logs
+  std::vector<listener> listeners;
+  mapi_vdir mapi;
+  std::vector<backend> backends;
+  std::vector<pool> pools;
+  std::vector<route> routes;
+  std::optional<target> default_route;
+  struct timeouts timeouts;
+  struct limits limits;
+};
+
+using snapshot_ptr = std::shared_ptr<const snapshot>;
+
+}  // namespace config

@@ -1,0 +1,278 @@
+// YAML text → validated config::snapshot: document root, listeners, mapi, timeouts, limits.
+#include "config/loader.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+#include <map>
+#include <system_error>
+
+#include "config/detail.hpp"
+
+namespace config {
+
+namespace {
+
+using detail::fields;
+using detail::quote;
+using detail::reader;
+using detail::value_ref;
+
+constexpr auto any_count = std::numeric_limits<std::uint64_t>::max();
+
+std::optional<listener_tls> load_listener_tls(reader& r, const value_ref& v) {
+  fields f(r, v, {"certificates", "min_version", "alpn"});
+  if (!f.valid()) return std::nullopt;
+  listener_tls tls;
+  if (auto certs = f.require("certificates"); certs && detail::read_sequence(r, *certs, true)) {
+    for (const auto& item : detail::elements(*certs)) {
+      fields c(r, item, {"cert", "key"});
+      certificate cert;
+      if (auto p = c.require("cert")) {
+        cert.cert_file = detail::read_file_path(r, *p, false).value_or("");
+      }
+      if (auto p = c.require("key")) {
+        cert.key_file = detail::read_file_path(r, *p, false).value_or("");
+      }
+      tls.certificates.push_back(std::move(cert));
+    }
+  }
+  if (auto mv = f.find("min_version")) {
+    // Compare the scalar text, so both "1.2" and an unquoted YAML float 1.2 are accepted.
+    if (const auto text = detail::read_string(r, *mv, false)) {
+      if (*text == "1.2") {
+        tls.min_version = tls_version::tls1_2;
+      } else if (*text == "1.3") {
+        tls.min_version = tls_version::tls1_3;
+      } else {
+        r.error(mv->at, mv->path,
+                "unsupported TLS version " + quote(*text) + " (expected \"1.2\" or \"1.3\")");
+      }
+    }
+  }
+  if (auto alpn = f.find("alpn"); alpn && detail::read_sequence(r, *alpn, true)) {
+    tls.alpn.clear();
+    for (const auto& item : detail::elements(*alpn)) {
+      const auto id = detail::read_string(r, item, true);
+      if (!id) continue;
+      if (std::find(tls.alpn.begin(), tls.alpn.end(), *id) != tls.alpn.end()) {
+        r.error(item.at, item.path, "duplicate ALPN protocol " + quote(*id));
+      } else if (*id == "http/1.1") {
+        tls.alpn.push_back(*id);
+      } else if (*id == "h2") {
+        r.error(item.at, item.path,
+                "ALPN \"h2\" is not supported by this build (HTTP/2 front end not available yet)");
+      } else {
+        r.error(item.at, item.path, "unknown ALPN protocol " + quote(*id));
+      }
+    }
+  }
+  return tls;
+}
+
+void load_listeners(reader& r, const fields& root, snapshot& s) {
+  const auto list = root.require("listeners");
+  if (!list || !detail::read_sequence(r, *list, true)) return;
+  std::map<std::string, std::string, std::less<>> names;      // name → first listener path
+  std::map<std::string, std::string, std::less<>> addresses;  // host:port → first listener path
+  for (const auto& item : detail::elements(*list)) {
+    fields f(r, item, {"name", "address", "tls"});
+    if (!f.valid()) continue;
+    listener l;
+    if (auto v = f.require("name")) {
+      if (auto name = detail::read_string(r, *v, true)) {
+        if (auto [it, fresh] = names.emplace(*name, item.path); !fresh) {
+          r.error(v->at, v->path,
+                  "duplicate listener name " + quote(*name) + " (first in " + it->second + ")");
+        }
+        l.name = std::move(*name);
+      }
+    }
+    if (auto v = f.require("address")) {
+      if (auto ep = detail::read_endpoint(r, *v, 0)) {
+        // Port 0 asks the kernel for an ephemeral port, so any number of those can coexist.
+        const std::string key = detail::lower(ep->host) + "|" + std::to_string(ep->port);
+        if (ep->port != 0) {
+          if (auto [it, fresh] = addresses.emplace(key, item.path); !fresh) {
+            r.error(
+                v->at, v->path,
+                "duplicate address " + quote(v->node.Scalar()) + " (first in " + it->second + ")");
+          }
+        }
+        l.address = std::move(*ep);
+      }
+    }
+    if (auto v = f.find("tls")) l.tls = load_listener_tls(r, *v);
+    s.listeners.push_back(std::move(l));
+  }
+}
+
+void load_mapi(reader& r, const fields& root, snapshot& s) {
+  const auto v = root.require("mapi");
+  if (!v) return;
+  fields f(r, *v, {"internal_url", "external_url"});
+  if (!f.valid()) return;
+  const auto read_url = [&r](const value_ref& u) -> std::optional<vdir_url> {
+    const auto text = detail::read_string(r, u, true);
+    if (!text) return std::nullopt;
+    vdir_url url;
+    if (auto why = detail::parse_url(*text, url); !why.empty()) {
+      r.error(u.at, u.path, "invalid URL " + quote(*text) + ": " + why);
+      return std::nullopt;
+    }
+    return url;
+  };
+  const auto internal = f.find("internal_url");
+  const auto external = f.find("external_url");
+  if (!internal && !external) {
+    r.error(f.self().at, f.self().path,
+            "at least one of \"internal_url\" or \"external_url\" is required");
+  }
+  if (internal) s.mapi.internal_url = read_url(*internal);
+  if (external) s.mapi.external_url = read_url(*external);
+}
+
+void load_timeouts(reader& r, const fields& root, snapshot& s) {
+  const auto v = root.find("timeouts");
+  if (!v) return;
+  struct slot {
+    std::string_view key;
+    duration timeouts::*member;
+  };
+  static constexpr slot slots[] = {
+      {"handshake", &timeouts::handshake},
+      {"header_read", &timeouts::header_read},
+      {"keepalive_idle", &timeouts::keepalive_idle},
+      {"body_idle", &timeouts::body_idle},
+      {"client_write", &timeouts::client_write},
+      {"upstream_connect", &timeouts::upstream_connect},
+      {"upstream_idle", &timeouts::upstream_idle},
+      {"upstream_keepalive", &timeouts::upstream_keepalive},
+      {"drain", &timeouts::drain},
+  };
+  fields f(r, *v,
+           {"handshake", "header_read", "keepalive_idle", "body_idle", "client_write",
+            "upstream_connect", "upstream_idle", "upstream_keepalive", "drain"});
+  for (const auto& sl : slots) {
+    if (auto d = f.find(sl.key)) {
+      if (auto value = detail::read_duration(r, *d)) s.timeouts.*sl.member = *value;
+    }
+  }
+}
+
+void load_limits(reader& r, const fields& root, snapshot& s) {
+  const auto v = root.find("limits");
+  if (!v) return;
+  constexpr std::size_t kib = 1024;
+  fields f(r, *v,
+           {"header_bytes", "mapi_body_bytes", "max_requests_per_connection",
+            "upstream_idle_per_backend", "max_client_connections"});
+  if (auto x = f.find("header_bytes")) {
+    if (auto n = detail::read_size(r, *x, kib, kib * kib)) s.limits.header_bytes = *n;
+  }
+  if (auto x = f.find("mapi_body_bytes")) {
+    if (auto n = detail::read_size(r, *x, 1, kib * kib * kib)) s.limits.mapi_body_bytes = *n;
+  }
+  if (auto x = f.find("max_requests_per_connection")) {
+    if (auto n = detail::read_uint(r, *x, 1, any_count)) s.limits.max_requests_per_connection = *n;
+  }
+  if (auto x = f.find("upstream_idle_per_backend")) {
+    if (auto n = detail::read_uint(r, *x, 0, 100'000)) s.limits.upstream_idle_per_backend = *n;
+  }
+  if (auto x = f.find("max_client_connections")) {
+    if (auto n = detail::read_uint(r, *x, 1, any_count)) s.limits.max_client_connections = *n;
+  }
+}
+
+void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
+  if (doc.IsNull()) {
+    r.error(doc.Mark(), "", "the configuration is empty");
+    return;
+  }
+  const fields root(r, value_ref{doc, doc.Mark(), ""},
+                    {"version", "server_name", "workers", "listeners", "mapi", "backends", "pools",
+                     "routes", "timeouts", "limits"});
+  if (!root.valid()) return;
+  if (auto v = root.require("version")) {
+    if (auto text = detail::read_string(r, *v, false); text && *text != "1") {
+      r.error(v->at, v->path,
+              "unsupported version " + quote(*text) + " (this build reads version 1)");
+    }
+  }
+  if (auto v = root.require("server_name")) {
+    s.server_name = detail::read_string(r, *v, true).value_or("");
+  }
+  if (auto v = root.find("workers")) {
+    s.workers = static_cast<unsigned>(detail::read_uint(r, *v, 0, 256).value_or(0));
+  }
+  load_listeners(r, root, s);
+  load_mapi(r, root, s);
+  detail::name_table backends;
+  detail::name_table pools;
+  detail::load_backends(r, root, s, backends);
+  detail::load_pools(r, root, s, backends, pools);
+  detail::load_routes(r, root, s, backends, pools);
+  load_timeouts(r, root, s);
+  load_limits(r, root, s);
+}
+
+load_result load_text(std::string_view yaml, const std::string& source_name,
+                      std::filesystem::path base_dir) {
+  reader r(source_name, std::move(base_dir));
+  auto s = std::make_shared<snapshot>();
+  s->source = source_name;
+  try {
+    const YAML::Node doc = YAML::Load(std::string(yaml));
+    load_document(r, doc, *s);
+  } catch (const YAML::Exception& e) {
+    // Parser errors (and yaml-cpp's recursion guard) carry the position of the problem.
+    r.error(e.mark, "", "invalid YAML: " + e.msg);
+  }
+  if (r.failed()) return load_result{nullptr, r.take()};
+  return load_result{std::move(s), {}};
+}
+
+}  // namespace
+
+load_result load_file(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int error = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    char buf[16 * 1024];
+    while (true) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        text.append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0) {
+        break;
+      } else if (errno != EINTR) {
+        error = errno;
+        break;
+      }
+    }
+    ::close(fd);
+  }
+  if (error != 0) {
+    diagnostic d;
+    d.file = path;
+    d.message = "cannot read file: " + std::generic_category().message(error);
+    return load_result{nullptr, {std::move(d)}};
+  }
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(path, ec);
+  if (ec) absolute = path;
+  return load_text(text, path, absolute.lexically_normal().parent_path());
+}
+
+load_result load_string(std::string_view yaml, const std::string& source_name) {
+  std::error_code ec;
+  auto cwd = std::filesystem::current_path(ec);
+  if (ec) cwd.clear();
+  return load_text(yaml, source_name, cwd);
+}
+
+}  // namespace config

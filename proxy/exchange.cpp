@@ -1,0 +1,278 @@
+// Forwarding one request to a backend and streaming the response back, chunk by chunk.
+#include <array>
+#include <optional>
+
+#include "proxy/header_rewrite.hpp"
+#include "proxy/local_reply.hpp"
+#include "proxy/log.hpp"
+#include "proxy/session.hpp"
+
+namespace proxy {
+
+using namespace net::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::size_t relay_chunk = 16 * 1024;
+constexpr std::size_t upstream_header_limit = 64 * 1024;
+
+template <class S>
+void deadline(S& s, std::chrono::milliseconds d) {
+  beast::get_lowest_layer(s).expires_after(d);
+}
+
+/// Writes a locally generated response; false when the client is gone.
+template <class Stream>
+awaitable<bool> reply(Stream& client, http::response<http::string_body> res, conn_ctx& cx) {
+  deadline(client, cx.rt->cfg->timeouts.client_write);
+  auto [ec, n] = co_await http::async_write(client, res, use_nothrow);
+  co_return !ec;
+}
+
+/// Sends the request head and streams the body to the backend. `sent` counts bytes written.
+/// Client-side failures set `client_failed`.
+template <class Stream, class Up>
+awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, request_parser& p,
+                                   Up& up, conn_ctx& cx, std::size_t& sent, bool& client_failed) {
+  const auto& t = cx.rt->cfg->timeouts;
+  auto& req = p.get();
+  req.body().data = nullptr;
+  req.body().more = !p.is_done();
+  http::request_serializer<http::buffer_body> sr{req};
+  deadline(up, t.upstream_idle);
+  auto [hec, hn] = co_await http::async_write_header(up, sr, use_nothrow);
+  sent += hn;
+  if (hec) co_return hec;
+  std::array<char, relay_chunk> buf;
+  while (!sr.is_done()) {
+    if (!p.is_done()) {
+      req.body().data = buf.data();
+      req.body().size = buf.size();
+      deadline(client, t.body_idle);
+      auto [rec, rn] = co_await http::async_read(client, cbuf, p, use_nothrow);
+      if (rec == http::error::need_buffer) rec = {};
+      if (rec) {
+        client_failed = true;
+        co_return rec;
+      }
+      req.body().size = buf.size() - req.body().size;
+      req.body().data = buf.data();
+      req.body().more = !p.is_done();
+    } else {
+      req.body().data = nullptr;
+      req.body().size = 0;
+      req.body().more = false;
+    }
+    deadline(up, t.upstream_idle);
+    auto [wec, wn] = co_await http::async_write(up, sr, use_nothrow);
+    sent += wn;
+    if (wec == http::error::need_buffer) wec = {};
+    if (wec) co_return wec;
+  }
+  co_return error_code{};
+}
+
+/// Reads from the client while a response is pending, to learn at once when it goes away
+/// (a NotificationWait long-poll can otherwise hold a backend connection for minutes).
+/// Bytes that arrive are the next pipelined request and stay in `cbuf`. On the client's EOF or
+/// error the backend connection is aborted and `gone` set. Ends with operation_aborted when the
+/// exchange completes first.
+template <class Stream>
+awaitable<void> watch_client(Stream& client, beast::flat_buffer& cbuf, std::size_t limit,
+                             upstream_conn& up, bool& gone) {
+  while (cbuf.size() < limit) {
+    auto [ec, n] = co_await client.async_read_some(
+        cbuf.prepare(std::min<std::size_t>(4096, limit - cbuf.size())), use_nothrow);
+    if (ec == net::error::operation_aborted) co_return;
+    if (ec) {
+      gone = true;
+      up.abort();
+      co_return;
+    }
+    cbuf.commit(n);
+  }
+  // A full pipelined head is waiting: nothing more to learn until this exchange ends.
+  net::steady_timer park(co_await net::this_coro::executor, net::steady_timer::time_point::max());
+  co_await park.async_wait(use_nothrow);
+}
+
+struct response_outcome {
+  bool client_ok = false;    ///< client may carry another request
+  bool upstream_ok = false;  ///< backend connection may be pooled
+  bool head_sent = false;    ///< some response bytes reached the client
+  int status = 0;            ///< status to answer when head_sent is false (502/504)
+};
+
+/// Reads the backend's response and streams it to the client.
+template <class Stream, class Up>
+awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn& uc,
+                                           bool client_keep_alive, unsigned client_version,
+                                           conn_ctx& cx) {
+  const auto& t = cx.rt->cfg->timeouts;
+  response_outcome out;
+  std::optional<http::response_parser<http::buffer_body>> rp;
+  for (;;) {  // skip interim 1xx responses (100 Continue, 102 Processing)
+    rp.emplace();
+    rp->header_limit(upstream_header_limit);
+    rp->body_limit(boost::none);  // streamed, never buffered: no size cap needed
+    deadline(up, t.upstream_idle);
+    auto [ec, n] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
+    if (ec) {
+      out.status = ec == beast::error::timeout ? 504 : 502;
+      co_return out;
+    }
+    const unsigned code = rp->get().result_int();
+    if (code < 100 || code >= 200 || code == 101) break;
+  }
+  auto& res = rp->get();
+  const bool upstream_keep_alive = res.keep_alive();
+  const unsigned code = res.result_int();
+  const bool has_body = !(code == 204 || code == 304) && !rp->is_done();
+  strip_hop_by_hop(res, false);
+  res.version(11);
+  if (has_body && !rp->content_length()) {
+    // Chunked or close-delimited upstream: re-chunk for an HTTP/1.1 client, one chunk per read,
+    // so each PENDING the backend flushes leaves here at once. HTTP/1.0 clients get the body
+    // delimited by close.
+    if (client_version >= 11)
+      res.chunked(true);
+    else
+      client_keep_alive = false;
+  }
+  res.keep_alive(client_keep_alive);
+
+  res.body().data = nullptr;
+  res.body().more = !rp->is_done();
+  http::response_serializer<http::buffer_body> sr{res};
+  deadline(client, t.client_write);
+  auto [hec, hn] = co_await http::async_write_header(client, sr, use_nothrow);
+  out.head_sent = true;
+  if (hec) co_return out;
+
+  std::array<char, relay_chunk> buf;
+  while (!sr.is_done()) {
+    std::size_t got = 0;
+    if (!rp->is_done()) {
+      res.body().data = buf.data();
+      res.body().size = buf.size();
+      deadline(up, t.upstream_idle);
+      // read_some, not read: return as soon as any body bytes are parsed.
+      auto [rec, rn] = co_await http::async_read_some(up, uc.buffer, *rp, use_nothrow);
+      if (rec == http::error::need_buffer) rec = {};
+      if (rec) co_return out;  // mid-body failure: the client can only learn by the close
+      got = buf.size() - res.body().size;
+      if (got == 0 && !rp->is_done()) continue;
+    }
+    res.body().data = got ? buf.data() : nullptr;
+    res.body().size = got;
+    res.body().more = !rp->is_done();
+    deadline(client, t.client_write);
+    auto [wec, wn] = co_await http::async_write(client, sr, use_nothrow);
+    if (wec == http::error::need_buffer) wec = {};
+    if (wec) co_return out;
+  }
+  out.client_ok = client_keep_alive;
+  out.upstream_ok = upstream_keep_alive && rp->is_done();
+  co_return out;
+}
+
+}  // namespace
+
+template <class Stream>
+awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, request_parser& p,
+                                const routing::decision& d, conn_ctx& cx) {
+  const auto& cfg = *cx.rt->cfg;
+  auto& req = p.get();
+  const bool client_keep_alive = req.keep_alive() && !cx.ws.draining;
+  const unsigned client_version = req.version();
+  strip_hop_by_hop(req, true);
+  append_forwarded_for(req, cx.client_ip);
+  req.version(11);
+
+  upstream_ptr conn;
+  for (std::size_t b : d.candidates) {
+    // A pooled connection first, then a fresh one: both before any byte of this request left.
+    for (int fresh = 0; fresh < 2 && !conn; ++fresh) {
+      upstream_ptr c;
+      if (fresh == 0) {
+        c = cx.ws.pool.take(b);
+        if (!c) continue;
+      } else {
+        error_code ec;
+        c = co_await connect_upstream(*cx.rt, b, ec);
+        if (!c) {
+          log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
+              " connect: ", ec.message());
+          break;  // next candidate
+        }
+      }
+      std::size_t sent = 0;
+      bool client_failed = false;
+      auto ec = co_await std::visit(
+          [&](auto& up) { return send_request(client, cbuf, p, up, cx, sent, client_failed); },
+          c->stream);
+      if (!ec) {
+        conn = std::move(c);
+        break;
+      }
+      c->abort();
+      if (client_failed) co_return false;  // the client stopped sending its body
+      if (sent > 0) {
+        log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
+            " failed mid-request: ", ec.message());
+        co_await reply(client, make_error(502, "backend failed while receiving the request", true),
+                       cx);
+        co_return false;
+      }
+    }
+    if (conn) break;
+  }
+  if (!conn) {
+    // The body may still be unread: only then can the connection carry another request.
+    const bool keep = client_keep_alive && p.is_done();
+    co_await reply(client, make_error(502, "no backend reachable", !keep), cx);
+    co_return keep;
+  }
+
+  // The request is fully sent: watch the client while the response is awaited and streamed.
+  beast::get_lowest_layer(client).expires_never();
+  bool gone = false;
+  auto result = co_await std::visit(
+      [&](auto& up) -> awaitable<response_outcome> {
+        auto r =
+            co_await (relay_response(client, up, *conn, client_keep_alive, client_version, cx) ||
+                      watch_client(client, cbuf, cfg.limits.header_bytes, *conn, gone));
+        if (r.index() == 0) co_return std::get<0>(r);
+        co_return response_outcome{};
+      },
+      conn->stream);
+  if (gone) {
+    log(log_level::debug, "c", cx.id, " client went away; backend connection closed");
+    co_return false;
+  }
+  if (!result.head_sent) {
+    conn->abort();
+    const std::string_view why = result.status == 504
+                                     ? "backend did not answer in time"
+                                     : "backend closed or sent an invalid response";
+    auto res = make_error(result.status, why, !client_keep_alive);
+    co_await reply(client, std::move(res), cx);
+    co_return client_keep_alive;
+  }
+  if (result.upstream_ok && !cx.ws.draining) {
+    ++conn->requests;
+    cx.ws.pool.give_back(std::move(conn));
+  } else {
+    conn->abort();
+  }
+  co_return result.client_ok;
+}
+
+template awaitable<bool> forward_request<plain_stream>(plain_stream&, beast::flat_buffer&,
+                                                       request_parser&, const routing::decision&,
+                                                       conn_ctx&);
+template awaitable<bool> forward_request<tls_stream>(tls_stream&, beast::flat_buffer&,
+                                                     request_parser&, const routing::decision&,
+                                                     conn_ctx&);
+
+}  // namespace proxy

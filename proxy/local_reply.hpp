@@ -1,0 +1,17 @@
+// Responses mapigate writes itself: errors, the health check, 100 Continue.
+#pragma once
+
+#include <string_view>
+
+#include "proxy/net.hpp"
+
+namespace proxy {
+
+/// A complete small response. `close` adds Connection: close.
+http::response<http::string_body> make_reply(int status, std::string_view content_type,
+                                             std::string body, bool close);
+
+/// An error page for `status` with a one-line explanation (plain text, no markup from input).
+http::response<http::string_body> make_error(int status, std::string_view reason, bool close);
+
+}  // namespace proxy

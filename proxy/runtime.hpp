@@ -1,0 +1,33 @@
+// Everything built once from a config snapshot that the data path reads: routes, TLS contexts.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config/config.hpp"
+#include "proxy/net.hpp"
+#include "routing/route_table.hpp"
+#include "tls/client_context.hpp"
+#include "tls/server_context.hpp"
+
+namespace proxy {
+
+/// Contract: built on the control thread (may throw tls::tls_error), then immutable and shared
+/// by all workers through std::shared_ptr<const runtime>; a connection keeps the runtime it
+/// started with alive until it ends.
+struct runtime {
+  config::snapshot_ptr cfg;
+  routing::route_table routes;
+  /// Per listener; null for a plain-HTTP listener.
+  std::vector<std::unique_ptr<tls::server_context>> listener_tls;
+  std::vector<std::unique_ptr<ssl::context>> listener_ssl;
+  /// Per backend; null for a plain-HTTP backend.
+  std::vector<std::unique_ptr<tls::client_context>> backend_tls;
+  std::vector<std::unique_ptr<ssl::context>> backend_ssl;
+
+  explicit runtime(config::snapshot_ptr snapshot);
+};
+
+using runtime_ptr = std::shared_ptr<const runtime>;
+
+}  // namespace proxy

@@ -1,0 +1,44 @@
+// The mapigate process's data plane: runtime state, workers and their listeners.
+// Asio-free header (pimpl) so that tools and tests can embed a server cheaply.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "config/config.hpp"
+
+namespace proxy {
+
+class server {
+ public:
+  /// Builds TLS contexts and binds every listener on every worker. Throws (tls::tls_error,
+  /// boost::system::system_error) with a message naming what failed: nothing is left running.
+  explicit server(config::snapshot_ptr cfg);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Starts the worker threads; returns at once.
+  void start();
+
+  /// The port listener `index` is bound to (the ephemeral port when the config says 0).
+  std::uint16_t port(std::size_t index) const;
+
+  /// Stops accepting, lets in-flight requests finish for at most `grace`, then stops the
+  /// workers and closes what is left. Idempotent; call from the controlling thread.
+  void stop(std::chrono::milliseconds grace);
+
+  /// Blocks until SIGINT or SIGTERM, then stop(grace). For the mapigate executable.
+  void run_until_signal(std::chrono::milliseconds grace);
+
+  /// Requests in flight across workers (relaxed read, for draining and tests).
+  std::size_t active_requests() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace proxy

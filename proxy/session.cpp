@@ -1,0 +1,219 @@
+// One client connection: TLS handshake with SNI, then the strict HTTP/1.1 request loop.
+#include "proxy/session.hpp"
+
+#include <string_view>
+
+#include "proxy/h1_head.hpp"
+#include "proxy/local_reply.hpp"
+#include "proxy/log.hpp"
+
+namespace proxy {
+namespace {
+
+template <class S>
+void deadline(S& s, std::chrono::milliseconds d) {
+  beast::get_lowest_layer(s).expires_after(d);
+}
+
+template <class Stream>
+awaitable<void> send(Stream& client, http::response<http::string_body> res, conn_ctx& cx) {
+  deadline(client, cx.rt->cfg->timeouts.client_write);
+  co_await http::async_write(client, res, use_nothrow);
+}
+
+enum class head_status { complete, closed, timeout, too_large, bad };
+
+/// Reads until `cbuf` holds a complete, strictly framed request head. The first byte must
+/// arrive within keepalive_idle (header_read on a fresh connection); from the first byte, the
+/// whole head must arrive within header_read, so a trickling client cannot hold a connection.
+template <class Stream>
+awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, bool first_request,
+                                 head_scan& scan, conn_ctx& cx) {
+  const auto& cfg = *cx.rt->cfg;
+  const std::size_t limit = cfg.limits.header_bytes;
+  bool started = cbuf.size() > 0;
+  deadline(client,
+           started || first_request ? cfg.timeouts.header_read : cfg.timeouts.keepalive_idle);
+  for (;;) {
+    const std::string_view seen(static_cast<const char*>(cbuf.data().data()), cbuf.size());
+    scan = scan_request_head(seen, limit);
+    switch (scan.result) {
+      case head_scan::state::complete:
+        co_return head_status::complete;
+      case head_scan::state::too_large:
+        co_return head_status::too_large;
+      case head_scan::state::bad:
+        co_return head_status::bad;
+      case head_scan::state::need_more:
+        break;
+    }
+    auto [ec, n] = co_await client.async_read_some(cbuf.prepare(4096), use_nothrow);
+    if (ec == beast::error::timeout) co_return started ? head_status::timeout : head_status::closed;
+    if (ec) co_return head_status::closed;
+    cbuf.commit(n);
+    if (!started) {
+      started = true;
+      deadline(client, cfg.timeouts.header_read);
+    }
+  }
+}
+
+/// The HTTP/1.1 request loop. Returns when the connection should close.
+template <class Stream>
+awaitable<void> serve_h1(Stream& client, conn_ctx& cx) {
+  const auto& cfg = *cx.rt->cfg;
+  beast::flat_buffer cbuf;
+  for (std::size_t served = 0; !cx.ws.draining; ++served) {
+    head_scan scan;
+    switch (co_await read_head(client, cbuf, served == 0, scan, cx)) {
+      case head_status::complete:
+        break;
+      case head_status::closed:
+        co_return;
+      case head_status::timeout:
+        // The stream is already closed by the deadline; there is no one to answer.
+        log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head timeout (408)");
+        co_return;
+      case head_status::too_large:
+        log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head too large (431)");
+        co_await send(client, make_error(431, "request header fields too large", true), cx);
+        co_return;
+      case head_status::bad:
+        log(log_level::info, "c", cx.id, " ", cx.client_ip, " bad request head: ", scan.reason);
+        co_await send(client, make_error(400, scan.reason, true), cx);
+        co_return;
+    }
+
+    request_parser p;
+    p.header_limit(static_cast<std::uint32_t>(cfg.limits.header_bytes));
+    p.body_limit(cfg.limits.mapi_body_bytes);
+    error_code ec;
+    const std::size_t used = p.put(net::buffer(cbuf.data().data(), scan.length), ec);
+    if (ec || !p.is_header_done() || used != scan.length) {
+      const bool too_big = ec == http::error::body_limit;
+      log(log_level::info, "c", cx.id, " ", cx.client_ip,
+          " rejected request: ", ec ? ec.message() : "incomplete head");
+      // Named, not a ?: temporary inside co_await: GCC 12 mis-destroys those in coroutines.
+      auto res = too_big ? make_error(413, "request body larger than the limit", true)
+                         : make_error(400, ec ? ec.message() : "malformed request head", true);
+      co_await send(client, std::move(res), cx);
+      co_return;
+    }
+    cbuf.consume(used);
+    auto& req = p.get();
+
+    std::optional<std::string_view> host;
+    std::size_t hosts = 0;
+    for (auto it = req.find(http::field::host); it != req.end() && it->name() == http::field::host;
+         ++it, ++hosts)
+      host = it->value();
+    if (hosts > 1) {
+      co_await send(client, make_error(400, "more than one Host header", true), cx);
+      co_return;
+    }
+    std::optional<std::string_view> sni;
+    if (!cx.sni.empty()) sni = cx.sni;
+    const auto d = cx.rt->routes.decide({req.method_string(), req.target(), host, sni});
+    const bool has_body = !p.is_done();
+    const bool last = served + 1 >= cfg.limits.max_requests_per_connection;
+    const bool keep_alive = req.keep_alive() && !last && !cx.ws.draining;
+
+    switch (d.act) {
+      case routing::decision::action::reject:
+        log(log_level::info, "c", cx.id, " ", cx.client_ip, " ", req.method_string(), " ",
+            req.target(), " -> ", d.status, " (", d.reason, ")");
+        // An unread body would be parsed as the next request: close instead.
+        co_await send(client, make_error(d.status, d.reason, !keep_alive || has_body), cx);
+        if (!keep_alive || has_body) co_return;
+        continue;
+      case routing::decision::action::healthcheck: {
+        auto res =
+            make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, !keep_alive || has_body);
+        co_await send(client, std::move(res), cx);
+      }
+        if (!keep_alive || has_body) co_return;
+        continue;
+      case routing::decision::action::proxy:
+        break;
+    }
+
+    // MAPI/HTTP requests carry Content-Length ([MS-OXCMAPIHTTP] 2.2.2.1). A chunked body could
+    // only be checked after parts of it were already relayed, so it is refused up front.
+    if (auto te = req.find(http::field::transfer_encoding); te != req.end()) {
+      // RFC 9112 §6.1: an unknown transfer coding is 501; chunked is known but not accepted.
+      const bool chunked = beast::iequals(te->value(), "chunked");
+      auto res = chunked ? make_error(411, "chunked request bodies are not accepted", true)
+                         : make_error(501, "unsupported transfer coding", true);
+      co_await send(client, std::move(res), cx);
+      co_return;
+    }
+    if (auto it = req.find(http::field::expect); it != req.end()) {
+      if (!beast::iequals(it->value(), "100-continue")) {
+        co_await send(client, make_error(417, "unsupported expectation", true), cx);
+        co_return;
+      }
+      if (has_body) {
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        deadline(client, cfg.timeouts.client_write);
+        auto [wec, wn] = co_await net::async_write(client, net::buffer(cont), use_nothrow);
+        if (wec) co_return;
+      }
+    }
+    if (!keep_alive) req.keep_alive(false);
+
+    ++cx.ws.active_requests;
+    const bool again = co_await forward_request(client, cbuf, p, d, cx);
+    --cx.ws.active_requests;
+    if (!again || !keep_alive) co_return;
+  }
+}
+
+template <class Stream>
+awaitable<void> shutdown_quietly(Stream& s) {
+  if constexpr (std::is_same_v<Stream, tls_stream>) {
+    // A bounded close_notify; errors are expected (the peer may be gone) and carry no news.
+    beast::get_lowest_layer(s).expires_after(std::chrono::seconds(1));
+    co_await s.async_shutdown(use_nothrow);
+  }
+  error_code ignored;
+  beast::get_lowest_layer(s).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(s).close();
+}
+
+}  // namespace
+
+awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket socket,
+                                 std::size_t listener) {
+  error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);  // PENDING chunks must not wait for Nagle
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) co_return;  // reset before we looked
+  conn_ctx cx{std::move(rt), ws, listener, ws.next_connection++, peer.address().to_string(), {},
+              false};
+  ++ws.active_connections;
+  struct on_exit {
+    worker_state& ws;
+    ~on_exit() { --ws.active_connections; }
+  } guard{ws};
+
+  plain_stream tcp_s(std::move(socket));
+  if (!cx.rt->listener_ssl[listener]) {
+    co_await serve_h1(tcp_s, cx);
+    co_await shutdown_quietly(tcp_s);
+    co_return;
+  }
+  tls_stream tls_s(std::move(tcp_s), *cx.rt->listener_ssl[listener]);
+  cx.tls = true;
+  deadline(tls_s, cx.rt->cfg->timeouts.handshake);
+  auto [hec] = co_await tls_s.async_handshake(ssl::stream_base::server, use_nothrow);
+  if (hec) {
+    log(log_level::debug, "c", cx.id, " ", cx.client_ip, " TLS handshake failed: ", hec.message());
+    beast::get_lowest_layer(tls_s).close();
+    co_return;
+  }
+  cx.sni = std::string(tls::server_context::server_name(tls_s.native_handle()));
+  co_await serve_h1(tls_s, cx);
+  co_await shutdown_quietly(tls_s);
+}
+
+}  // namespace proxy

@@ -1,0 +1,67 @@
+// Backend connections: connect (plain or TLS bridging) and a per-worker keep-alive pool.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "proxy/net.hpp"
+#include "proxy/runtime.hpp"
+
+namespace proxy {
+
+/// One HTTP/1.1 connection to one backend. Owned by exactly one client exchange at a time, or
+/// by the pool while idle. Executor affinity: the worker that created it.
+struct upstream_conn {
+  std::size_t backend = 0;
+  std::variant<plain_stream, tls_stream> stream;
+  beast::flat_buffer buffer;  ///< bytes read past the previous response (normally none)
+  std::chrono::steady_clock::time_point idle_since{};
+  std::size_t requests = 0;
+
+  upstream_conn(std::size_t b, plain_stream s) : backend(b), stream(std::move(s)) {}
+  upstream_conn(std::size_t b, tls_stream s) : backend(b), stream(std::move(s)) {}
+
+  tcp::socket& socket() noexcept;
+  /// Closes the TCP socket at once (no TLS close_notify): used on errors and cancellation.
+  void abort() noexcept;
+};
+
+using upstream_ptr = std::unique_ptr<upstream_conn>;
+
+/// Connects to backend `b` of `rt`: TCP connect, Nagle off, and for a TLS backend the handshake
+/// with SNI and verification; the whole thing under timeouts.upstream_connect.
+/// Returns null and sets `ec` on failure. Supported cancellation: none (bounded by the deadline).
+awaitable<upstream_ptr> connect_upstream(const runtime& rt, std::size_t b, error_code& ec);
+
+/// Idle keep-alive connections per backend, for one worker (no locking: worker-local).
+class upstream_pool {
+ public:
+  /// `max_idle` per backend; `keepalive` is how long an idle connection may be reused.
+  upstream_pool(std::size_t backends, std::size_t max_idle, std::chrono::milliseconds keepalive);
+
+  /// A live idle connection to `b`, most recently used first, or null. Connections that the
+  /// backend closed meanwhile or that idled too long are dropped here.
+  upstream_ptr take(std::size_t b);
+
+  /// Returns a connection after a complete exchange that left it reusable.
+  void give_back(upstream_ptr c);
+
+  /// Closes connections idle longer than the keep-alive time (called periodically).
+  void prune();
+
+  std::size_t idle_count() const noexcept;
+
+  /// Closes every idle connection (worker shutdown, before its io_context goes).
+  void clear();
+
+ private:
+  std::vector<std::deque<upstream_ptr>> idle_;
+  std::size_t max_idle_;
+  std::chrono::milliseconds keepalive_;
+};
+
+}  // namespace proxy

@@ -1,0 +1,104 @@
+// A worker: accept loops, sessions and upstream pool on one io_context and one thread.
+#include "proxy/worker.hpp"
+
+#include <sys/socket.h>
+
+#include "proxy/log.hpp"
+#include "proxy/session.hpp"
+
+namespace proxy {
+
+worker::worker(unsigned id, runtime_ptr rt)
+    : rt_(std::move(rt)),
+      state_(id, rt_->cfg->backends.size(), rt_->cfg->limits.upstream_idle_per_backend,
+             rt_->cfg->timeouts.upstream_keepalive) {}
+
+worker::~worker() {
+  stop();
+}
+
+std::uint16_t worker::listen(std::size_t index, const tcp::endpoint& at) {
+  auto acc = std::make_unique<tcp::acceptor>(ioc_);
+  acc->open(at.protocol());
+  acc->set_option(tcp::acceptor::reuse_address(true));
+  const int one = 1;
+  if (::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    throw boost::system::system_error(error_code(errno, boost::system::system_category()),
+                                      "SO_REUSEPORT");
+  acc->bind(at);
+  acc->listen(net::socket_base::max_listen_connections);
+  const auto port = acc->local_endpoint().port();
+  acceptors_.emplace_back(index, std::move(acc));
+  return port;
+}
+
+void worker::start() {
+  for (auto& [index, acc] : acceptors_) {
+    net::co_spawn(ioc_, accept_loop(*acc, index), net::detached);
+  }
+  net::co_spawn(ioc_, maintain_pool(), net::detached);
+  thread_ = std::thread([this] { ioc_.run(); });
+}
+
+awaitable<void> worker::accept_loop(tcp::acceptor& acceptor, std::size_t listener) {
+  const std::size_t max_connections = rt_->cfg->limits.max_client_connections;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+    if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
+    if (ec) {
+      // EMFILE/ENFILE and friends: back off instead of spinning on a full descriptor table.
+      log(log_level::warn, "w", state_.id, " accept: ", ec.message());
+      net::steady_timer pause(ioc_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_nothrow);
+      continue;
+    }
+    if (state_.active_connections.load(std::memory_order_relaxed) >= max_connections) {
+      error_code ignored;
+      socket.close(ignored);  // over the configured limit: refuse rather than degrade everyone
+      continue;
+    }
+    net::co_spawn(ioc_, serve_connection(rt_, state_, std::move(socket), listener),
+                  [id = state_.id](std::exception_ptr e) {
+                    if (!e) return;
+                    // A bug, not a network outcome: log it; the worker carries on.
+                    try {
+                      std::rethrow_exception(e);
+                    } catch (const std::exception& ex) {
+                      log(log_level::error, "w", id, " session exception: ", ex.what());
+                    }
+                  });
+  }
+}
+
+awaitable<void> worker::maintain_pool() {
+  net::steady_timer tick(ioc_);
+  while (!state_.draining) {
+    tick.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await tick.async_wait(use_nothrow);
+    if (ec) co_return;
+    state_.pool.prune();
+  }
+}
+
+void worker::begin_drain() {
+  net::post(ioc_, [this] {
+    state_.draining = true;
+    for (auto& [index, acc] : acceptors_) {
+      error_code ignored;
+      acc->close(ignored);
+    }
+  });
+}
+
+void worker::stop() {
+  if (!thread_.joinable()) return;
+  ioc_.stop();
+  thread_.join();
+  state_.pool.clear();
+  for (auto& [index, acc] : acceptors_) {
+    error_code ignored;
+    acc->close(ignored);
+  }
+}
+
+}  // namespace proxy

@@ -1,0 +1,51 @@
+// A worker: one io_context on one thread, its own SO_REUSEPORT acceptors and upstream pool.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "proxy/net.hpp"
+#include "proxy/runtime.hpp"
+#include "proxy/worker_state.hpp"
+
+namespace proxy {
+
+/// Contract: constructed and started by the control thread; afterwards only stop() and the
+/// atomic counters in state() may be touched from other threads. A connection lives and dies on
+/// the worker that accepted it, so sessions need no strands or locks.
+class worker {
+ public:
+  worker(unsigned id, runtime_ptr rt);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  /// Opens an acceptor for listener `index` on `at` with SO_REUSEPORT (so every worker can bind
+  /// the same address) and returns the bound port. Throws boost::system::system_error.
+  std::uint16_t listen(std::size_t index, const tcp::endpoint& at);
+
+  /// Starts the accept loops and the pool maintenance, then the thread.
+  void start();
+
+  /// Closes the acceptors and marks the worker draining (from any thread).
+  void begin_drain();
+
+  /// Stops the io_context and joins the thread; idle upstream connections are closed first.
+  void stop();
+
+  const worker_state& state() const noexcept { return state_; }
+
+ private:
+  awaitable<void> accept_loop(tcp::acceptor& acceptor, std::size_t listener);
+  awaitable<void> maintain_pool();
+
+  runtime_ptr rt_;
+  worker_state state_;  // declared before ioc_: session frames destroyed with ioc_ touch it
+  net::io_context ioc_{1};
+  std::vector<std::pair<std::size_t, std::unique_ptr<tcp::acceptor>>> acceptors_;
+  std::thread thread_;
+};
+
+}  // namespace proxy

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds mapigate (Release) and starts the demo on 127.0.0.1:
+#   - a test CA and a certificate covering both demo namespaces (generated on first run),
+#   - two simulated mailbox servers (mapigate-sim) on 127.0.0.1:9101 and :9102,
+#   - mapigate on https://127.0.0.1:8443 for mail.corp.test (internal) and outlook.example.test
+#     (external).
+# Prints a curl command that performs a MAPI Connect through it. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+build=${MAPIGATE_DEMO_BUILD_DIR:-build-release}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DMAPIGATE_TESTS=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)" --target mapigate mapigate-sim
+
+run=demo-run
+mkdir -p "$run/certs"
+if [ ! -f "$run/certs/mapigate.pem" ]; then
+  echo "demo: generating a demo CA and a certificate for mail.corp.test and outlook.example.test"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+    -subj '/CN=mapigate demo CA' -keyout "$run/certs/ca.key" -out "$run/certs/ca.pem" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/CN=mail.corp.test' \
+    -keyout "$run/certs/mapigate.key" -out "$run/certs/mapigate.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:mail.corp.test,DNS:outlook.example.test\nextendedKeyUsage=serverAuth\n' \
+    > "$run/certs/mapigate.ext"
+  openssl x509 -req -days 365 -in "$run/certs/mapigate.csr" -CA "$run/certs/ca.pem" \
+    -CAkey "$run/certs/ca.key" -CAcreateserial -out "$run/certs/mapigate.pem" \
+    -extfile "$run/certs/mapigate.ext" 2>/dev/null
+fi
+
+cat > "$run/mapigate.yaml" <<YAML
+# Demo configuration written by scripts/demo.sh (see deploy/mapigate.example.yaml for a real one).
+version: 1
+server_name: mapigate-demo.corp.test
+workers: 2
+listeners:
+  - name: front
+    address: 127.0.0.1:8443
+    tls:
+      certificates:
+        - cert: certs/mapigate.pem
+          key: certs/mapigate.key
+mapi:
+  internal_url: https://mail.corp.test/mapi
+  external_url: https://outlook.example.test/mapi
+backends:
+  - name: mbx01
+    address: 127.0.0.1:9101
+  - name: mbx02
+    address: 127.0.0.1:9102
+pools:
+  - name: dag1
+    members: [mbx01, mbx02]
+routes:
+  - default: true
+    pool: dag1
+YAML
+"$build/mapigate" check -c "$run/mapigate.yaml"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+"$build/tools/mapigate-sim" --name mbx01 --listen 127.0.0.1:9101 --pending-period 15000 &
+pids+=($!)
+"$build/tools/mapigate-sim" --name mbx02 --listen 127.0.0.1:9102 --cookie-style sid --pending-period 15000 &
+pids+=($!)
+"$build/mapigate" run -c "$run/mapigate.yaml" &
+pids+=($!)
+
+# Wait (bounded) until mapigate answers its own health check.
+for _ in $(seq 1 50); do
+  if curl -fsS --cacert "$run/certs/ca.pem" --resolve mail.corp.test:8443:127.0.0.1 \
+       https://mail.corp.test:8443/mapi/healthcheck.htm >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+
+printf 'demo' > "$run/connect.bin"
+cat <<TXT
+
+mapigate demo is running on https://127.0.0.1:8443 (Ctrl-C stops it and both mailbox servers).
+A MAPI Connect through the external namespace:
+
+  curl -i --cacert $run/certs/ca.pem --resolve outlook.example.test:8443:127.0.0.1 \\
+    -H 'Content-Type: application/mapi-http' -H 'X-RequestType: Connect' \\
+    -H 'X-RequestId: {C715155F-2BE8-44E0-BD34-2960065754C8}:1' \\
+    -H 'X-ClientInfo: {2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1' \\
+    --data-binary @$run/connect.bin \\
+    'https://outlook.example.test:8443/mapi/emsmdb/?MailboxId=416c6368-656d-794a-6f45-57615272456e@corp.test'
+
+The health check a load balancer would use:
+
+  curl --cacert $run/certs/ca.pem --resolve mail.corp.test:8443:127.0.0.1 https://mail.corp.test:8443/mapi/healthcheck.htm
+
+TXT
+wait "${pids[2]}"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's own packages, whatever mapigate needs to build, test and run the
+# demo that is not installed yet. Non-interactive; needs root (or sudo). Installs nothing else.
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config
+  libboost1.81-dev libnghttp2-dev libssl-dev libyaml-cpp-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev
+  openssl ca-certificates curl
+)
+if [ "$#" -gt 0 ]; then packages+=("$@"); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo for: ${missing[*]}" >&2; exit 1; }
+  as_root=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,91 @@
+// `mapigate check`: the deploy example passes; broken configs fail with file:line:col.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <filesystem>
+
+#include "tests/support/gateway.hpp"
+
+namespace testing_support {
+namespace {
+
+struct result {
+  int status;
+  std::string output;
+};
+
+result run_check(const std::string& file) {
+  const std::string cmd = std::string(MAPIGATE_BINARY) + " check -c " + file + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p))
+    out.append(buf, n);
+  const int rc = ::pclose(p);
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+}
+
+TEST(Cli, DeployExamplePassesCheck) {
+  temp_dir dir;
+  const auto example =
+      std::filesystem::path(MAPIGATE_SOURCE_DIR) / "deploy" / "mapigate.example.yaml";
+  const auto file = dir.file("mapigate.yaml");
+  std::filesystem::copy_file(example, file);
+  std::filesystem::create_directories(dir.path() / "certs");
+  auto& pki = test_pki::instance();
+  for (const char* name : {"mail.corp.test", "outlook.example.test", "autodiscover.example.test"}) {
+    const auto l = pki.issue(std::string("example-") + name, {name});
+    std::filesystem::copy_file(l.cert, dir.file(std::string("certs/") + name + ".pem"));
+    std::filesystem::copy_file(l.key, dir.file(std::string("certs/") + name + ".key"));
+  }
+  std::filesystem::copy_file(pki.ca_file(), dir.file("certs/corp-root-ca.pem"));
+  const auto r = run_check(file);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("configuration OK"), std::string::npos) << r.output;
+}
+
+TEST(Cli, BrokenConfigFailsWithPositions) {
+  temp_dir dir;
+  const auto file = dir.file("broken.yaml");
+  write_file(file,
+             "version: 1\n"
+             "server_name: fe01.corp.test\n"
+             "listeners:\n"
+             "  - name: front\n"
+             "    adress: 127.0.0.1:443\n"
+             "mapi:\n"
+             "  internal_url: https://mail.corp.test/mapi\n"
+             "backends:\n"
+             "  - name: mbx01\n"
+             "    address: 127.0.0.1:443\n"
+             "routes:\n"
+             "  - default: true\n"
+             "    pool: nowhere\n"
+             "timeouts:\n"
+             "  header_read: 30\n");
+  const auto r = run_check(file);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find(file + ":5:5: unknown key \"adress\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(file + ":13:11: routes[0].pool: unknown pool \"nowhere\""),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(file + ":15:16: timeouts.header_read: invalid duration \"30\""),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, KeyThatDoesNotMatchTheCertificateFails) {
+  temp_dir dir;
+  auto& pki = test_pki::instance();
+  auto a = namespace_certificate();
+  auto b = pki.issue("other", {"other.corp.test"});
+  gateway_options o{.backends = {{"mbx01", 443}}, .certificates = {{a.cert, b.key}}};
+  const auto file = dir.file("mismatch.yaml");
+  write_file(file, gateway_yaml(o));
+  const auto r = run_check(file);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("does not match"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace testing_support

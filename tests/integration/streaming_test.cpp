@@ -1,0 +1,121 @@
+// Streaming: PENDING chunks leave mapigate as the backend writes them, and a client that goes
+// away during a NotificationWait long-poll takes its backend connection with it.
+#include <gtest/gtest.h>
+
+#include "tests/support/gateway.hpp"
+#include "tools/sim/mapi_sim.hpp"
+
+namespace testing_support {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+TEST(Streaming, PendingChunksArriveWithin50msOfTheBackendWritingThem) {
+  sim::options o;
+  o.name = "mbx01";
+  o.pending_period = 100ms;
+  o.execute_delay = 650ms;
+  sim::server mbx(o);
+  mbx.start();
+  gateway gw({.backends = {{"mbx01", mbx.port()}}});
+  auto c = gw.client();
+
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Connect", "x"));
+  auto connect = c.read_response();
+  ASSERT_EQ(connect.status, 200);
+  mbx.clear_records();
+
+  const std::string rid = "{C715155F-2BE8-44E0-BD34-2960065754C8}:2";
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Execute", "body",
+                      "Cookie: " + cookies_from(connect) + "\r\n", rid));
+  auto r = c.read_response(5s);
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.header("X-ResponseCode"), "0");
+
+  std::vector<sim::write_event> written;
+  for (const auto& w : mbx.writes())
+    if (w.request_id == rid) written.push_back(w);
+  // The backend wrote PROCESSING, ≥5 PENDINGs, the DONE part and the terminator.
+  ASSERT_GE(written.size(), 7u);
+  ASSERT_GE(r.chunks.size(), 6u);
+
+  // Pair each PROCESSING/PENDING chunk the client received with the backend's write of it.
+  std::size_t matched = 0;
+  std::size_t next = 0;
+  for (const auto& got : r.chunks) {
+    if (got.data != "PROCESSING\r\n" && got.data != "PENDING\r\n") continue;
+    while (next < written.size() && written[next].data != got.data)
+      ++next;
+    ASSERT_LT(next, written.size()) << "client saw a chunk the backend never wrote";
+    const auto gap = duration_cast<milliseconds>(got.at - written[next].at);
+    EXPECT_LT(gap.count(), 50) << "chunk " << matched << " (" << got.data.substr(0, 7)
+                               << ") reached the client " << gap.count() << " ms late";
+    ++matched;
+    ++next;
+  }
+  EXPECT_GE(matched, 6u);  // PROCESSING + at least five PENDINGs, each relayed separately
+  // And the PENDINGs really are spread in time, not delivered in one burst at the end.
+  const auto spread = duration_cast<milliseconds>(r.chunks[matched - 1].at - r.chunks[0].at);
+  EXPECT_GE(spread.count(), 400);
+}
+
+TEST(Streaming, ClientGoneDuringNotificationWaitClosesTheBackendConnection) {
+  sim::options o;
+  o.name = "mbx01";
+  o.pending_period = 200ms;
+  o.notification_wait = 30s;
+  sim::server mbx(o);
+  mbx.start();
+  gateway gw({.backends = {{"mbx01", mbx.port()}}});
+
+  for (bool polite : {false, true}) {
+    SCOPED_TRACE(polite ? "TLS close_notify then FIN" : "TCP reset");
+    auto c = gw.client();
+    c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Connect", "x"));
+    auto connect = c.read_response();
+    ASSERT_EQ(connect.status, 200);
+    const auto before = mbx.requests().size();
+
+    c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "NotificationWait", "nw",
+                        "Cookie: " + cookies_from(connect) + "\r\n"));
+    ASSERT_TRUE(mbx.wait_for_requests(before + 1, 2s));
+    const auto conn = mbx.requests().back().connection_id;
+    ASSERT_FALSE(mbx.connection_closed(conn));
+
+    const auto left = std::chrono::steady_clock::now();
+    if (polite)
+      c.close_gracefully();
+    else
+      c.abort();
+    ASSERT_TRUE(mbx.wait_for_connection_closed(conn, 2s))
+        << "mapigate kept the backend long-poll open after its client left";
+    EXPECT_LT(std::chrono::steady_clock::now() - left, 1s);
+  }
+  EXPECT_EQ(gw.server().active_requests(), 0u);
+}
+
+TEST(Streaming, LongPollSurvivesPendingPeriodsLongerThanClientWrites) {
+  // The upstream idle deadline, not a whole-request deadline, bounds a long-poll: a
+  // NotificationWait lasting several PENDING periods completes normally.
+  sim::options o;
+  o.name = "mbx01";
+  o.pending_period = 150ms;
+  o.notification_wait = 1s;
+  sim::server mbx(o);
+  mbx.start();
+  gateway gw({.backends = {{"mbx01", mbx.port()}},
+              .timeouts = {{"upstream_idle", "500ms"}, {"client_write", "500ms"}}});
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Connect", "x"));
+  auto connect = c.read_response();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "NotificationWait", "nw",
+                      "Cookie: " + cookies_from(connect) + "\r\n"));
+  auto r = c.read_response(5s);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("DONE\r\n"), std::string::npos);
+  EXPECT_GE(r.chunks.size(), 5u);
+}
+
+}  // namespace
+}  // namespace testing_support

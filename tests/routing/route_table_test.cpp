@@ -1,0 +1,140 @@
+// Table tests for the routing decision: namespaces, vdirs, methods, MailboxId, routes.
+#include "routing/route_table.hpp"
+
+#include <gtest/gtest.h>
+
+namespace routing {
+namespace {
+
+config::snapshot make_config() {
+  config::snapshot c;
+  c.server_name = "fe01.corp.test";
+  c.mapi.internal_url =
+      config::vdir_url{"https://mail.corp.test/mapi", "https", "mail.corp.test", 443, "/mapi"};
+  c.mapi.external_url = config::vdir_url{"https://outlook.example.test/mapi", "https",
+                                         "outlook.example.test", 443, "/mapi"};
+  for (const char* n : {"mbx01", "mbx02", "mbx03"}) {
+    config::backend b;
+    b.name = n;
+    b.address = {"127.0.0.1", 9000};
+    c.backends.push_back(b);
+  }
+  c.pools.push_back({"dag1", {0, 1}});
+  c.pools.push_back({"dag2", {2}});
+  c.routes.push_back(
+      {config::route_kind::mailbox, "vip@corp.test", {config::target_kind::backend, 2}});
+  c.routes.push_back({config::route_kind::domain, "fabrikam.test", {config::target_kind::pool, 1}});
+  c.default_route = config::target{config::target_kind::pool, 0};
+  return c;
+}
+
+struct decide_case {
+  const char* name;
+  const char* method;
+  const char* target;
+  std::optional<std::string_view> host;
+  std::optional<std::string_view> sni;
+  decision::action act;
+  int status;
+};
+
+TEST(RouteTable, Decides) {
+  const auto cfg = make_config();
+  route_table t(cfg);
+  using A = decision::action;
+  const std::string_view in = "mail.corp.test", ex = "outlook.example.test";
+  const decide_case cases[] = {
+      {"emsmdb", "POST", "/mapi/emsmdb/?MailboxId=u@corp.test", in, in, A::proxy, 0},
+      {"nspi external", "POST", "/mapi/nspi/?MailboxId=u@corp.test", ex, ex, A::proxy, 0},
+      {"case-insensitive path", "POST", "/MAPI/EMSMDB/?mailboxid=u@corp.test", in, {}, A::proxy, 0},
+      {"no trailing slash", "POST", "/mapi/emsmdb?MailboxId=u@corp.test", in, {}, A::proxy, 0},
+      {"host with port",
+       "POST",
+       "/mapi/emsmdb/?MailboxId=u@corp.test",
+       "mail.corp.test:8443",
+       {},
+       A::proxy,
+       0},
+      {"healthcheck", "GET", "/mapi/healthcheck.htm", in, {}, A::healthcheck, 0},
+      {"healthcheck POST", "POST", "/mapi/healthcheck.htm", in, {}, A::reject, 405},
+      {"unknown host",
+       "POST",
+       "/mapi/emsmdb/?MailboxId=u@corp.test",
+       "evil.test",
+       {},
+       A::reject,
+       421},
+      {"ip host", "POST", "/mapi/emsmdb/?MailboxId=u@corp.test", "127.0.0.1", {}, A::reject, 421},
+      {"sni other namespace", "POST", "/mapi/emsmdb/?MailboxId=u@corp.test", in, ex, A::reject,
+       421},
+      {"missing host", "POST", "/mapi/emsmdb/?MailboxId=u@corp.test", {}, {}, A::reject, 400},
+      {"absolute-form",
+       "POST",
+       "http://10.0.0.5:444/mapi/emsmdb/?MailboxId=u@corp.test",
+       in,
+       {},
+       A::reject,
+       400},
+      {"authority-form", "CONNECT", "10.0.0.5:444", in, {}, A::reject, 400},
+      {"asterisk", "OPTIONS", "*", in, {}, A::reject, 400},
+      {"other vdir", "POST", "/owa/", in, {}, A::reject, 404},
+      {"traversal",
+       "POST",
+       "/mapi/emsmdb/../../ecp/?MailboxId=u@corp.test",
+       in,
+       {},
+       A::reject,
+       404},
+      {"encoded", "POST", "/mapi/%65msmdb/?MailboxId=u@corp.test", in, {}, A::reject, 404},
+      {"GET emsmdb", "GET", "/mapi/emsmdb/?MailboxId=u@corp.test", in, {}, A::reject, 405},
+      {"no mailbox", "POST", "/mapi/emsmdb/", in, {}, A::reject, 400},
+      {"bad mailbox", "POST", "/mapi/emsmdb/?MailboxId=host:444", in, {}, A::reject, 400},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto d = t.decide({c.method, c.target, c.host, c.sni});
+    EXPECT_EQ(d.act, c.act);
+    EXPECT_EQ(d.status, c.status);
+    if (d.act == A::proxy) EXPECT_FALSE(d.candidates.empty());
+  }
+}
+
+TEST(RouteTable, ExplicitThenDomainThenDefault) {
+  const auto cfg = make_config();
+  route_table t(cfg);
+  auto d = t.decide({"POST", "/mapi/emsmdb/?MailboxId=VIP@corp.test", "mail.corp.test", {}});
+  EXPECT_EQ(d.source, route_source::mailbox);
+  EXPECT_EQ(d.candidates, std::vector<std::size_t>{2});
+  d = t.decide({"POST", "/mapi/emsmdb/?MailboxId=x@fabrikam.test", "mail.corp.test", {}});
+  EXPECT_EQ(d.source, route_source::domain);
+  EXPECT_EQ(d.candidates, std::vector<std::size_t>{2});
+  d = t.decide({"POST", "/mapi/emsmdb/?MailboxId=x@corp.test", "mail.corp.test", {}});
+  EXPECT_EQ(d.source, route_source::default_route);
+  ASSERT_EQ(d.candidates.size(), 2u);
+  EXPECT_NE(d.candidates[0], d.candidates[1]);
+  EXPECT_LT(d.candidates[0], 2u);
+}
+
+TEST(RouteTable, NoDefaultMeansNoRoute) {
+  auto cfg = make_config();
+  cfg.default_route.reset();
+  route_table t(cfg);
+  const auto d = t.decide({"POST", "/mapi/emsmdb/?MailboxId=x@corp.test", "mail.corp.test", {}});
+  EXPECT_EQ(d.act, decision::action::reject);
+  EXPECT_EQ(d.status, 404);
+}
+
+TEST(RouteTable, SameMailboxSameBackendAcrossTables) {
+  // Two instances (two tables from equal configs) choose the same owner for every mailbox.
+  const auto a = make_config();
+  const auto b = make_config();
+  route_table ta(a), tb(b);
+  for (int i = 0; i < 100; ++i) {
+    const std::string target = "/mapi/emsmdb/?MailboxId=user" + std::to_string(i) + "@corp.test";
+    EXPECT_EQ(ta.decide({"POST", target, "mail.corp.test", {}}).candidates,
+              tb.decide({"POST", target, "mail.corp.test", {}}).candidates);
+  }
+}
+
+}  // namespace
+}  // namespace routing

@@ -1,0 +1,76 @@
+// A test HTTP/1.1 client over TLS or plain TCP, sending raw bytes and parsing responses with
+// hard deadlines. Records when each response chunk arrives, for streaming assertions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace testing_support {
+
+using namespace std::chrono_literals;
+
+struct chunk_arrival {
+  std::chrono::steady_clock::time_point at;  ///< when its first byte was parsed
+  std::string data;
+};
+
+struct http_response {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< names as received
+  std::string body;                                          ///< chunks joined
+  std::vector<chunk_arrival> chunks;                         ///< chunked responses only
+  bool keep_alive = false;
+
+  /// First value of header `name` (case-insensitive), or "".
+  std::string header(std::string_view name) const;
+  std::vector<std::string> all(std::string_view name) const;
+};
+
+/// Thrown when a deadline passes or the peer closes before a complete response.
+struct client_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class test_client {
+ public:
+  /// TLS to 127.0.0.1:port with SNI `sni` (empty: none), verifying against `ca_file`.
+  static test_client tls(std::uint16_t port, const std::string& sni, const std::string& ca_file);
+  static test_client plain(std::uint16_t port);
+
+  test_client(test_client&&) noexcept;
+  test_client& operator=(test_client&&) noexcept;
+  ~test_client();
+
+  void send(std::string_view bytes, std::chrono::milliseconds timeout = 5s);
+  http_response read_response(std::chrono::milliseconds timeout = 5s);
+  /// Reads and discards until the server closes; true if it did so within `timeout`.
+  bool wait_closed(std::chrono::milliseconds timeout);
+  /// Closes the TCP connection at once (no TLS close_notify), as a vanished laptop would.
+  void abort();
+  /// Sends TLS close_notify (when TLS) and closes, as a polite client would.
+  void close_gracefully();
+  /// DNS names in the server certificate presented on this connection.
+  std::vector<std::string> peer_certificate_names() const;
+
+ private:
+  struct impl;
+  explicit test_client(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+/// A MAPI/HTTP request as Outlook sends it. `extra` is inserted as raw header lines
+/// ("Name: value\r\n" each).
+std::string mapi_request(std::string_view host, std::string_view vdir, std::string_view mailbox,
+                         std::string_view request_type, std::string_view body,
+                         std::string_view extra = {},
+                         std::string_view request_id = "{C715155F-2BE8-44E0-BD34-2960065754C8}:1");
+
+/// "name=value; name2=value2" from a response's Set-Cookie headers (attributes dropped).
+std::string cookies_from(const http_response& r);
+
+}  // namespace testing_support

@@ -1,0 +1,86 @@
+// In-process mapigate for integration tests.
+#include "tests/support/gateway.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+#include "config/loader.hpp"
+
+namespace testing_support {
+
+leaf namespace_certificate() {
+  return test_pki::instance().issue("namespaces", {internal_host, external_host});
+}
+
+std::string gateway_yaml(const gateway_options& o) {
+  std::ostringstream y;
+  y << "version: 1\nserver_name: fe01.corp.test\nworkers: " << o.workers << "\n";
+  y << "listeners:\n  - name: front\n    address: 127.0.0.1:0\n";
+  if (o.tls) {
+    y << "    tls:\n      certificates:\n";
+    auto certs = o.certificates;
+    if (certs.empty()) certs.push_back(namespace_certificate());
+    for (const auto& c : certs)
+      y << "        - cert: " << c.cert << "\n          key: " << c.key << "\n";
+  }
+  y << "mapi:\n  internal_url: https://" << internal_host << "/mapi\n  external_url: https://"
+    << external_host << "/mapi\n";
+  y << "backends:\n";
+  for (const auto& b : o.backends) {
+    y << "  - name: " << b.name << "\n    address: 127.0.0.1:" << b.port << "\n";
+    if (b.tls) {
+      y << "    tls:\n      ca: " << test_pki::instance().ca_file()
+        << "\n      verify: " << (b.verify ? "true" : "false") << "\n";
+      if (!b.sni.empty()) y << "      sni: " << b.sni << "\n";
+    }
+  }
+  if (o.pools_yaml.empty()) {
+    y << "pools:\n  - name: dag1\n    members: [";
+    for (std::size_t i = 0; i < o.backends.size(); ++i)
+      y << (i ? ", " : "") << o.backends[i].name;
+    y << "]\n";
+  } else {
+    y << o.pools_yaml;
+  }
+  y << (o.routes_yaml.empty() ? "routes:\n  - default: true\n    pool: dag1\n" : o.routes_yaml);
+  if (!o.timeouts.empty()) {
+    y << "timeouts:\n";
+    for (const auto& [k, v] : o.timeouts)
+      y << "  " << k << ": " << v << "\n";
+  }
+  if (!o.limits.empty()) {
+    y << "limits:\n";
+    for (const auto& [k, v] : o.limits)
+      y << "  " << k << ": " << v << "\n";
+  }
+  return y.str();
+}
+
+gateway::gateway(gateway_options o) : opts_(std::move(o)) {
+  config_file_ = dir_.file("mapigate.yaml");
+  write_file(config_file_, gateway_yaml(opts_));
+  auto r = config::load_file(config_file_);
+  if (!r) {
+    std::string all;
+    for (const auto& d : r.diagnostics)
+      all += d.to_string() + "\n";
+    throw std::runtime_error("test config rejected:\n" + all + gateway_yaml(opts_));
+  }
+  server_ = std::make_unique<proxy::server>(r.config);
+  server_->start();
+}
+
+gateway::~gateway() {
+  if (server_) server_->stop(std::chrono::milliseconds(0));
+}
+
+std::uint16_t gateway::port() const {
+  return server_->port(0);
+}
+
+test_client gateway::client(const std::string& sni) const {
+  if (!opts_.tls) return test_client::plain(port());
+  return test_client::tls(port(), sni, test_pki::instance().ca_file());
+}
+
+}  // namespace testing_support

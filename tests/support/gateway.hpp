@@ -1,0 +1,63 @@
+// An in-process mapigate for integration tests: config written to a temp file, real listeners
+// on 127.0.0.1 port 0, simulated mailbox servers behind it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/server.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/pki.hpp"
+
+namespace testing_support {
+
+inline constexpr const char* internal_host = "mail.corp.test";
+inline constexpr const char* external_host = "outlook.example.test";
+
+struct backend_spec {
+  std::string name;
+  std::uint16_t port = 0;
+  bool tls = false;
+  std::string sni;  ///< backend TLS: name to send and verify
+  bool verify = true;
+};
+
+struct gateway_options {
+  std::vector<backend_spec> backends;
+  /// YAML for `pools:` and `routes:` (each a full block); default: pool dag1 of every backend
+  /// and a default route to it.
+  std::string pools_yaml, routes_yaml;
+  std::map<std::string, std::string> timeouts;  ///< e.g. {"header_read", "300ms"}
+  std::map<std::string, std::string> limits;
+  bool tls = true;
+  std::vector<leaf> certificates;  ///< default: one certificate for both namespaces
+  unsigned workers = 2;
+};
+
+/// The YAML a gateway_options describes (exposed so the CLI tests can reuse it).
+std::string gateway_yaml(const gateway_options& o);
+
+/// The certificate covering both test namespaces.
+leaf namespace_certificate();
+
+class gateway {
+ public:
+  explicit gateway(gateway_options o);  ///< loads, validates and starts; throws with diagnostics
+  ~gateway();
+  std::uint16_t port() const;
+  const std::string& config_file() const noexcept { return config_file_; }
+  /// A TLS (or plain) client to this gateway, SNI = `sni`.
+  test_client client(const std::string& sni = internal_host) const;
+  proxy::server& server() noexcept { return *server_; }
+
+ private:
+  gateway_options opts_;
+  temp_dir dir_;
+  std::string config_file_;
+  std::unique_ptr<proxy::server> server_;
+};
+
+}  // namespace testing_support

@@ -1,0 +1,104 @@
+// Test PKI generated with the openssl CLI (Debian package `openssl`, a declared dependency).
+#include "tests/support/pki.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace testing_support {
+
+temp_dir::temp_dir() {
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  path_ = std::filesystem::temp_directory_path() /
+          ("mapigate-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+           std::to_string(rd() % 100000));
+  std::filesystem::create_directories(path_);
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string run_command(const std::string& cmd) {
+  const std::string full = cmd + " 2>&1";
+  FILE* p = ::popen(full.c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed: " + cmd);
+  std::string out;
+  std::array<char, 4096> buf;
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p))
+    out.append(buf.data(), n);
+  const int rc = ::pclose(p);
+  if (rc != 0)
+    throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd + "\n" + out);
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  f << text;
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  std::ostringstream os;
+  os << f.rdbuf();
+  return os.str();
+}
+
+test_pki& test_pki::instance() {
+  static test_pki pki;
+  return pki;
+}
+
+test_pki::test_pki() {
+  ca_cert_ = dir_.file("ca.pem");
+  ca_key_ = dir_.file("ca.key");
+  run_command(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+      " -subj '/CN=mapigate test CA' -keyout " +
+      ca_key_ + " -out " + ca_cert_ +
+      " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign");
+}
+
+leaf test_pki::issue(const std::string& name, const std::vector<std::string>& dns,
+                     const std::vector<std::string>& ips) {
+  static std::mutex m;
+  static std::map<std::string, leaf> issued;
+  std::lock_guard lock(m);
+  if (auto it = issued.find(name); it != issued.end()) return it->second;
+  leaf l{dir_.file(name + ".pem"), dir_.file(name + ".key")};
+  std::string san = "subjectAltName=";
+  bool first = true;
+  for (const auto& d : dns) {
+    san += (first ? "DNS:" : ",DNS:") + d;
+    first = false;
+  }
+  for (const auto& ip : ips) {
+    san += (first ? "IP:" : ",IP:") + ip;
+    first = false;
+  }
+  const std::string ext = dir_.file(name + ".ext");
+  write_file(ext, san + "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  const std::string csr = dir_.file(name + ".csr");
+  const std::string cn = dns.empty() ? name : dns.front();
+  run_command("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/CN=" +
+              cn + "' -keyout " + l.key + " -out " + csr);
+  run_command("openssl x509 -req -days 2 -in " + csr + " -CA " + ca_cert_ + " -CAkey " + ca_key_ +
+              " -CAcreateserial -out " + l.cert + " -extfile " + ext);
+  issued.emplace(name, l);
+  return l;
+}
+
+}  // namespace testing_support

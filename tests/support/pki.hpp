@@ -1,0 +1,51 @@
+// Test PKI: a CA and leaf certificates generated at test time with the openssl CLI.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace testing_support {
+
+/// A fresh directory under the system temp dir, removed with the object.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::filesystem::path& path() const noexcept { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct leaf {
+  std::string cert;  ///< PEM path
+  std::string key;   ///< PEM path
+};
+
+/// One CA per test process (generation costs ~100 ms); leaves are issued on demand.
+class test_pki {
+ public:
+  static test_pki& instance();
+  const std::string& ca_file() const noexcept { return ca_cert_; }
+  /// Issues (once per `name`) a leaf for DNS names `dns` and IP addresses `ips`.
+  leaf issue(const std::string& name, const std::vector<std::string>& dns,
+             const std::vector<std::string>& ips = {});
+
+ private:
+  test_pki();
+  temp_dir dir_;
+  std::string ca_cert_, ca_key_;
+};
+
+/// Runs a shell command; throws std::runtime_error with its output when it fails.
+std::string run_command(const std::string& cmd);
+
+/// Writes `text` to `path` (throws on failure).
+void write_file(const std::string& path, const std::string& text);
+std::string read_file(const std::string& path);
+
+}  // namespace testing_support

@@ -1,0 +1,59 @@
+// The TLS side of one listener: one SSL_CTX per configured certificate, SNI selection, ALPN.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "tls/cert_selector.hpp"
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
+namespace tls {
+
+struct ssl_ctx_deleter {
+  void operator()(SSL_CTX* ctx) const noexcept;
+};
+using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_deleter>;
+
+/// Contract: built at start-up or reload (may throw tls_error naming the file at fault), then
+/// read-only and shared by every worker thread; OpenSSL's SSL_CTX is thread-safe for that use.
+/// Not movable: OpenSSL callbacks hold its address.
+class server_context {
+ public:
+  explicit server_context(const config::listener_tls& cfg);
+  server_context(const server_context&) = delete;
+  server_context& operator=(const server_context&) = delete;
+
+  /// The default context: new connections start with it, SNI may switch them to another.
+  /// Owned by this object; valid while it lives.
+  SSL_CTX* native() const noexcept { return contexts_.front().get(); }
+
+  /// DNS names each certificate covers (SAN dNSName, or CN when there is none).
+  const std::vector<std::vector<std::string>>& names() const noexcept { return names_; }
+  const cert_selector& selector() const noexcept { return selector_; }
+
+  /// The server name the client sent on `ssl` (empty when none). Valid after the handshake.
+  static std::string_view server_name(SSL* ssl) noexcept;
+  /// The negotiated ALPN protocol on `ssl` (empty when none).
+  static std::string_view alpn(SSL* ssl) noexcept;
+
+ private:
+  static int on_servername(SSL* ssl, int* alert, void* arg);
+  static int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
+                     const unsigned char* in, unsigned int inlen, void* arg);
+
+  std::vector<ssl_ctx_ptr> contexts_;
+  std::vector<std::vector<std::string>> names_;
+  cert_selector selector_;
+  std::string alpn_wire_;  ///< server preference, ALPN wire format (length-prefixed)
+};
+
+/// DNS names of the certificate in `cert_file` (leaf): SAN dNSName entries, or the CN.
+/// Throws tls_error when the file cannot be read or parsed.
+std::vector<std::string> certificate_names(const std::string& cert_file);
+
+}  // namespace tls

@@ -1,0 +1,36 @@
+// Small helpers shared by the simulator: random tokens, ASCII case folding, dates, base64.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace sim::detail {
+
+/// Source of session ids, sequence values and NTLM challenges. Not thread-safe: one per
+/// server, used only on the server's io thread. Not cryptographically strong (a test tool).
+class random_source {
+ public:
+  random_source();
+  std::string hex(std::size_t chars);  ///< lower-case hex digits
+  std::string guid();                  ///< 8-4-4-4-12 lower-case hex, like gromox's sequence
+  std::uint64_t next() { return engine_(); }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+bool iequals(std::string_view a, std::string_view b);
+std::string_view trim(std::string_view s);  ///< strips spaces and tabs at both ends
+
+/// RFC 1123 date, e.g. "Sat, 21 Nov 2026 06:22:05 GMT" (locale independent).
+std::string http_date(std::chrono::system_clock::time_point t);
+
+std::string base64_encode(std::string_view bytes);
+/// Strict decoding: only the standard alphabet, optional '=' padding at the end; nullopt else.
+std::optional<std::string> base64_decode(std::string_view text);
+
+}  // namespace sim::detail
