@@ -1,6 +1,7 @@
 // One client connection: TLS handshake with SNI, then the strict HTTP/1.1 request loop.
 #include "proxy/session.hpp"
 
+#include <array>
 #include <string_view>
 
 #include "proxy/h1_head.hpp"
@@ -9,6 +10,9 @@
 
 namespace proxy {
 namespace {
+
+constexpr auto linger_time = std::chrono::seconds(2);  ///< lingering close: at most this long
+constexpr std::size_t linger_bytes = 1024 * 1024;      ///< and at most this much discarded
 
 template <class S>
 void deadline(S& s, std::chrono::milliseconds d) {
@@ -58,30 +62,32 @@ awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, bool 
   }
 }
 
-/// The HTTP/1.1 request loop. Returns when the connection should close.
+/// The HTTP/1.1 request loop. Returns when the connection should close: true when mapigate
+/// refused a request whose remaining bytes the client may still be sending (close lingering).
 template <class Stream>
-awaitable<void> serve_h1(Stream& client, conn_ctx& cx) {
+awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
   const auto& cfg = *cx.rt->cfg;
   beast::flat_buffer cbuf;
-  for (std::size_t served = 0; !cx.ws.draining; ++served) {
+  for (std::size_t served = 0;; ++served) {
+    if (cx.ws.draining) co_return false;
     head_scan scan;
     switch (co_await read_head(client, cbuf, served == 0, scan, cx)) {
       case head_status::complete:
         break;
       case head_status::closed:
-        co_return;
+        co_return false;
       case head_status::timeout:
         // The stream is already closed by the deadline; there is no one to answer.
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head timeout (408)");
-        co_return;
+        co_return false;
       case head_status::too_large:
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head too large (431)");
         co_await send(client, make_error(431, "request header fields too large", true), cx);
-        co_return;
+        co_return true;
       case head_status::bad:
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " bad request head: ", scan.reason);
         co_await send(client, make_error(400, scan.reason, true), cx);
-        co_return;
+        co_return true;
     }
 
     request_parser p;
@@ -97,7 +103,7 @@ awaitable<void> serve_h1(Stream& client, conn_ctx& cx) {
       auto res = too_big ? make_error(413, "request body larger than the limit", true)
                          : make_error(400, ec ? ec.message() : "malformed request head", true);
       co_await send(client, std::move(res), cx);
-      co_return;
+      co_return true;
     }
     cbuf.consume(used);
     auto& req = p.get();
@@ -109,7 +115,7 @@ awaitable<void> serve_h1(Stream& client, conn_ctx& cx) {
       host = it->value();
     if (hosts > 1) {
       co_await send(client, make_error(400, "more than one Host header", true), cx);
-      co_return;
+      co_return true;
     }
     std::optional<std::string_view> sni;
     if (!cx.sni.empty()) sni = cx.sni;
@@ -124,15 +130,16 @@ awaitable<void> serve_h1(Stream& client, conn_ctx& cx) {
             req.target(), " -> ", d.status, " (", d.reason, ")");
         // An unread body would be parsed as the next request: close instead.
         co_await send(client, make_error(d.status, d.reason, !keep_alive || has_body), cx);
-        if (!keep_alive || has_body) co_return;
+        if (!keep_alive || has_body) co_return has_body;
         continue;
       case routing::decision::action::healthcheck: {
         auto res =
             make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, !keep_alive || has_body);
+        if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
         co_await send(client, std::move(res), cx);
-      }
-        if (!keep_alive || has_body) co_return;
+        if (!keep_alive || has_body) co_return has_body;
         continue;
+      }
       case routing::decision::action::proxy:
         break;
     }
@@ -145,18 +152,18 @@ awaitable<void> serve_h1(Stream& client, conn_ctx& cx) {
       auto res = chunked ? make_error(411, "chunked request bodies are not accepted", true)
                          : make_error(501, "unsupported transfer coding", true);
       co_await send(client, std::move(res), cx);
-      co_return;
+      co_return true;
     }
     if (auto it = req.find(http::field::expect); it != req.end()) {
       if (!beast::iequals(it->value(), "100-continue")) {
         co_await send(client, make_error(417, "unsupported expectation", true), cx);
-        co_return;
+        co_return true;
       }
       if (has_body) {
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
         deadline(client, cfg.timeouts.client_write);
         auto [wec, wn] = co_await net::async_write(client, net::buffer(cont), use_nothrow);
-        if (wec) co_return;
+        if (wec) co_return false;
       }
     }
     if (!keep_alive) req.keep_alive(false);
@@ -164,20 +171,36 @@ awaitable<void> serve_h1(Stream& client, conn_ctx& cx) {
     ++cx.ws.active_requests;
     const bool again = co_await forward_request(client, cbuf, p, d, cx);
     --cx.ws.active_requests;
-    if (!again || !keep_alive) co_return;
+    if (!again || !keep_alive) co_return false;
   }
 }
 
+/// Ends a connection. Normally: TLS close_notify (bounded), then close. After a refusal the
+/// client may still be sending what was refused (a 64 MiB body, the rest of a huge head);
+/// closing at once would make the kernel answer it with a reset that can destroy the error
+/// response before the client reads it. So, as nginx's lingering_close does, half-close and read
+/// and discard for a bounded time and amount first.
 template <class Stream>
-awaitable<void> shutdown_quietly(Stream& s) {
-  if constexpr (std::is_same_v<Stream, tls_stream>) {
-    // A bounded close_notify; errors are expected (the peer may be gone) and carry no news.
-    beast::get_lowest_layer(s).expires_after(std::chrono::seconds(1));
+awaitable<void> close_connection(Stream& s, bool linger) {
+  auto& tcp = beast::get_lowest_layer(s);
+  error_code ignored;
+  if (linger) {
+    tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp.expires_after(linger_time);
+    std::array<char, 4096> scratch;
+    for (std::size_t drained = 0; drained < linger_bytes;) {
+      // Raw TCP bytes: the connection is over, there is no TLS record worth decoding.
+      auto [ec, n] = co_await tcp.async_read_some(net::buffer(scratch), use_nothrow);
+      if (ec) break;
+      drained += n;
+    }
+  } else if constexpr (std::is_same_v<Stream, tls_stream>) {
+    // Errors are expected here (the peer may be gone) and carry no news.
+    tcp.expires_after(std::chrono::seconds(1));
     co_await s.async_shutdown(use_nothrow);
   }
-  error_code ignored;
-  beast::get_lowest_layer(s).socket().shutdown(tcp::socket::shutdown_both, ignored);
-  beast::get_lowest_layer(s).close();
+  tcp.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp.close();
 }
 
 }  // namespace
@@ -198,8 +221,8 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
 
   plain_stream tcp_s(std::move(socket));
   if (!cx.rt->listener_ssl[listener]) {
-    co_await serve_h1(tcp_s, cx);
-    co_await shutdown_quietly(tcp_s);
+    const bool linger = co_await serve_h1(tcp_s, cx);
+    co_await close_connection(tcp_s, linger);
     co_return;
   }
   tls_stream tls_s(std::move(tcp_s), *cx.rt->listener_ssl[listener]);
@@ -212,8 +235,8 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
     co_return;
   }
   cx.sni = std::string(tls::server_context::server_name(tls_s.native_handle()));
-  co_await serve_h1(tls_s, cx);
-  co_await shutdown_quietly(tls_s);
+  const bool linger = co_await serve_h1(tls_s, cx);
+  co_await close_connection(tls_s, linger);
 }
 
 }  // namespace proxy

@@ -56,7 +56,7 @@ routes:
   - default: true
     pool: dag1
 YAML
-"$build/mapigate" check -c "$run/mapigate.yaml"
+"$build/bin/mapigate" check -c "$run/mapigate.yaml"
 
 pids=()
 cleanup() {
@@ -65,11 +65,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$build/tools/mapigate-sim" --name mbx01 --listen 127.0.0.1:9101 --pending-period 15000 &
+"$build/bin/mapigate-sim" --name mbx01 --listen 127.0.0.1:9101 --pending-period 15000 &
 pids+=($!)
-"$build/tools/mapigate-sim" --name mbx02 --listen 127.0.0.1:9102 --cookie-style sid --pending-period 15000 &
+"$build/bin/mapigate-sim" --name mbx02 --listen 127.0.0.1:9102 --cookie-style sid --pending-period 15000 &
 pids+=($!)
-"$build/mapigate" run -c "$run/mapigate.yaml" &
+"$build/bin/mapigate" run -c "$run/mapigate.yaml" &
 pids+=($!)
 
 # Wait (bounded) until mapigate answers its own health check.

@@ -210,6 +210,13 @@ TEST(MapiFlow, HealthCheckIsAnsweredByMapigate) {
   auto r = c.read_response();
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "200 OK<br/>fe01.corp.test");
+  // HEAD: same head, no body; the connection stays usable.
+  c.send("HEAD /mapi/healthcheck.htm HTTP/1.1\r\nHost: mail.corp.test\r\n\r\n");
+  c.send("GET /mapi/healthcheck.htm HTTP/1.1\r\nHost: mail.corp.test\r\n\r\n");
+  auto head = c.read_response_to_head();
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("Content-Length"), std::to_string(r.body.size()));
+  EXPECT_EQ(c.read_response().body, r.body);
   EXPECT_EQ(mbx->requests().size(), 0u);
 }
 

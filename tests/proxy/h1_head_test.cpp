@@ -41,7 +41,9 @@ TEST(H1Head, Classifies) {
     SCOPED_TRACE(c.name);
     const auto r = scan_request_head(c.head, 16 * 1024);
     EXPECT_EQ(r.result, c.result) << r.reason;
-    if (c.result == st::complete) EXPECT_EQ(r.length, c.head.size());
+    if (c.result == st::complete) {
+      EXPECT_EQ(r.length, c.head.size());
+    }
   }
 }
 

@@ -67,7 +67,9 @@ TEST(Rendezvous, RemovingAMemberMovesOnlyItsKeys) {
     const auto before = rank(three, key).front();
     const auto after = rank(two, key).front();
     if (before != 1 && before != after) ++moved_wrongly;
-    if (before == 1) EXPECT_EQ(after, rank(three, key)[1]);  // fail-over = the next in rank
+    if (before == 1) {
+      EXPECT_EQ(after, rank(three, key)[1]);  // fail-over = the next in rank
+    }
   }
   EXPECT_EQ(moved_wrongly, 0);
 }

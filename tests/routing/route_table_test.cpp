@@ -95,7 +95,9 @@ TEST(RouteTable, Decides) {
     const auto d = t.decide({c.method, c.target, c.host, c.sni});
     EXPECT_EQ(d.act, c.act);
     EXPECT_EQ(d.status, c.status);
-    if (d.act == A::proxy) EXPECT_FALSE(d.candidates.empty());
+    if (d.act == A::proxy) {
+      EXPECT_FALSE(d.candidates.empty());
+    }
   }
 }
 

@@ -115,9 +115,18 @@ void test_client::send(std::string_view bytes, std::chrono::milliseconds timeout
 }
 
 http_response test_client::read_response(std::chrono::milliseconds timeout) {
+  return read(timeout, false);
+}
+
+http_response test_client::read_response_to_head(std::chrono::milliseconds timeout) {
+  return read(timeout, true);
+}
+
+http_response test_client::read(std::chrono::milliseconds timeout, bool head_request) {
   auto& p = *impl_;
   http_response out;
   http::response_parser<http::string_body> parser;
+  parser.skip(head_request);
   parser.body_limit(64 * 1024 * 1024);
   bool chunk_open = false;
   auto on_body = [&](std::uint64_t remain, std::string_view body, error_code&) -> std::size_t {

@@ -48,6 +48,8 @@ class test_client {
 
   void send(std::string_view bytes, std::chrono::milliseconds timeout = 5s);
   http_response read_response(std::chrono::milliseconds timeout = 5s);
+  /// Reads the response to a HEAD request (a head with Content-Length but no body).
+  http_response read_response_to_head(std::chrono::milliseconds timeout = 5s);
   /// Reads and discards until the server closes; true if it did so within `timeout`.
   bool wait_closed(std::chrono::milliseconds timeout);
   /// Closes the TCP connection at once (no TLS close_notify), as a vanished laptop would.
@@ -60,6 +62,7 @@ class test_client {
  private:
   struct impl;
   explicit test_client(std::unique_ptr<impl> p);
+  http_response read(std::chrono::milliseconds timeout, bool head_request);
   std::unique_ptr<impl> impl_;
 };
 

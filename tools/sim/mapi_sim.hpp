@@ -1,5 +1,4 @@
-// MAPI/HTTP mailbox-server simulator: public API used by integration tests, the demo and
-// benchmarks.
+// MAPI/HTTP mailbox-server simulator (integration tests, demo, benchmarks): public API.
 //
 // Contract: a sim::server owns one io_context running on one private thread (started by start(),
 // joined by stop()). Every connection is served by one coroutine on that thread; all protocol

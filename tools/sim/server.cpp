@@ -4,6 +4,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -93,9 +94,15 @@ net::awaitable<void> server::impl::accept_loop() {
     socket.set_option(tcp::no_delay(true), ignored);
     std::uint64_t id = ++next_id;
     state.records.connection_opened();
-    auto io = detail::make_transport(std::move(socket), tls.get(), state.opts.idle_timeout);
-    live.emplace(id, io.get());
-    net::co_spawn(ioc, serve(std::move(io), id), net::detached);
+    try {
+      auto io = detail::make_transport(std::move(socket), tls.get(), state.opts.idle_timeout);
+      live.emplace(id, io.get());
+      net::co_spawn(ioc, serve(std::move(io), id), net::detached);
+    } catch (...) {
+      // e.g. SSL_new failing under memory pressure: drop this connection, keep accepting.
+      live.erase(id);
+      state.records.connection_closed(id);
+    }
   }
 }
 
@@ -114,7 +121,7 @@ net::awaitable<void> server::impl::serve(std::unique_ptr<detail::transport> io, 
   try {
     detail::connection conn(state, *io, id);
     co_await conn.run();
-  } catch (const std::exception&) {
+  } catch (...) {
     // A connection never takes the server down; the guard closes and records it.
   }
 }
@@ -167,7 +174,7 @@ void server::start() {
       try {
         self.ioc.run();
         break;
-      } catch (const std::exception&) {
+      } catch (...) {
         // Nothing should escape a handler; if something does, keep serving.
       }
     }
