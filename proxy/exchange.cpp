@@ -16,19 +16,6 @@ namespace {
 constexpr std::size_t relay_chunk = 16 * 1024;
 constexpr std::size_t upstream_header_limit = 64 * 1024;
 
-template <class S>
-void deadline(S& s, std::chrono::milliseconds d) {
-  beast::get_lowest_layer(s).expires_after(d);
-}
-
-/// Writes a locally generated response; false when the client is gone.
-template <class Stream>
-awaitable<bool> reply(Stream& client, http::response<http::string_body> res, conn_ctx& cx) {
-  deadline(client, cx.rt->cfg->timeouts.client_write);
-  auto [ec, n] = co_await http::async_write(client, res, use_nothrow);
-  co_return !ec;
-}
-
 /// Sends the request head and streams the body to the backend. `sent` counts bytes written.
 /// Client-side failures set `client_failed`.
 template <class Stream, class Up>
@@ -39,7 +26,7 @@ awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, req
   req.body().data = nullptr;
   req.body().more = !p.is_done();
   http::request_serializer<http::buffer_body> sr{req};
-  deadline(up, t.upstream_idle);
+  arm_deadline(up, t.upstream_idle);
   auto [hec, hn] = co_await http::async_write_header(up, sr, use_nothrow);
   sent += hn;
   if (hec) co_return hec;
@@ -48,7 +35,7 @@ awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, req
     if (!p.is_done()) {
       req.body().data = buf.data();
       req.body().size = buf.size();
-      deadline(client, t.body_idle);
+      arm_deadline(client, t.body_idle);
       auto [rec, rn] = co_await http::async_read(client, cbuf, p, use_nothrow);
       if (rec == http::error::need_buffer) rec = {};
       if (rec) {
@@ -63,7 +50,7 @@ awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, req
       req.body().size = 0;
       req.body().more = false;
     }
-    deadline(up, t.upstream_idle);
+    arm_deadline(up, t.upstream_idle);
     auto [wec, wn] = co_await http::async_write(up, sr, use_nothrow);
     sent += wn;
     if (wec == http::error::need_buffer) wec = {};
@@ -115,7 +102,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
     rp.emplace();
     rp->header_limit(upstream_header_limit);
     rp->body_limit(boost::none);  // streamed, never buffered: no size cap needed
-    deadline(up, t.upstream_idle);
+    arm_deadline(up, t.upstream_idle);
     auto [ec, n] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
     if (ec) {
       out.status = ec == beast::error::timeout ? 504 : 502;
@@ -144,7 +131,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   res.body().data = nullptr;
   res.body().more = !rp->is_done();
   http::response_serializer<http::buffer_body> sr{res};
-  deadline(client, t.client_write);
+  arm_deadline(client, t.client_write);
   auto [hec, hn] = co_await http::async_write_header(client, sr, use_nothrow);
   out.head_sent = true;
   if (hec) co_return out;
@@ -155,7 +142,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
     if (!rp->is_done()) {
       res.body().data = buf.data();
       res.body().size = buf.size();
-      deadline(up, t.upstream_idle);
+      arm_deadline(up, t.upstream_idle);
       // read_some, not read: return as soon as any body bytes are parsed.
       auto [rec, rn] = co_await http::async_read_some(up, uc.buffer, *rp, use_nothrow);
       if (rec == http::error::need_buffer) rec = {};
@@ -166,7 +153,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
     res.body().data = got ? buf.data() : nullptr;
     res.body().size = got;
     res.body().more = !rp->is_done();
-    deadline(client, t.client_write);
+    arm_deadline(client, t.client_write);
     auto [wec, wn] = co_await http::async_write(client, sr, use_nothrow);
     if (wec == http::error::need_buffer) wec = {};
     if (wec) co_return out;
@@ -220,8 +207,8 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
       if (sent > 0) {
         log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
             " failed mid-request: ", ec.message());
-        co_await reply(client, make_error(502, "backend failed while receiving the request", true),
-                       cx);
+        co_await write_local(
+            client, make_error(502, "backend failed while receiving the request", true), cx);
         co_return false;
       }
     }
@@ -230,7 +217,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   if (!conn) {
     // The body may still be unread: only then can the connection carry another request.
     const bool keep = client_keep_alive && p.is_done();
-    co_await reply(client, make_error(502, "no backend reachable", !keep), cx);
+    co_await write_local(client, make_error(502, "no backend reachable", !keep), cx);
     co_return keep;
   }
 
@@ -256,7 +243,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
                                      ? "backend did not answer in time"
                                      : "backend closed or sent an invalid response";
     auto res = make_error(result.status, why, !client_keep_alive);
-    co_await reply(client, std::move(res), cx);
+    co_await write_local(client, std::move(res), cx);
     co_return client_keep_alive;
   }
   if (result.upstream_ok && !cx.ws.draining) {

@@ -14,17 +14,6 @@ namespace {
 constexpr auto linger_time = std::chrono::seconds(2);  ///< lingering close: at most this long
 constexpr std::size_t linger_bytes = 1024 * 1024;      ///< and at most this much discarded
 
-template <class S>
-void deadline(S& s, std::chrono::milliseconds d) {
-  beast::get_lowest_layer(s).expires_after(d);
-}
-
-template <class Stream>
-awaitable<void> send(Stream& client, http::response<http::string_body> res, conn_ctx& cx) {
-  deadline(client, cx.rt->cfg->timeouts.client_write);
-  co_await http::async_write(client, res, use_nothrow);
-}
-
 enum class head_status { complete, closed, timeout, too_large, bad };
 
 /// Reads until `cbuf` holds a complete, strictly framed request head. The first byte must
@@ -36,8 +25,8 @@ awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, bool 
   const auto& cfg = *cx.rt->cfg;
   const std::size_t limit = cfg.limits.header_bytes;
   bool started = cbuf.size() > 0;
-  deadline(client,
-           started || first_request ? cfg.timeouts.header_read : cfg.timeouts.keepalive_idle);
+  arm_deadline(client,
+               started || first_request ? cfg.timeouts.header_read : cfg.timeouts.keepalive_idle);
   for (;;) {
     const std::string_view seen(static_cast<const char*>(cbuf.data().data()), cbuf.size());
     scan = scan_request_head(seen, limit);
@@ -57,7 +46,7 @@ awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, bool 
     cbuf.commit(n);
     if (!started) {
       started = true;
-      deadline(client, cfg.timeouts.header_read);
+      arm_deadline(client, cfg.timeouts.header_read);
     }
   }
 }
@@ -82,11 +71,11 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
         co_return false;
       case head_status::too_large:
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head too large (431)");
-        co_await send(client, make_error(431, "request header fields too large", true), cx);
+        co_await write_local(client, make_error(431, "request header fields too large", true), cx);
         co_return true;
       case head_status::bad:
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " bad request head: ", scan.reason);
-        co_await send(client, make_error(400, scan.reason, true), cx);
+        co_await write_local(client, make_error(400, scan.reason, true), cx);
         co_return true;
     }
 
@@ -102,7 +91,7 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
       // Named, not a ?: temporary inside co_await: GCC 12 mis-destroys those in coroutines.
       auto res = too_big ? make_error(413, "request body larger than the limit", true)
                          : make_error(400, ec ? ec.message() : "malformed request head", true);
-      co_await send(client, std::move(res), cx);
+      co_await write_local(client, std::move(res), cx);
       co_return true;
     }
     cbuf.consume(used);
@@ -114,7 +103,7 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
          ++it, ++hosts)
       host = it->value();
     if (hosts > 1) {
-      co_await send(client, make_error(400, "more than one Host header", true), cx);
+      co_await write_local(client, make_error(400, "more than one Host header", true), cx);
       co_return true;
     }
     std::optional<std::string_view> sni;
@@ -129,14 +118,14 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " ", req.method_string(), " ",
             req.target(), " -> ", d.status, " (", d.reason, ")");
         // An unread body would be parsed as the next request: close instead.
-        co_await send(client, make_error(d.status, d.reason, !keep_alive || has_body), cx);
+        co_await write_local(client, make_error(d.status, d.reason, !keep_alive || has_body), cx);
         if (!keep_alive || has_body) co_return has_body;
         continue;
       case routing::decision::action::healthcheck: {
         auto res =
             make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, !keep_alive || has_body);
         if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
-        co_await send(client, std::move(res), cx);
+        co_await write_local(client, std::move(res), cx);
         if (!keep_alive || has_body) co_return has_body;
         continue;
       }
@@ -151,17 +140,17 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
       const bool chunked = beast::iequals(te->value(), "chunked");
       auto res = chunked ? make_error(411, "chunked request bodies are not accepted", true)
                          : make_error(501, "unsupported transfer coding", true);
-      co_await send(client, std::move(res), cx);
+      co_await write_local(client, std::move(res), cx);
       co_return true;
     }
     if (auto it = req.find(http::field::expect); it != req.end()) {
       if (!beast::iequals(it->value(), "100-continue")) {
-        co_await send(client, make_error(417, "unsupported expectation", true), cx);
+        co_await write_local(client, make_error(417, "unsupported expectation", true), cx);
         co_return true;
       }
       if (has_body) {
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        deadline(client, cfg.timeouts.client_write);
+        arm_deadline(client, cfg.timeouts.client_write);
         auto [wec, wn] = co_await net::async_write(client, net::buffer(cont), use_nothrow);
         if (wec) co_return false;
       }
@@ -227,7 +216,7 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
   }
   tls_stream tls_s(std::move(tcp_s), *cx.rt->listener_ssl[listener]);
   cx.tls = true;
-  deadline(tls_s, cx.rt->cfg->timeouts.handshake);
+  arm_deadline(tls_s, cx.rt->cfg->timeouts.handshake);
   auto [hec] = co_await tls_s.async_handshake(ssl::stream_base::server, use_nothrow);
   if (hec) {
     log(log_level::debug, "c", cx.id, " ", cx.client_ip, " TLS handshake failed: ", hec.message());

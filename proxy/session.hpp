@@ -1,6 +1,7 @@
 // One client connection: TLS handshake, then the HTTP/1.1 request loop.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -29,6 +30,22 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
                                  std::size_t listener);
 
 using request_parser = http::request_parser<http::buffer_body>;
+
+/// Re-arms the deadline of the next operation on `s` (Beast closes the stream when it passes).
+template <class S>
+void arm_deadline(S& s, std::chrono::milliseconds d) {
+  beast::get_lowest_layer(s).expires_after(d);
+}
+
+/// Writes a response mapigate generated itself, under timeouts.client_write. Returns false when
+/// the client is gone.
+template <class Stream>
+awaitable<bool> write_local(Stream& client, http::response<http::string_body> res,
+                            const conn_ctx& cx) {
+  arm_deadline(client, cx.rt->cfg->timeouts.client_write);
+  auto [ec, n] = co_await http::async_write(client, res, use_nothrow);
+  co_return !ec;
+}
 
 /// Forwards one parsed request (head read, body not yet) to a backend chosen from
 /// `d.candidates` and streams the response back. Returns whether the client connection can

@@ -4,20 +4,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <optional>
+
+#include "proxy/net.hpp"
 
 namespace testing_support {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = net::ssl;
-using tcp = net::ip::tcp;
-using error_code = boost::system::error_code;
+using namespace proxy;  // the project's Asio/Beast aliases (net, beast, http, ssl, tcp)
 
 std::string http_response::header(std::string_view name) const {
   for (const auto& [n, v] : headers)
