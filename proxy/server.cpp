@@ -63,7 +63,17 @@ void server::stop(std::chrono::milliseconds grace) {
   impl_->stopped = true;
   for (auto& w : impl_->workers)
     w->begin_drain();
-  // Let in-flight requests finish; poll on the control thread (workers never block on it).
+  // Poll on the control thread (workers never block on it), each wait bounded.
+  const auto accept_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  auto accepting = [&] {
+    for (const auto& w : impl_->workers)
+      if (w->accepting()) return true;
+    return false;
+  };
+  while (accepting() && std::chrono::steady_clock::now() < accept_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  log(log_level::info, "draining: listeners closed, ", active_requests(),
+      " request(s) in flight, waiting up to ", grace.count(), " ms");
   const auto until = std::chrono::steady_clock::now() + grace;
   while (active_requests() > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -80,8 +90,9 @@ void server::run_until_signal(std::chrono::milliseconds grace) {
     if (!ec) received = sig;
   });
   control.run();
-  log(log_level::info, "signal ", received, ": draining for up to ", grace.count(), " ms");
+  log(log_level::info, "signal ", received, " received");
   stop(grace);
+  log(log_level::info, "stopped");
 }
 
 }  // namespace proxy

@@ -87,6 +87,7 @@ void worker::begin_drain() {
       error_code ignored;
       acc->close(ignored);
     }
+    accepting_.store(false, std::memory_order_release);
   });
 }
 

@@ -1,6 +1,7 @@
 // A worker: one io_context on one thread, its own SO_REUSEPORT acceptors and upstream pool.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -29,8 +30,10 @@ class worker {
   /// Starts the accept loops and the pool maintenance, then the thread.
   void start();
 
-  /// Closes the acceptors and marks the worker draining (from any thread).
+  /// Closes the acceptors and marks the worker draining (from any thread). Asynchronous:
+  /// accepting() turns false once the worker has done it.
   void begin_drain();
+  bool accepting() const noexcept { return accepting_.load(std::memory_order_acquire); }
 
   /// Stops the io_context and joins the thread; idle upstream connections are closed first.
   void stop();
@@ -46,6 +49,7 @@ class worker {
   net::io_context ioc_{1};
   std::vector<std::pair<std::size_t, std::unique_ptr<tcp::acceptor>>> acceptors_;
   std::thread thread_;
+  std::atomic<bool> accepting_{true};
 };
 
 }  // namespace proxy
