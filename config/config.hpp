@@ -56,9 +56,34 @@ struct vdir_url {
   std::string path;  ///< e.g. "/mapi" (no trailing slash)
 };
 
+/// Authentication methods of the /mapi vdir (Set-MapiVirtualDirectory -IISAuthenticationMethods).
+enum class auth_scheme { ntlm, negotiate, basic, oauth };
+
 struct mapi_vdir {
   std::optional<vdir_url> internal_url;
   std::optional<vdir_url> external_url;  ///< at least one of the two is set
+  /// Set-OrganizationConfig -MapiHttpEnabled: false answers every MAPI request with
+  /// X-ResponseCode 16 (Endpoint Disabled) without contacting a backend.
+  bool mapi_http_enabled = true;
+  /// Allowed schemes, no duplicates; Exchange 2016+'s default is NTLM, OAuth, Negotiate.
+  std::vector<auth_scheme> authentication{auth_scheme::ntlm, auth_scheme::oauth,
+                                          auth_scheme::negotiate};
+};
+
+/// Set-CasMailbox -MapiHttpEnabled for one mailbox: overrides the organisation setting.
+struct mailbox_policy {
+  std::string mailbox;  ///< MailboxId (GUID@domain) or SMTP address, lower-cased
+  bool mapi_http_enabled = true;
+};
+
+/// Signed affinity tokens (routing/affinity.hpp). Absent section: no tokens, hashing only.
+struct affinity {
+  std::string cookie_name = "MapigateAffinity";  ///< RFC 6265 token characters
+  /// Secret keys read from key_files (whitespace at the end of a file trimmed), each at least
+  /// 32 bytes. The first signs; all verify, so keys rotate without a flag day.
+  std::vector<std::string> keys;
+  std::vector<std::string> key_files;  ///< resolved paths, for diagnostics
+  duration max_age{12 * 3600 * 1000};  ///< a token older than this is ignored
 };
 
 struct backend_tls {
@@ -67,11 +92,16 @@ struct backend_tls {
   bool verify = true;   ///< verify chain and name (sni, or address host)
 };
 
+/// active: takes new sessions. draining: keeps the sessions whose affinity token names it, gets
+/// no new ones (unless every member of a pool is draining).
+enum class backend_state { active, draining };
+
 struct backend {
-  std::string name;  ///< the id tests, logs and (later) affinity tokens use; never an address
+  std::string name;  ///< the id tests, logs and affinity tokens use; never an address
   endpoint address;
   std::optional<backend_tls> tls;  ///< absent: plain HTTP to the backend
   std::uint32_t weight = 100;      ///< rendezvous-hash weight, 1..10000
+  backend_state state = backend_state::active;
 };
 
 struct pool {
@@ -127,6 +157,8 @@ struct snapshot {
   std::vector<pool> pools;
   std::vector<route> routes;
   std::optional<target> default_route;
+  std::vector<mailbox_policy> mailboxes;  ///< no duplicate mailbox
+  std::optional<struct affinity> affinity;
   struct timeouts timeouts;
   struct limits limits;
 };

@@ -108,6 +108,8 @@ std::optional<std::string> read_file_path(reader& r, const value_ref& v, bool al
 std::optional<endpoint> read_endpoint(reader& r, const value_ref& v, std::uint16_t min_port);
 /// True when `v` is a sequence (non-empty if required); reports otherwise.
 bool read_sequence(reader& r, const value_ref& v, bool non_empty);
+/// A mailbox key (parse_mailbox), lower-cased.
+std::optional<std::string> read_mailbox(reader& r, const value_ref& v);
 
 /// Name → index of the entries of one section, for resolving references by name.
 /// `usable` is false when the section itself was unreadable: references are then not checked,
@@ -123,6 +125,10 @@ void load_pools(reader& r, const fields& root, snapshot& s, const name_table& ba
                 name_table& pools);
 void load_routes(reader& r, const fields& root, snapshot& s, const name_table& backends,
                  const name_table& pools);
+
+// Policy sections (policy.cpp): per-mailbox MAPI/HTTP switches and signed affinity tokens.
+void load_mailboxes(reader& r, const fields& root, snapshot& s);
+void load_affinity(reader& r, const fields& root, snapshot& s);
 
 // Text rules (syntax.cpp). The parse_* functions return "" on success, else the reason.
 
@@ -141,5 +147,7 @@ std::string parse_url(std::string_view text, vdir_url& out);
 bool parse_mailbox(std::string_view text, std::string& out);
 /// Non-empty, no '@', no whitespace; out is lower-cased.
 bool parse_domain(std::string_view text, std::string& out);
+/// An RFC 6265 cookie-name (an RFC 2616 token) of 1..64 characters.
+bool valid_cookie_name(std::string_view name);
 
 }  // namespace config::detail

@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "config/detail.hpp"
 
@@ -110,10 +113,39 @@ void load_listeners(reader& r, const fields& root, snapshot& s) {
   }
 }
 
+// IISAuthenticationMethods: a non-empty list of unique scheme names, any case.
+void load_authentication(reader& r, const value_ref& v, mapi_vdir& mapi) {
+  if (!detail::read_sequence(r, v, true)) return;
+  static constexpr std::pair<std::string_view, auth_scheme> names[] = {
+      {"ntlm", auth_scheme::ntlm},
+      {"negotiate", auth_scheme::negotiate},
+      {"basic", auth_scheme::basic},
+      {"oauth", auth_scheme::oauth},
+  };
+  std::vector<auth_scheme> schemes;
+  for (const auto& item : detail::elements(v)) {
+    const auto text = detail::read_string(r, item, true);
+    if (!text) continue;
+    const std::string name = detail::lower(*text);
+    const auto it = std::find_if(std::begin(names), std::end(names),
+                                 [&](const auto& n) { return n.first == name; });
+    if (it == std::end(names)) {
+      r.error(item.at, item.path,
+              "unknown authentication method " + quote(*text) +
+                  " (expected ntlm, negotiate, basic or oauth)");
+    } else if (std::find(schemes.begin(), schemes.end(), it->second) != schemes.end()) {
+      r.error(item.at, item.path, "duplicate authentication method " + quote(name));
+    } else {
+      schemes.push_back(it->second);
+    }
+  }
+  mapi.authentication = std::move(schemes);
+}
+
 void load_mapi(reader& r, const fields& root, snapshot& s) {
   const auto v = root.require("mapi");
   if (!v) return;
-  fields f(r, *v, {"internal_url", "external_url"});
+  fields f(r, *v, {"internal_url", "external_url", "mapi_http_enabled", "authentication"});
   if (!f.valid()) return;
   const auto read_url = [&r](const value_ref& u) -> std::optional<vdir_url> {
     const auto text = detail::read_string(r, u, true);
@@ -133,6 +165,10 @@ void load_mapi(reader& r, const fields& root, snapshot& s) {
   }
   if (internal) s.mapi.internal_url = read_url(*internal);
   if (external) s.mapi.external_url = read_url(*external);
+  if (auto x = f.find("mapi_http_enabled")) {
+    s.mapi.mapi_http_enabled = detail::read_bool(r, *x).value_or(true);
+  }
+  if (auto x = f.find("authentication")) load_authentication(r, *x, s.mapi);
 }
 
 void load_timeouts(reader& r, const fields& root, snapshot& s) {
@@ -194,7 +230,7 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
   }
   const fields root(r, value_ref{doc, doc.Mark(), ""},
                     {"version", "server_name", "workers", "listeners", "mapi", "backends", "pools",
-                     "routes", "timeouts", "limits"});
+                     "routes", "mailboxes", "affinity", "timeouts", "limits"});
   if (!root.valid()) return;
   if (auto v = root.require("version")) {
     if (auto text = detail::read_string(r, *v, false); text && *text != "1") {
@@ -215,6 +251,8 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
   detail::load_backends(r, root, s, backends);
   detail::load_pools(r, root, s, backends, pools);
   detail::load_routes(r, root, s, backends, pools);
+  detail::load_mailboxes(r, root, s);
+  detail::load_affinity(r, root, s);
   load_timeouts(r, root, s);
   load_limits(r, root, s);
 }

@@ -1,4 +1,5 @@
-// Typed reading of YAML nodes: map key checking, scalars, durations, sizes, paths, addresses.
+// Typed reading of YAML nodes: map key checking, scalars, durations, sizes, paths, addresses,
+// mailboxes.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -278,6 +279,19 @@ bool read_sequence(reader& r, const value_ref& v, bool non_empty) {
     return false;
   }
   return true;
+}
+
+std::optional<std::string> read_mailbox(reader& r, const value_ref& v) {
+  const auto text = read_string(r, v, true);
+  if (!text) return std::nullopt;
+  std::string key;
+  if (!parse_mailbox(*text, key)) {
+    r.error(v.at, v.path,
+            "invalid mailbox " + quote(*text) +
+                " (expected <local>@<domain>: a MailboxId GUID@domain or an SMTP address)");
+    return std::nullopt;
+  }
+  return key;
 }
 
 }  // namespace config::detail

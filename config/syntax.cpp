@@ -211,4 +211,13 @@ bool parse_domain(std::string_view text, std::string& out) {
   return true;
 }
 
+bool valid_cookie_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  constexpr std::string_view separators = "()<>@,;:\\\"/[]?={}";
+  return std::all_of(name.begin(), name.end(), [&](char c) {
+    return !is_space_or_control(c) && static_cast<unsigned char>(c) < 0x80 &&
+           separators.find(c) == std::string_view::npos;
+  });
+}
+
 }  // namespace config::detail

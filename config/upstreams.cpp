@@ -54,6 +54,16 @@ std::optional<backend_tls> load_backend_tls(reader& r, const value_ref& v) {
   return tls;
 }
 
+// active | draining (exact spelling, like the other enumerations of the schema).
+backend_state read_state(reader& r, const value_ref& v) {
+  const auto text = read_string(r, v, false);
+  if (!text) return backend_state::active;
+  if (*text == "active") return backend_state::active;
+  if (*text == "draining") return backend_state::draining;
+  r.error(v.at, v.path, "unknown state " + quote(*text) + " (expected \"active\" or \"draining\")");
+  return backend_state::active;
+}
+
 }  // namespace
 
 void load_backends(reader& r, const fields& root, snapshot& s, name_table& backends) {
@@ -65,7 +75,7 @@ void load_backends(reader& r, const fields& root, snapshot& s, name_table& backe
   // Every entry keeps its position, valid or not, so indexes match "backends[i]".
   for (const auto& item : elements(*list)) {
     backend b;
-    fields f(r, item, {"name", "address", "weight", "tls"});
+    fields f(r, item, {"name", "address", "weight", "tls", "state"});
     if (auto v = f.require("name")) {
       b.name = read_name(r, *v, "backend", list->path, backends, s.backends.size()).value_or("");
     }
@@ -74,6 +84,7 @@ void load_backends(reader& r, const fields& root, snapshot& s, name_table& backe
       b.weight = static_cast<std::uint32_t>(read_uint(r, *v, 1, 10'000).value_or(100));
     }
     if (auto v = f.find("tls")) b.tls = load_backend_tls(r, *v);
+    if (auto v = f.find("state")) b.state = read_state(r, *v);
     s.backends.push_back(std::move(b));
   }
 }
@@ -166,21 +177,21 @@ void load_routes(reader& r, const fields& root, snapshot& s, const name_table& b
       if (to) s.default_route = *to;
       continue;
     }
-    const auto text = read_string(r, v, true);
-    if (!text) continue;
     route rt;
     const bool mailbox = kinds[0].first == "mailbox";
     rt.kind = mailbox ? route_kind::mailbox : route_kind::domain;
-    if (mailbox && !parse_mailbox(*text, rt.key)) {
-      r.error(v.at, v.path,
-              "invalid mailbox " + quote(*text) +
-                  " (expected <local>@<domain>: a MailboxId GUID@domain or an SMTP address)");
-      continue;
-    }
-    if (!mailbox && !parse_domain(*text, rt.key)) {
-      r.error(v.at, v.path,
-              "invalid domain " + quote(*text) + " (expected a mail domain without \"@\")");
-      continue;
+    if (mailbox) {
+      auto key = read_mailbox(r, v);
+      if (!key) continue;
+      rt.key = std::move(*key);
+    } else {
+      const auto text = read_string(r, v, true);
+      if (!text) continue;
+      if (!parse_domain(*text, rt.key)) {
+        r.error(v.at, v.path,
+                "invalid domain " + quote(*text) + " (expected a mail domain without \"@\")");
+        continue;
+      }
     }
     auto& seen = mailbox ? mailboxes : domains;
     if (auto [it, fresh] = seen.emplace(rt.key, item.path); !fresh) {

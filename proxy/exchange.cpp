@@ -5,7 +5,10 @@
 #include "proxy/header_rewrite.hpp"
 #include "proxy/local_reply.hpp"
 #include "proxy/log.hpp"
+#include "proxy/request_facts.hpp"
 #include "proxy/session.hpp"
+#include "routing/auth_policy.hpp"
+#include "routing/cookies.hpp"
 
 namespace proxy {
 
@@ -85,16 +88,52 @@ awaitable<void> watch_client(Stream& client, beast::flat_buffer& cbuf, std::size
 
 struct response_outcome {
   bool client_ok = false;    ///< client may carry another request
-  bool upstream_ok = false;  ///< backend connection may be pooled
+  bool upstream_ok = false;  ///< backend connection may be reused
   bool head_sent = false;    ///< some response bytes reached the client
+  bool binds = false;        ///< the backend challenged with NTLM/Negotiate: pin the connection
   int status = 0;            ///< status to answer when head_sent is false (502/504)
 };
+
+/// Backend response head → client response head, beyond hop-by-hop rules: a 401's challenges
+/// are cut to the schemes the vdir allows; a response that starts or refreshes a session gets
+/// mapigate's affinity cookie naming the backend that answered. Returns whether the backend
+/// offered a connection-bound scheme (NTLM/Negotiate).
+bool prepare_response_head(http::response_header<>& res, const routing::decision& d,
+                           std::size_t backend, const conn_ctx& cx) {
+  const auto& cfg = *cx.rt->cfg;
+  bool binds = false;
+  const unsigned code = res.result_int();
+  if (code == 401) {
+    std::string name = "WWW-Authenticate";
+    std::vector<std::string> kept;
+    for (auto it = res.find(http::field::www_authenticate);
+         it != res.end() && it->name() == http::field::www_authenticate; ++it) {
+      name = std::string(it->name_string());
+      const auto scheme = routing::scheme_of(it->value());
+      if (scheme && routing::binds_connection(*scheme)) binds = true;
+      if (scheme && routing::allows(cfg.mapi.authentication, *scheme))
+        kept.emplace_back(it->value());
+    }
+    res.erase(http::field::www_authenticate);
+    for (const auto& v : kept)
+      res.insert(name, v);
+  }
+  const auto* codec = cx.rt->routes.affinity();
+  if (codec && d.mailbox && code == 200 &&
+      (d.new_session || res.find(http::field::set_cookie) != res.end())) {
+    res.insert(http::field::set_cookie,
+               routing::affinity_set_cookie(
+                   cx.rt->cookie_name,
+                   codec->issue(cfg.backends[backend].name, d.mailbox->value, unix_now())));
+  }
+  return binds;
+}
 
 /// Reads the backend's response and streams it to the client.
 template <class Stream, class Up>
 awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn& uc,
-                                           bool client_keep_alive, unsigned client_version,
-                                           conn_ctx& cx) {
+                                           const routing::decision& d, bool client_keep_alive,
+                                           unsigned client_version, conn_ctx& cx) {
   const auto& t = cx.rt->cfg->timeouts;
   response_outcome out;
   std::optional<http::response_parser<http::buffer_body>> rp;
@@ -116,6 +155,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   const unsigned code = res.result_int();
   const bool has_body = !(code == 204 || code == 304) && !rp->is_done();
   strip_hop_by_hop(res, false);
+  out.binds = prepare_response_head(res, d, uc.backend, cx);
   res.version(11);
   if (has_body && !rp->content_length()) {
     // Chunked or close-delimited upstream: re-chunk for an HTTP/1.1 client, one chunk per read,
@@ -163,6 +203,53 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   co_return out;
 }
 
+/// How getting a backend connection and sending the request to it went.
+enum class send_status { sent, unreachable, client_failed, failed_mid_request };
+
+/// Sends the request to backend `b` on its pinned connection, a pooled one or a fresh one, in
+/// that order, moving on only while not one byte has been sent. On `sent`, `conn` holds it.
+template <class Stream>
+awaitable<send_status> send_to(Stream& client, beast::flat_buffer& cbuf, request_parser& p,
+                               std::size_t b, conn_ctx& cx, upstream_ptr& conn) {
+  const auto& cfg = *cx.rt->cfg;
+  for (int source = 0; source < 3; ++source) {
+    upstream_ptr c;
+    if (source == 0) {
+      c = cx.pinned.take(b);
+    } else if (source == 1) {
+      // Pooled connections never carry connection-bound authentication (bound ones are never
+      // pooled), so one is as clean as a fresh connection.
+      c = cx.ws.pool.take(b);
+    } else {
+      error_code ec;
+      c = co_await connect_upstream(*cx.rt, b, ec);
+      if (!c) {
+        log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
+            " connect: ", ec.message());
+        co_return send_status::unreachable;
+      }
+    }
+    if (!c) continue;
+    std::size_t sent = 0;
+    bool client_failed = false;
+    auto ec = co_await std::visit(
+        [&](auto& up) { return send_request(client, cbuf, p, up, cx, sent, client_failed); },
+        c->stream);
+    if (!ec) {
+      conn = std::move(c);
+      co_return send_status::sent;
+    }
+    c->abort();
+    if (client_failed) co_return send_status::client_failed;
+    if (sent > 0) {
+      log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
+          " failed mid-request: ", ec.message());
+      co_return send_status::failed_mid_request;
+    }
+  }
+  co_return send_status::unreachable;
+}
+
 }  // namespace
 
 template <class Stream>
@@ -172,51 +259,50 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   auto& req = p.get();
   const bool client_keep_alive = req.keep_alive() && !cx.ws.draining;
   const unsigned client_version = req.version();
+  const auto request_type = std::string(req["X-RequestType"]);
+  const auto request_id = std::string(req["X-RequestId"]);
+  const auto auth = routing::scheme_of(req[http::field::authorization]);
+  const bool request_binds = auth && routing::binds_connection(*auth);
   strip_hop_by_hop(req, true);
   append_forwarded_for(req, cx.client_ip);
   req.version(11);
 
+  // The backend named by a valid affinity token first: the session context lives there.
+  std::vector<std::size_t> order;
+  if (d.affinity_backend) order.push_back(*d.affinity_backend);
+  for (auto b : d.candidates)
+    if (b != d.affinity_backend) order.push_back(b);
+
   upstream_ptr conn;
-  for (std::size_t b : d.candidates) {
-    // A pooled connection first, then a fresh one: both before any byte of this request left.
-    for (int fresh = 0; fresh < 2 && !conn; ++fresh) {
-      upstream_ptr c;
-      if (fresh == 0) {
-        c = cx.ws.pool.take(b);
-        if (!c) continue;
-      } else {
-        error_code ec;
-        c = co_await connect_upstream(*cx.rt, b, ec);
-        if (!c) {
-          log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
-              " connect: ", ec.message());
-          break;  // next candidate
-        }
-      }
-      std::size_t sent = 0;
-      bool client_failed = false;
-      auto ec = co_await std::visit(
-          [&](auto& up) { return send_request(client, cbuf, p, up, cx, sent, client_failed); },
-          c->stream);
-      if (!ec) {
-        conn = std::move(c);
+  for (std::size_t b : order) {
+    switch (co_await send_to(client, cbuf, p, b, cx, conn)) {
+      case send_status::sent:
         break;
-      }
-      c->abort();
-      if (client_failed) co_return false;  // the client stopped sending its body
-      if (sent > 0) {
-        log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
-            " failed mid-request: ", ec.message());
-        co_await write_local(
-            client, make_error(502, "backend failed while receiving the request", true), cx);
+      case send_status::client_failed:
+        co_return false;
+      case send_status::failed_mid_request: {
+        auto res = make_error(502, "backend failed while receiving the request", true);
+        co_await write_local(client, std::move(res), cx);
         co_return false;
       }
+      case send_status::unreachable:
+        if (b == d.affinity_backend && !d.new_session) {
+          // The server holding this session context is gone: any other server would answer
+          // "context not found" after a round trip; say it now, so Outlook reconnects at once.
+          const bool keep = client_keep_alive && co_await discard_body(client, cbuf, p, cx);
+          auto res =
+              make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
+                              "the mailbox server holding the session is unreachable", !keep);
+          co_await write_local(client, std::move(res), cx);
+          co_return keep;
+        }
+        continue;
     }
-    if (conn) break;
+    break;
   }
   if (!conn) {
-    // The body may still be unread: only then can the connection carry another request.
-    const bool keep = client_keep_alive && p.is_done();
+    // The body is still unread: drop a small one so the connection can carry another request.
+    const bool keep = client_keep_alive && co_await discard_body(client, cbuf, p, cx);
     co_await write_local(client, make_error(502, "no backend reachable", !keep), cx);
     co_return keep;
   }
@@ -227,7 +313,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   auto result = co_await std::visit(
       [&](auto& up) -> awaitable<response_outcome> {
         auto r =
-            co_await (relay_response(client, up, *conn, client_keep_alive, client_version, cx) ||
+            co_await (relay_response(client, up, *conn, d, client_keep_alive, client_version, cx) ||
                       watch_client(client, cbuf, cfg.limits.header_bytes, *conn, gone));
         if (r.index() == 0) co_return std::get<0>(r);
         co_return response_outcome{};
@@ -246,13 +332,34 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
     co_await write_local(client, std::move(res), cx);
     co_return client_keep_alive;
   }
-  if (result.upstream_ok && !cx.ws.draining) {
-    ++conn->requests;
-    cx.ws.pool.give_back(std::move(conn));
-  } else {
+  ++conn->requests;
+  cx.auth_bound = cx.auth_bound || request_binds || result.binds;
+  if (!result.upstream_ok || cx.ws.draining) {
     conn->abort();
+  } else if (cx.auth_bound) {
+    // NTLM/Negotiate authenticate this TCP connection: it is this client's alone from now on.
+    cx.pinned.put(std::move(conn));
+  } else {
+    cx.ws.pool.give_back(std::move(conn));
   }
   co_return result.client_ok;
+}
+
+upstream_ptr pinned_connections::take(std::size_t b) {
+  for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+    if ((*it)->backend != b) continue;
+    upstream_ptr c = std::move(*it);
+    conns_.erase(it);
+    gauge_.fetch_sub(1, std::memory_order_relaxed);
+    return c;
+  }
+  return nullptr;
+}
+
+void pinned_connections::put(upstream_ptr c) {
+  if (auto old = take(c->backend)) old->abort();
+  conns_.push_back(std::move(c));
+  gauge_.fetch_add(1, std::memory_order_relaxed);
 }
 
 template awaitable<bool> forward_request<plain_stream>(plain_stream&, beast::flat_buffer&,

@@ -14,7 +14,10 @@ std::unique_ptr<ssl::context> wrap(SSL_CTX* ctx) {
 
 }  // namespace
 
-runtime::runtime(config::snapshot_ptr snapshot) : cfg(std::move(snapshot)), routes(*cfg) {
+runtime::runtime(config::snapshot_ptr snapshot)
+    : cfg(std::move(snapshot)),
+      routes(*cfg),
+      cookie_name(cfg->affinity ? cfg->affinity->cookie_name : std::string()) {
   for (const auto& l : cfg->listeners) {
     if (l.tls) {
       listener_tls.push_back(std::make_unique<tls::server_context>(*l.tls));

@@ -24,6 +24,8 @@ struct runtime {
   /// Per backend; null for a plain-HTTP backend.
   std::vector<std::unique_ptr<tls::client_context>> backend_tls;
   std::vector<std::unique_ptr<ssl::context>> backend_ssl;
+  /// mapigate's affinity cookie name; empty when affinity is not configured.
+  std::string cookie_name;
 
   explicit runtime(config::snapshot_ptr snapshot);
 };

@@ -58,6 +58,13 @@ std::size_t server::active_requests() const {
   return n;
 }
 
+std::size_t server::pinned_connections() const {
+  std::size_t n = 0;
+  for (const auto& w : impl_->workers)
+    n += w->state().pinned_connections.load(std::memory_order_relaxed);
+  return n;
+}
+
 void server::stop(std::chrono::milliseconds grace) {
   if (impl_->stopped) return;
   impl_->stopped = true;

@@ -36,6 +36,9 @@ class server {
   /// Requests in flight across workers (relaxed read, for draining and tests).
   std::size_t active_requests() const;
 
+  /// Backend connections bound to one client connection by NTLM/Negotiate, across workers.
+  std::size_t pinned_connections() const;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -7,6 +7,8 @@
 #include "proxy/h1_head.hpp"
 #include "proxy/local_reply.hpp"
 #include "proxy/log.hpp"
+#include "proxy/request_facts.hpp"
+#include "routing/auth_policy.hpp"
 
 namespace proxy {
 namespace {
@@ -81,46 +83,62 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
 
     request_parser p;
     p.header_limit(static_cast<std::uint32_t>(cfg.limits.header_bytes));
-    p.body_limit(cfg.limits.mapi_body_bytes);
+    p.body_limit(boost::none);  // checked below, once the vdir is known (MAPI answers differ)
     error_code ec;
     const std::size_t used = p.put(net::buffer(cbuf.data().data(), scan.length), ec);
     if (ec || !p.is_header_done() || used != scan.length) {
-      const bool too_big = ec == http::error::body_limit;
       log(log_level::info, "c", cx.id, " ", cx.client_ip,
           " rejected request: ", ec ? ec.message() : "incomplete head");
-      // Named, not a ?: temporary inside co_await: GCC 12 mis-destroys those in coroutines.
-      auto res = too_big ? make_error(413, "request body larger than the limit", true)
-                         : make_error(400, ec ? ec.message() : "malformed request head", true);
+      auto res = make_error(400, ec ? ec.message() : "malformed request head", true);
       co_await write_local(client, std::move(res), cx);
       co_return true;
     }
     cbuf.consume(used);
     auto& req = p.get();
 
-    std::optional<std::string_view> host;
-    std::size_t hosts = 0;
-    for (auto it = req.find(http::field::host); it != req.end() && it->name() == http::field::host;
-         ++it, ++hosts)
-      host = it->value();
-    if (hosts > 1) {
+    const auto facts = read_request_facts(req, cx.rt->cookie_name);
+    if (facts.hosts > 1) {
       co_await write_local(client, make_error(400, "more than one Host header", true), cx);
       co_return true;
     }
+    if (facts.be_resource)
+      log(log_level::warn, "c", cx.id, " ", cx.client_ip, " X-BEResource cookie removed");
     std::optional<std::string_view> sni;
     if (!cx.sni.empty()) sni = cx.sni;
-    const auto d = cx.rt->routes.decide({req.method_string(), req.target(), host, sni});
+    const auto d =
+        cx.rt->routes.decide({req.method_string(), req.target(), facts.host, sni,
+                              facts.request_type, facts.authorization, facts.token, unix_now()});
     const bool has_body = !p.is_done();
     const bool last = served + 1 >= cfg.limits.max_requests_per_connection;
     const bool keep_alive = req.keep_alive() && !last && !cx.ws.draining;
+    const bool mapi = d.vdir == routing::vdir_kind::emsmdb || d.vdir == routing::vdir_kind::nspi;
+
+    // Answers mapigate gives itself. On the MAPI vdirs a refusal that has an X-ResponseCode is
+    // written the protocol's way. An unread body would be parsed as the next request: close then.
+    auto refuse = [&](int status, int code, std::string_view reason, bool close) {
+      close = close || !keep_alive;
+      log(log_level::info, "c", cx.id, " ", cx.client_ip, " ", req.method_string(), " ",
+          req.target(), " -> ", status, code ? " X-ResponseCode " : "",
+          code ? std::to_string(code) : "", " (", reason, ")");
+      auto res = mapi && code
+                     ? make_mapi_error(code, facts.request_type, facts.request_id, reason, close)
+                     : make_error(status, reason, close);
+      if (status == 401)
+        for (const auto& c : routing::challenges_for(cfg.mapi.authentication, facts.host_name))
+          res.insert(http::field::www_authenticate, c);
+      return res;
+    };
 
     switch (d.act) {
-      case routing::decision::action::reject:
-        log(log_level::info, "c", cx.id, " ", cx.client_ip, " ", req.method_string(), " ",
-            req.target(), " -> ", d.status, " (", d.reason, ")");
-        // An unread body would be parsed as the next request: close instead.
-        co_await write_local(client, make_error(d.status, d.reason, !keep_alive || has_body), cx);
-        if (!keep_alive || has_body) co_return has_body;
+      case routing::decision::action::reject: {
+        // A small body is read and dropped first, so the connection survives the refusal.
+        const bool drained = co_await discard_body(client, cbuf, p, cx);
+        auto res = refuse(d.status, d.mapi_code, d.reason, !drained);
+        const bool close = !res.keep_alive();
+        co_await write_local(client, std::move(res), cx);
+        if (close) co_return !drained;
         continue;
+      }
       case routing::decision::action::healthcheck: {
         auto res =
             make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, !keep_alive || has_body);
@@ -137,15 +155,24 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
     // only be checked after parts of it were already relayed, so it is refused up front.
     if (auto te = req.find(http::field::transfer_encoding); te != req.end()) {
       // RFC 9112 §6.1: an unknown transfer coding is 501; chunked is known but not accepted.
-      const bool chunked = beast::iequals(te->value(), "chunked");
-      auto res = chunked ? make_error(411, "chunked request bodies are not accepted", true)
-                         : make_error(501, "unsupported transfer coding", true);
+      auto res = beast::iequals(te->value(), "chunked")
+                     ? refuse(411, routing::mapi_code::invalid_header,
+                              "chunked request bodies are not accepted", true)
+                     : refuse(501, routing::mapi_code::invalid_header,
+                              "unsupported transfer coding", true);
+      co_await write_local(client, std::move(res), cx);
+      co_return true;
+    }
+    if (p.content_length().value_or(0) > cfg.limits.mapi_body_bytes) {
+      auto res =
+          refuse(413, routing::mapi_code::too_large, "request body larger than the limit", true);
       co_await write_local(client, std::move(res), cx);
       co_return true;
     }
     if (auto it = req.find(http::field::expect); it != req.end()) {
       if (!beast::iequals(it->value(), "100-continue")) {
-        co_await write_local(client, make_error(417, "unsupported expectation", true), cx);
+        auto res = refuse(417, routing::mapi_code::invalid_header, "unsupported expectation", true);
+        co_await write_local(client, std::move(res), cx);
         co_return true;
       }
       if (has_body) {
@@ -156,6 +183,7 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
       }
     }
     if (!keep_alive) req.keep_alive(false);
+    if (facts.cookies_changed) rewrite_cookies(req, facts);
 
     ++cx.ws.active_requests;
     const bool again = co_await forward_request(client, cbuf, p, d, cx);

@@ -1,6 +1,7 @@
 // One client connection: TLS handshake, then the HTTP/1.1 request loop.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,27 @@
 
 namespace proxy {
 
+/// Backend connections that belong to one client connection alone, because NTLM or Negotiate
+/// authenticated them: never pooled, never used for another client, closed with this one.
+/// Keeps the worker's pinned-connection gauge exact.
+class pinned_connections {
+ public:
+  explicit pinned_connections(std::atomic<std::size_t>& gauge) : gauge_(gauge) {}
+  ~pinned_connections() { gauge_.fetch_sub(conns_.size(), std::memory_order_relaxed); }
+  pinned_connections(const pinned_connections&) = delete;
+  pinned_connections& operator=(const pinned_connections&) = delete;
+
+  /// The connection pinned to backend `b`, moved out (null when none).
+  upstream_ptr take(std::size_t b);
+  /// Pins `c` (one per backend; a previous one for the same backend is closed).
+  void put(upstream_ptr c);
+  std::size_t size() const noexcept { return conns_.size(); }
+
+ private:
+  std::vector<upstream_ptr> conns_;
+  std::atomic<std::size_t>& gauge_;
+};
+
 /// Per-connection facts every request on it needs. Lives in the connection's coroutine frame.
 struct conn_ctx {
   runtime_ptr rt;  ///< the config this connection started with; kept alive until it ends
@@ -22,6 +44,10 @@ struct conn_ctx {
   std::string client_ip;
   std::string sni;  ///< TLS server name the client sent (empty: none, or plain listener)
   bool tls = false;
+  pinned_connections pinned{ws.pinned_connections};
+  /// NTLM/Negotiate was seen on this connection: from now on every backend connection it uses
+  /// is pinned (the client relies on connection-bound authentication).
+  bool auth_bound = false;
 };
 
 /// Serves one accepted connection until it closes. Never throws for network outcomes.
@@ -37,6 +63,29 @@ void arm_deadline(S& s, std::chrono::milliseconds d) {
   beast::get_lowest_layer(s).expires_after(d);
 }
 
+/// Largest refused request body mapigate reads and throws away to keep the connection open
+/// (a client retrying a 401 on the same connection, as NTLM needs). Larger ones close it.
+inline constexpr std::size_t discard_limit = 64 * 1024;
+
+/// Reads and discards the rest of the body of a request mapigate refused, under
+/// timeouts.body_idle. Returns false (the connection must close) when the body is larger than
+/// discard_limit, or the client fails to send it.
+template <class Stream>
+awaitable<bool> discard_body(Stream& client, beast::flat_buffer& cbuf, request_parser& p,
+                             const conn_ctx& cx) {
+  if (p.is_done()) co_return true;
+  if (p.content_length().value_or(discard_limit + 1) > discard_limit) co_return false;
+  std::array<char, 4096> scratch;
+  while (!p.is_done()) {
+    p.get().body().data = scratch.data();
+    p.get().body().size = scratch.size();
+    arm_deadline(client, cx.rt->cfg->timeouts.body_idle);
+    auto [ec, n] = co_await http::async_read(client, cbuf, p, use_nothrow);
+    if (ec && ec != http::error::need_buffer) co_return false;
+  }
+  co_return true;
+}
+
 /// Writes a response mapigate generated itself, under timeouts.client_write. Returns false when
 /// the client is gone.
 template <class Stream>
@@ -47,11 +96,12 @@ awaitable<bool> write_local(Stream& client, http::response<http::string_body> re
   co_return !ec;
 }
 
-/// Forwards one parsed request (head read, body not yet) to a backend chosen from
-/// `d.candidates` and streams the response back. Returns whether the client connection can
-/// carry another request. Retries on the next candidate only while not one byte of the request
-/// has been sent. If the client goes away while the response is awaited or streamed, the
-/// backend connection is closed at once (never pooled). Defined for plain_stream and tls_stream.
+/// Forwards one parsed request (head read, body not yet) to the backend its affinity token names,
+/// or else one chosen from `d.candidates`, and streams the response back. Returns whether the
+/// client connection can carry another request. Retries on the next candidate only while not one
+/// byte of the request has been sent. If the client goes away while the response is awaited or
+/// streamed, the backend connection is closed at once (never pooled). Defined for plain_stream and
+/// tls_stream.
 template <class Stream>
 awaitable<bool> forward_request(Stream& client, beast::flat_buffer& client_buf, request_parser& p,
                                 const routing::decision& d, conn_ctx& cx);

@@ -17,6 +17,7 @@ struct worker_state {
   bool draining = false;  ///< stop: finish the current request, then close
   std::atomic<std::size_t> active_connections = 0;
   std::atomic<std::size_t> active_requests = 0;
+  std::atomic<std::size_t> pinned_connections = 0;  ///< NTLM/Negotiate-bound backend connections
   std::uint64_t next_connection = 1;
 
   worker_state(unsigned worker_id, std::size_t backends, std::size_t max_idle,

@@ -1,6 +1,7 @@
 // Request → decision: Host/SNI → namespace, path → vdir, MailboxId → route → backends.
 #include "routing/route_table.hpp"
 
+#include "routing/auth_policy.hpp"
 #include "routing/text.hpp"
 
 namespace routing {
@@ -29,21 +30,96 @@ std::string_view to_string(route_source s) noexcept {
   return "default";
 }
 
+std::string_view to_string(affinity_outcome a) noexcept {
+  switch (a) {
+    case affinity_outcome::none:
+      return "none";
+    case affinity_outcome::hit:
+      return "hit";
+    case affinity_outcome::malformed:
+      return "malformed";
+    case affinity_outcome::unknown_key:
+      return "unknown_key";
+    case affinity_outcome::bad_signature:
+      return "bad_signature";
+    case affinity_outcome::expired:
+      return "expired";
+    case affinity_outcome::wrong_mailbox:
+      return "wrong_mailbox";
+    case affinity_outcome::unknown_backend:
+      return "unknown_backend";
+  }
+  return "none";
+}
+
 route_table::route_table(const config::snapshot& cfg) : cfg_(cfg), namespaces_(cfg.mapi) {
   for (const auto& r : cfg.routes)
     (r.kind == config::route_kind::mailbox ? by_mailbox_ : by_domain_).emplace(r.key, r.to);
+  for (const auto& m : cfg.mailboxes)
+    mapi_enabled_.emplace(m.mailbox, m.mapi_http_enabled);
+  for (std::size_t b = 0; b < cfg.backends.size(); ++b)
+    backend_by_name_.emplace(cfg.backends[b].name, b);
   pool_members_.reserve(cfg.pools.size());
+  pool_draining_.reserve(cfg.pools.size());
   for (const auto& p : cfg.pools) {
-    auto& members = pool_members_.emplace_back();
-    for (std::size_t b : p.members)
-      members.push_back({b, stable_hash(cfg.backends[b].name), cfg.backends[b].weight});
+    auto& active = pool_members_.emplace_back();
+    auto& draining = pool_draining_.emplace_back();
+    for (std::size_t b : p.members) {
+      const auto& be = cfg.backends[b];
+      (be.state == config::backend_state::draining ? draining : active)
+          .push_back({b, stable_hash(be.name), be.weight});
+    }
   }
+  if (cfg.affinity && !cfg.affinity->keys.empty())
+    affinity_.emplace(cfg.affinity->keys,
+                      std::chrono::duration_cast<std::chrono::seconds>(cfg.affinity->max_age));
 }
 
 std::vector<std::size_t> route_table::candidates_for(const config::target& t,
                                                      std::string_view key) const {
   if (t.kind == config::target_kind::backend) return {t.index};
-  return rank(pool_members_[t.index], key);
+  // New sessions avoid draining members; they stay as the last resort, after every active one.
+  auto order = rank(pool_members_[t.index], key);
+  for (auto b : rank(pool_draining_[t.index], key))
+    order.push_back(b);
+  return order;
+}
+
+bool route_table::mapi_enabled_for(const mailbox_id& m) const {
+  // Set-CasMailbox -MapiHttpEnabled overrides Set-OrganizationConfig -MapiHttpEnabled.
+  if (auto it = mapi_enabled_.find(m.value); it != mapi_enabled_.end()) return it->second;
+  return cfg_.mapi.mapi_http_enabled;
+}
+
+void route_table::apply_affinity(const request_view& r, decision& d) const {
+  if (!affinity_ || !r.affinity_token) return;
+  std::string backend;
+  switch (affinity_->verify(*r.affinity_token, d.mailbox->value, r.now_unix, backend)) {
+    case token_verdict::valid:
+      break;
+    case token_verdict::malformed:
+      d.affinity = affinity_outcome::malformed;
+      return;
+    case token_verdict::unknown_key:
+      d.affinity = affinity_outcome::unknown_key;
+      return;
+    case token_verdict::bad_signature:
+      d.affinity = affinity_outcome::bad_signature;
+      return;
+    case token_verdict::expired:
+      d.affinity = affinity_outcome::expired;
+      return;
+    case token_verdict::wrong_mailbox:
+      d.affinity = affinity_outcome::wrong_mailbox;
+      return;
+  }
+  const auto it = backend_by_name_.find(backend);
+  if (it == backend_by_name_.end()) {
+    d.affinity = affinity_outcome::unknown_backend;
+    return;
+  }
+  d.affinity = affinity_outcome::hit;
+  d.affinity_backend = it->second;
 }
 
 namespace {
@@ -98,14 +174,29 @@ decision route_table::decide(const request_view& r) const {
   }
 
   // [MS-OXCMAPIHTTP] 2.1: all requests MUST use the POST method.
-  if (r.method != "POST") return reject(std::move(d), 405, "method not allowed");
+  if (r.method != "POST") {
+    d.mapi_code = mapi_code::invalid_verb;
+    return reject(std::move(d), 405, "method not allowed");
+  }
   switch (find_mailbox_id(query, d.mailbox)) {
     case mailbox_query::found:
       break;
-    case mailbox_query::missing:
+    case mailbox_query::missing:  // as Exchange's front end: 400 MailboxGuidWithDomainNotFound
       return reject(std::move(d), 400, "no target mailbox specified (MailboxId)");
     case mailbox_query::malformed:
       return reject(std::move(d), 400, "malformed MailboxId");
+  }
+  d.new_session = iequals(r.request_type, d.vdir == vdir_kind::emsmdb ? "Connect" : "Bind");
+
+  if (r.authorization) {
+    const auto scheme = scheme_of(*r.authorization);
+    if (!scheme || !allows(cfg_.mapi.authentication, *scheme))
+      return reject(std::move(d), 401,
+                    "authentication scheme not allowed on this virtual directory");
+  }
+  if (!mapi_enabled_for(*d.mailbox)) {
+    d.mapi_code = mapi_code::endpoint_disabled;
+    return reject(std::move(d), 200, "MAPI over HTTP is disabled for this mailbox");
   }
 
   const config::target* to = nullptr;
@@ -119,9 +210,11 @@ decision route_table::decide(const request_view& r) const {
     to = &*cfg_.default_route;
     d.source = route_source::default_route;
   } else {
+    d.mapi_code = mapi_code::unknown_failure;
     return reject(std::move(d), 404, "no route for this mailbox");
   }
   d.candidates = candidates_for(*to, d.mailbox->value);
+  apply_affinity(r, d);
   d.act = decision::action::proxy;
   return d;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "routing/affinity.hpp"
 #include "routing/mailbox_id.hpp"
 #include "routing/namespaces.hpp"
 #include "routing/rendezvous.hpp"
@@ -20,9 +22,27 @@ namespace routing {
 struct request_view {
   std::string_view method;  ///< as received, e.g. "POST"
   std::string_view target;  ///< request-target as received, e.g. "/mapi/emsmdb/?MailboxId=…"
-  std::optional<std::string_view> host;  ///< Host header value, if present (exactly one)
-  std::optional<std::string_view> sni;   ///< TLS server name, if the client sent one
+  std::optional<std::string_view> host;            ///< Host header value, if present (exactly one)
+  std::optional<std::string_view> sni;             ///< TLS server name, if the client sent one
+  std::string_view request_type;                   ///< X-RequestType value ("" when absent)
+  std::optional<std::string_view> authorization;   ///< Authorization header value
+  std::optional<std::string_view> affinity_token;  ///< value of mapigate's affinity cookie
+  std::int64_t now_unix = 0;                       ///< wall clock, for token age
 };
+
+/// How an affinity token influenced the decision (counted and logged by the proxy).
+enum class affinity_outcome {
+  none,  ///< no token (or affinity not configured)
+  hit,   ///< valid: the token's backend goes first
+  malformed,
+  unknown_key,
+  bad_signature,
+  expired,
+  wrong_mailbox,
+  unknown_backend,  ///< valid signature, but the config no longer has that backend
+};
+
+std::string_view to_string(affinity_outcome a) noexcept;
 
 enum class vdir_kind { emsmdb, nspi, healthcheck };
 enum class route_source { mailbox, domain, default_route };
@@ -33,16 +53,33 @@ std::string_view to_string(route_source s) noexcept;
 struct decision {
   enum class action { proxy, healthcheck, reject };
   action act = action::reject;
-  int status = 0;                    ///< reject: the HTTP status to answer (400, 404, 405, 421)
+  int status = 0;  ///< reject: the HTTP status to answer (400, 401, 404, 405, 421)
+  /// reject on /mapi/emsmdb or /mapi/nspi: when non-zero, answer as the protocol does, HTTP 200
+  /// with this X-ResponseCode ([MS-OXCMAPIHTTP] 2.2.3.3.3), so Outlook reacts as to Exchange.
+  int mapi_code = 0;
   std::string_view reason;           ///< reject: static text for the error body and the log
   std::optional<namespace_kind> ns;  ///< set once the Host matched a namespace
   std::optional<vdir_kind> vdir;
   std::optional<mailbox_id> mailbox;
   route_source source = route_source::default_route;
-  /// proxy: backend indexes in preference order (the first is the owner, the rest are the
-  /// fail-over order). Never empty for action::proxy.
+  /// proxy: backend indexes in preference order for a new session (the first is the owner,
+  /// the rest the fail-over order; draining backends only when nothing else is left).
   std::vector<std::size_t> candidates;
+  affinity_outcome affinity = affinity_outcome::none;
+  std::optional<std::size_t> affinity_backend;  ///< hit: the backend holding the session
+  bool new_session = false;  ///< Connect (emsmdb) or Bind (nspi): may start anywhere
 };
+
+/// X-ResponseCode values mapigate itself sends ([MS-OXCMAPIHTTP] 2.2.3.3.3).
+namespace mapi_code {
+inline constexpr int unknown_failure = 1;
+inline constexpr int invalid_verb = 2;
+inline constexpr int invalid_header = 4;
+inline constexpr int too_large = 9;
+inline constexpr int context_not_found = 10;
+inline constexpr int endpoint_disabled = 16;
+inline constexpr int endpoint_shutting_down = 18;
+}  // namespace mapi_code
 
 class route_table {
  public:
@@ -51,14 +88,23 @@ class route_table {
 
   decision decide(const request_view& r) const;
 
+  /// The token codec, or null when affinity is not configured.
+  const affinity_codec* affinity() const noexcept { return affinity_ ? &*affinity_ : nullptr; }
+
  private:
   std::vector<std::size_t> candidates_for(const config::target& t, std::string_view key) const;
+  bool mapi_enabled_for(const mailbox_id& m) const;
+  void apply_affinity(const request_view& r, decision& d) const;
 
   const config::snapshot& cfg_;
   namespace_map namespaces_;
   std::unordered_map<std::string, config::target> by_mailbox_;
   std::unordered_map<std::string, config::target> by_domain_;
-  std::vector<std::vector<hash_member>> pool_members_;  ///< per config pool
+  std::unordered_map<std::string, bool> mapi_enabled_;  ///< per-mailbox overrides
+  std::unordered_map<std::string, std::size_t> backend_by_name_;
+  std::vector<std::vector<hash_member>> pool_members_;   ///< per config pool, draining excluded
+  std::vector<std::vector<hash_member>> pool_draining_;  ///< per config pool, draining only
+  std::optional<affinity_codec> affinity_;
 };
 
 }  // namespace routing

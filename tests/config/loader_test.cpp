@@ -291,6 +291,8 @@ TEST(loader_test, deploy_example_loads_cleanly) {
         "certs/autodiscover.example.test.key", "certs/corp-root-ca.pem"}) {
     dir.write(f, "dummy");
   }
+  dir.write("keys/affinity-current.key", std::string(64, 'c') + "\n");
+  dir.write("keys/affinity-previous.key", std::string(64, 'p') + "\n");
   const auto r = config::load_file(path);
   ASSERT_TRUE(r) << ::testing::PrintToString(messages(r));
   EXPECT_TRUE(r.diagnostics.empty());
@@ -307,19 +309,28 @@ TEST(loader_test, deploy_example_loads_cleanly) {
     has_domain = has_domain || rt.kind == config::route_kind::domain;
   }
   EXPECT_TRUE(has_mailbox && has_domain);
+  EXPECT_EQ(s.mailboxes.size(), 1u);
+  ASSERT_TRUE(s.affinity);
+  EXPECT_EQ(s.affinity->keys,
+            (std::vector<std::string>{std::string(64, 'c'), std::string(64, 'p')}));
 }
 
 TEST(loader_test, deploy_example_paths_resolve_next_to_the_file) {
   const std::string deploy = std::string(MAPIGATE_SOURCE_DIR) + "/deploy";
   const auto r = config::load_file(deploy + "/mapigate.example.yaml");
-  // No certificates are shipped next to the example: each of the 6 certificate/key paths and
-  // 3 CA paths is reported, resolved against deploy/ (not the working directory).
+  // No certificates or keys are shipped next to the example: each of the 6 certificate/key
+  // paths, 3 CA paths and 2 affinity key paths is reported, resolved against deploy/ (not the
+  // working directory).
   EXPECT_FALSE(r);
-  ASSERT_EQ(r.diagnostics.size(), 9u) << ::testing::PrintToString(messages(r));
+  ASSERT_EQ(r.diagnostics.size(), 11u) << ::testing::PrintToString(messages(r));
+  std::size_t keys = 0;
   for (const auto& d : r.diagnostics) {
-    EXPECT_NE(d.message.find("cannot read \"" + deploy + "/certs/"), std::string::npos)
-        << d.to_string();
+    const bool cert = d.message.find("cannot read \"" + deploy + "/certs/") != std::string::npos;
+    const bool key = d.message.find("cannot read \"" + deploy + "/keys/") != std::string::npos;
+    EXPECT_TRUE(cert || key) << d.to_string();
+    keys += key ? 1 : 0;
   }
+  EXPECT_EQ(keys, 2u);
 }
 
 }  // namespace

@@ -39,6 +39,9 @@ TEST(Cli, DeployExamplePassesCheck) {
     std::filesystem::copy_file(l.key, dir.file(std::string("certs/") + name + ".key"));
   }
   std::filesystem::copy_file(pki.ca_file(), dir.file("certs/corp-root-ca.pem"));
+  std::filesystem::create_directories(dir.path() / "keys");
+  write_file(dir.file("keys/affinity-current.key"), std::string(64, 'c') + "\n");
+  write_file(dir.file("keys/affinity-previous.key"), std::string(64, 'p') + "\n");
   const auto r = run_check(file);
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("configuration OK"), std::string::npos) << r.output;

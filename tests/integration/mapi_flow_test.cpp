@@ -79,6 +79,7 @@ TEST(MapiFlow, KeepAliveReusesClientAndBackendConnections) {
   // Five requests on one client connection used one pooled backend connection.
   EXPECT_EQ(mbx->connections_accepted(), 1u);
   // A second client connection on the same worker reuses the idle backend connection too.
+  ASSERT_TRUE(eventually([&] { return gw.server().active_requests() == 0; }));
   auto c2 = gw.client();
   c2.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
   EXPECT_EQ(c2.read_response().status, 200);

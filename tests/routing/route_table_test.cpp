@@ -138,5 +138,97 @@ TEST(RouteTable, SameMailboxSameBackendAcrossTables) {
   }
 }
 
+TEST(RouteTable, PolicyAndAuthentication) {
+  auto cfg = make_config();
+  cfg.mapi.authentication = {config::auth_scheme::ntlm, config::auth_scheme::negotiate};
+  cfg.mailboxes.push_back({"off@corp.test", false});
+  route_table t(cfg);
+  const std::string_view host = "mail.corp.test";
+  auto d = t.decide({"POST", "/mapi/emsmdb/?MailboxId=off@corp.test", host, {}, "Connect"});
+  EXPECT_EQ(d.act, decision::action::reject);
+  EXPECT_EQ(d.mapi_code, mapi_code::endpoint_disabled);
+  d = t.decide({"POST",
+                "/mapi/emsmdb/?MailboxId=u@corp.test",
+                host,
+                {},
+                "Connect",
+                std::string_view("Basic dXNlcjpwdw==")});
+  EXPECT_EQ(d.status, 401);
+  EXPECT_EQ(d.mapi_code, 0);
+  d = t.decide({"POST",
+                "/mapi/emsmdb/?MailboxId=u@corp.test",
+                host,
+                {},
+                "Connect",
+                std::string_view("NTLM TlRMTVNTUAABAAAA")});
+  EXPECT_EQ(d.act, decision::action::proxy);
+  EXPECT_TRUE(d.new_session);
+  d = t.decide({"POST", "/mapi/nspi/?MailboxId=u@corp.test", host, {}, "bind"});
+  EXPECT_TRUE(d.new_session);
+  d = t.decide({"POST", "/mapi/nspi/?MailboxId=u@corp.test", host, {}, "Connect"});
+  EXPECT_FALSE(d.new_session);  // Connect is an emsmdb request type
+
+  cfg.mapi.mapi_http_enabled = false;
+  cfg.mailboxes.push_back({"on@corp.test", true});
+  route_table off(cfg);
+  EXPECT_EQ(
+      off.decide({"POST", "/mapi/emsmdb/?MailboxId=u@corp.test", host, {}, "Connect"}).mapi_code,
+      mapi_code::endpoint_disabled);
+  EXPECT_EQ(off.decide({"POST", "/mapi/emsmdb/?MailboxId=on@corp.test", host, {}, "Connect"}).act,
+            decision::action::proxy);
+}
+
+TEST(RouteTable, AffinityTokens) {
+  auto cfg = make_config();
+  cfg.affinity = config::affinity{};
+  cfg.affinity->keys = {"0123456789abcdef0123456789abcdef"};
+  route_table t(cfg);
+  ASSERT_NE(t.affinity(), nullptr);
+  const std::int64_t now = 1'800'000'000;
+  const std::string target = "/mapi/emsmdb/?MailboxId=u@corp.test";
+  auto decide_with = [&](const std::string& token) {
+    return t.decide(
+        {"POST", target, "mail.corp.test", {}, "Execute", {}, std::string_view(token), now});
+  };
+  struct token_case {
+    const char* name;
+    std::string token;
+    affinity_outcome outcome;
+  };
+  const token_case cases[] = {
+      {"hit", t.affinity()->issue("mbx03", "u@corp.test", now), affinity_outcome::hit},
+      {"unknown backend", t.affinity()->issue("mbx09", "u@corp.test", now),
+       affinity_outcome::unknown_backend},
+      {"other mailbox", t.affinity()->issue("mbx03", "v@corp.test", now),
+       affinity_outcome::wrong_mailbox},
+      {"expired", t.affinity()->issue("mbx03", "u@corp.test", now - 13 * 3600),
+       affinity_outcome::expired},
+      {"garbage", "zzz", affinity_outcome::malformed},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto d = decide_with(c.token);
+    EXPECT_EQ(d.act, decision::action::proxy);
+    EXPECT_EQ(d.affinity, c.outcome);
+    EXPECT_EQ(d.affinity_backend.has_value(), c.outcome == affinity_outcome::hit);
+    if (d.affinity_backend) {
+      EXPECT_EQ(*d.affinity_backend, 2u);  // honoured even though mbx03 is not in the pool
+    }
+  }
+}
+
+TEST(RouteTable, DrainingMembersGoLast) {
+  auto cfg = make_config();
+  cfg.backends[0].state = config::backend_state::draining;
+  route_table t(cfg);
+  for (int i = 0; i < 50; ++i) {
+    const auto target = "/mapi/emsmdb/?MailboxId=user" + std::to_string(i) + "@corp.test";
+    const auto d = t.decide({"POST", target, "mail.corp.test", {}});
+    ASSERT_EQ(d.candidates.size(), 2u);
+    EXPECT_EQ(d.candidates[0], 1u);
+    EXPECT_EQ(d.candidates[1], 0u);
+  }
+}
+
 }  // namespace
 }  // namespace routing

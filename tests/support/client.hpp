@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -72,6 +73,18 @@ std::string mapi_request(std::string_view host, std::string_view vdir, std::stri
                          std::string_view request_type, std::string_view body,
                          std::string_view extra = {},
                          std::string_view request_id = "{C715155F-2BE8-44E0-BD34-2960065754C8}:1");
+
+/// Polls `pred` every 5 ms until it holds or `timeout` passes; returns its last value. For state
+/// the server updates just after the client has seen a response.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 2s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= until) return pred();
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
 
 /// "name=value; name2=value2" from a response's Set-Cookie headers (attributes dropped).
 std::string cookies_from(const http_response& r);

@@ -12,7 +12,7 @@ leaf namespace_certificate() {
   return test_pki::instance().issue("namespaces", {internal_host, external_host});
 }
 
-std::string gateway_yaml(const gateway_options& o) {
+std::string gateway_yaml(const gateway_options& o, const std::string& dir) {
   std::ostringstream y;
   y << "version: 1\nserver_name: fe01.corp.test\nworkers: " << o.workers << "\n";
   y << "listeners:\n  - name: front\n    address: 127.0.0.1:0\n";
@@ -25,9 +25,14 @@ std::string gateway_yaml(const gateway_options& o) {
   }
   y << "mapi:\n  internal_url: https://" << internal_host << "/mapi\n  external_url: https://"
     << external_host << "/mapi\n";
+  if (o.mapi_yaml.find("authentication:") == std::string::npos)
+    y << "  authentication: [ntlm, negotiate, basic, oauth]\n";
+  y << o.mapi_yaml;
   y << "backends:\n";
   for (const auto& b : o.backends) {
     y << "  - name: " << b.name << "\n    address: 127.0.0.1:" << b.port << "\n";
+    if (!b.state.empty()) y << "    state: " << b.state << "\n";
+    if (b.weight) y << "    weight: " << b.weight << "\n";
     if (b.tls) {
       y << "    tls:\n      ca: " << test_pki::instance().ca_file()
         << "\n      verify: " << (b.verify ? "true" : "false") << "\n";
@@ -53,18 +58,25 @@ std::string gateway_yaml(const gateway_options& o) {
     for (const auto& [k, v] : o.limits)
       y << "  " << k << ": " << v << "\n";
   }
+  if (!o.affinity_key.empty()) {
+    const std::string key_file = (dir.empty() ? std::string(".") : dir) + "/affinity.key";
+    write_file(key_file, o.affinity_key);
+    y << "affinity:\n  key_files: [" << key_file << "]\n";
+  }
+  y << o.extra_yaml;
   return y.str();
 }
 
 gateway::gateway(gateway_options o) : opts_(std::move(o)) {
   config_file_ = dir_.file("mapigate.yaml");
-  write_file(config_file_, gateway_yaml(opts_));
+  const auto yaml = gateway_yaml(opts_, dir_.path().string());
+  write_file(config_file_, yaml);
   auto r = config::load_file(config_file_);
   if (!r) {
     std::string all;
     for (const auto& d : r.diagnostics)
       all += d.to_string() + "\n";
-    throw std::runtime_error("test config rejected:\n" + all + gateway_yaml(opts_));
+    throw std::runtime_error("test config rejected:\n" + all + yaml);
   }
   server_ = std::make_unique<proxy::server>(r.config);
   server_->start();

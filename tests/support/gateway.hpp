@@ -23,6 +23,8 @@ struct backend_spec {
   bool tls = false;
   std::string sni;  ///< backend TLS: name to send and verify
   bool verify = true;
+  std::string state;    ///< "" (active) or "draining"
+  unsigned weight = 0;  ///< 0: the config default
 };
 
 struct gateway_options {
@@ -35,10 +37,19 @@ struct gateway_options {
   bool tls = true;
   std::vector<leaf> certificates;  ///< default: one certificate for both namespaces
   unsigned workers = 2;
+  /// Extra lines under `mapi:` (each "  key: value\n"). Unless they set `authentication`, all
+  /// four schemes are allowed (the captures use Basic).
+  std::string mapi_yaml;
+  std::string affinity_key;  ///< non-empty: an affinity section with this key (written to a file)
+  std::string extra_yaml;    ///< appended at the top level (e.g. a `mailboxes:` block)
 };
 
-/// The YAML a gateway_options describes (exposed so the CLI tests can reuse it).
-std::string gateway_yaml(const gateway_options& o);
+/// The YAML a gateway_options describes (exposed so the CLI tests can reuse it). `dir` is where
+/// the affinity key file is written.
+std::string gateway_yaml(const gateway_options& o, const std::string& dir = {});
+
+/// A fixed 32-byte test affinity key.
+inline const std::string test_affinity_key = "mapigate-test-affinity-key-0123456789";
 
 /// The certificate covering both test namespaces.
 leaf namespace_certificate();
