@@ -65,6 +65,13 @@ std::size_t server::pinned_connections() const {
   return n;
 }
 
+std::uint64_t server::affinity_count(int outcome) const {
+  std::uint64_t n = 0;
+  for (const auto& w : impl_->workers)
+    n += w->state().affinity_outcomes.at(std::size_t(outcome)).load(std::memory_order_relaxed);
+  return n;
+}
+
 void server::stop(std::chrono::milliseconds grace) {
   if (impl_->stopped) return;
   impl_->stopped = true;

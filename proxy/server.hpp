@@ -39,6 +39,9 @@ class server {
   /// Backend connections bound to one client connection by NTLM/Negotiate, across workers.
   std::size_t pinned_connections() const;
 
+  /// Requests whose affinity token had outcome `outcome` (a routing::affinity_outcome value).
+  std::uint64_t affinity_count(int outcome) const;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -108,6 +108,12 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
     const auto d =
         cx.rt->routes.decide({req.method_string(), req.target(), facts.host, sni,
                               facts.request_type, facts.authorization, facts.token, unix_now()});
+    if (d.affinity != routing::affinity_outcome::none) {
+      cx.ws.affinity_outcomes[std::size_t(d.affinity)].fetch_add(1, std::memory_order_relaxed);
+      if (d.affinity != routing::affinity_outcome::hit)
+        log(log_level::info, "c", cx.id, " ", cx.client_ip, " affinity token ignored (",
+            routing::to_string(d.affinity), ")");
+    }
     const bool has_body = !p.is_done();
     const bool last = served + 1 >= cfg.limits.max_requests_per_connection;
     const bool keep_alive = req.keep_alive() && !last && !cx.ws.draining;

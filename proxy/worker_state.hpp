@@ -1,6 +1,7 @@
 // What the sessions of one worker share: the upstream pool and counters. Worker-local.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,9 @@ struct worker_state {
   std::atomic<std::size_t> active_connections = 0;
   std::atomic<std::size_t> active_requests = 0;
   std::atomic<std::size_t> pinned_connections = 0;  ///< NTLM/Negotiate-bound backend connections
+  /// Requests per routing::affinity_outcome (indexed by its value): hits and every reason a
+  /// token was ignored.
+  std::array<std::atomic<std::uint64_t>, 8> affinity_outcomes{};
   std::uint64_t next_connection = 1;
 
   worker_state(unsigned worker_id, std::size_t backends, std::size_t max_idle,

@@ -6,6 +6,7 @@
 
 #include "routing/affinity.hpp"
 #include "routing/rendezvous.hpp"
+#include "routing/route_table.hpp"
 #include "tests/support/gateway.hpp"
 #include "tools/sim/mapi_sim.hpp"
 
@@ -152,6 +153,16 @@ TEST_F(Affinity, BadTokensAreIgnoredNeverObeyed) {
   c.send(mapi_request(internal_host, "emsmdb", mailbox, "PING", "",
                       "Cookie: MapigateAffinity=" + good + "\r\n"));
   EXPECT_EQ(c.read_response().header("X-BEServer"), "mbx01");
+  // Each outcome was counted once (decisions are counted before the backend is contacted).
+  using routing::affinity_outcome;
+  auto count = [&](affinity_outcome o) { return gw.server().affinity_count(int(o)); };
+  EXPECT_EQ(count(affinity_outcome::hit), 1u);
+  EXPECT_EQ(count(affinity_outcome::bad_signature), 1u);  // forged
+  EXPECT_EQ(count(affinity_outcome::expired), 1u);
+  EXPECT_EQ(count(affinity_outcome::unknown_key), 1u);
+  EXPECT_EQ(count(affinity_outcome::wrong_mailbox), 1u);
+  EXPECT_EQ(count(affinity_outcome::unknown_backend), 1u);
+  EXPECT_EQ(count(affinity_outcome::malformed), 2u);  // truncated (short MAC), garbage
 }
 
 TEST_F(Affinity, OwnerDownNonConnectGets10AndConnectMovesOn) {
