@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds mapigate (Release) and starts the demo on 127.0.0.1:
-#   - a test CA and a certificate covering both demo namespaces (generated on first run),
+#   - a test CA and a certificate covering both demo namespaces and an affinity key (generated on
+#     first run),
 #   - two simulated mailbox servers (mapigate-sim) on 127.0.0.1:9101 and :9102,
 #   - mapigate on https://127.0.0.1:8443 for mail.corp.test (internal) and outlook.example.test
 #     (external).
@@ -29,6 +30,8 @@ if [ ! -f "$run/certs/mapigate.pem" ]; then
     -extfile "$run/certs/mapigate.ext" 2>/dev/null
 fi
 
+[ -f "$run/affinity.key" ] || openssl rand -hex -out "$run/affinity.key" 32
+
 cat > "$run/mapigate.yaml" <<YAML
 # Demo configuration written by scripts/demo.sh (see deploy/mapigate.example.yaml for a real one).
 version: 1
@@ -55,6 +58,8 @@ pools:
 routes:
   - default: true
     pool: dag1
+affinity:
+  key_files: [affinity.key]
 YAML
 "$build/bin/mapigate" check -c "$run/mapigate.yaml"
 
