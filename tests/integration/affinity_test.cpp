@@ -7,6 +7,7 @@
 #include "routing/affinity.hpp"
 #include "routing/rendezvous.hpp"
 #include "routing/route_table.hpp"
+#include "tests/support/child_process.hpp"
 #include "tests/support/gateway.hpp"
 #include "tools/sim/mapi_sim.hpp"
 
@@ -92,6 +93,32 @@ TEST_F(Affinity, ReconnectAndAnotherInstanceKeepTheSessionsServer) {
   auto c3 = second.client();
   c3.send(mapi_request(internal_host, "emsmdb", mailbox_owned_by(0, 7), "Connect", "x"));
   EXPECT_EQ(c3.read_response().header("X-BEServer"), "mbx02");
+}
+
+TEST_F(Affinity, TwoMapigateProcessesAgreeThroughTheToken) {
+  // Instance one in this process; instance two a separate `mapigate run` process with its own
+  // config file that shares only the key and drains mbx01 (so only the token leads there).
+  gateway first(options());
+  temp_dir dir;
+  const auto file = dir.file("second.yaml");
+  write_file(file, gateway_yaml(options("draining"), dir.path().string()));
+  child_process second(file);
+  const auto port = start_mapigate(second);
+  ASSERT_NE(port, 0) << "second mapigate did not start";
+
+  const auto mailbox = mailbox_owned_by(0, 11);
+  auto c1 = first.client();
+  c1.send(mapi_request(internal_host, "emsmdb", mailbox, "Connect", "x"));
+  const auto connect = c1.read_response();
+  ASSERT_EQ(connect.header("X-BEServer"), "mbx01");
+  ASSERT_FALSE(token_of(connect).empty());
+
+  auto c2 = test_client::tls(port, internal_host, test_pki::instance().ca_file());
+  c2.send(mapi_request(internal_host, "emsmdb", mailbox, "Execute", "x",
+                       "Cookie: " + cookies_from(connect) + "\r\n"));
+  const auto execute = c2.read_response();
+  EXPECT_EQ(execute.header("X-BEServer"), "mbx01");
+  EXPECT_EQ(execute.header("X-ResponseCode"), "0");
 }
 
 TEST_F(Affinity, ThreeMailboxesOfOneClientStayOnTheirOwnServers) {
