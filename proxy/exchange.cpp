@@ -351,6 +351,12 @@ upstream_ptr pinned_connections::take(std::size_t b) {
     upstream_ptr c = std::move(*it);
     conns_.erase(it);
     gauge_.fetch_sub(1, std::memory_order_relaxed);
+    if (c->stale()) {
+      // The backend ended it (IIS idles connections out): its authentication is gone with it.
+      // A fresh connection makes the backend challenge again and the client re-authenticate.
+      c->abort();
+      return nullptr;
+    }
     return c;
   }
   return nullptr;

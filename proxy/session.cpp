@@ -137,8 +137,11 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
 
     switch (d.act) {
       case routing::decision::action::reject: {
-        // A small body is read and dropped first, so the connection survives the refusal.
-        const bool drained = co_await discard_body(client, cbuf, p, cx);
+        // A small body is read and dropped first, so the connection survives the refusal. A
+        // client waiting for 100 Continue sends none: close instead of waiting for it.
+        const bool expects_continue = req.find(http::field::expect) != req.end();
+        const bool drained =
+            expects_continue ? p.is_done() : co_await discard_body(client, cbuf, p, cx);
         auto res = refuse(d.status, d.mapi_code, d.reason, !drained);
         const bool close = !res.keep_alive();
         co_await write_local(client, std::move(res), cx);

@@ -12,6 +12,15 @@ tcp::socket& upstream_conn::socket() noexcept {
                     stream);
 }
 
+bool upstream_conn::stale() noexcept {
+  auto& s = socket();
+  if (!s.is_open() || buffer.size() != 0) return true;
+  char byte;
+  const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n >= 0) return true;  // FIN (0), or unsolicited bytes / a TLS alert (> 0)
+  return !(errno == EAGAIN || errno == EWOULDBLOCK);  // reset or other error
+}
+
 void upstream_conn::abort() noexcept {
   error_code ignored;
   socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -87,29 +96,13 @@ upstream_pool::upstream_pool(std::size_t backends, std::size_t max_idle,
                              std::chrono::milliseconds keepalive)
     : idle_(backends), max_idle_(max_idle), keepalive_(keepalive) {}
 
-namespace {
-
-/// True when the backend closed the idle connection or sent something unsolicited: either way
-/// it must not carry another request. Non-blocking peek; never consumes data.
-bool went_stale(upstream_conn& c) {
-  auto& s = c.socket();
-  if (!s.is_open()) return true;
-  char byte;
-  const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return true;                            // FIN
-  if (n > 0) return true;                             // unsolicited bytes or TLS alert
-  return !(errno == EAGAIN || errno == EWOULDBLOCK);  // reset or other error
-}
-
-}  // namespace
-
 upstream_ptr upstream_pool::take(std::size_t b) {
   auto& q = idle_[b];
   const auto now = std::chrono::steady_clock::now();
   while (!q.empty()) {
     upstream_ptr c = std::move(q.back());
     q.pop_back();
-    if (now - c->idle_since < keepalive_ && c->buffer.size() == 0 && !went_stale(*c)) return c;
+    if (now - c->idle_since < keepalive_ && !c->stale()) return c;
     c->abort();
   }
   return nullptr;

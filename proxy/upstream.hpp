@@ -26,6 +26,9 @@ struct upstream_conn {
   upstream_conn(std::size_t b, tls_stream s) : backend(b), stream(std::move(s)) {}
 
   tcp::socket& socket() noexcept;
+  /// True when the backend closed this idle connection or sent something unsolicited: either
+  /// way it must not carry another request. A non-blocking peek; consumes nothing.
+  bool stale() noexcept;
   /// Closes the TCP socket at once (no TLS close_notify): used on errors and cancellation.
   void abort() noexcept;
 };

@@ -72,6 +72,29 @@ TEST(Pinning, NtlmUsersNeverShareABackendConnection) {
   EXPECT_FALSE(mbx->connection_closed(*conns_of["bob"].begin()));
 }
 
+TEST(Pinning, BackendIdlingOutAPinnedConnectionMeansANewChallengeNotAnError) {
+  sim::options o;
+  o.require_auth = true;
+  o.idle_timeout = 300ms;  // as IIS closes idle connections, only sooner
+  auto mbx = start_sim("mbx01", o);
+  gateway gw({.backends = {{"mbx01", mbx->port()}}, .workers = 1});
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", "alice@corp.test", "PING", "",
+                      "Authorization: NTLM " + sim::ntlm_type1_b64() + "\r\n"));
+  ASSERT_EQ(c.read_response().status, 401);
+  c.send(mapi_request(internal_host, "emsmdb", "alice@corp.test", "PING", "",
+                      "Authorization: NTLM " + sim::ntlm_type3_b64("CORP", "alice") + "\r\n"));
+  ASSERT_EQ(c.read_response().status, 200);
+  const auto conn = mbx->requests().back().connection_id;
+  ASSERT_TRUE(mbx->wait_for_connection_closed(conn, 2s));
+  // The pinned connection is dead; its replacement is unauthenticated, so the backend challenges
+  // again and the client re-authenticates on the same client connection.
+  c.send(mapi_request(internal_host, "emsmdb", "alice@corp.test", "PING", ""));
+  const auto r = c.read_response();
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.header("WWW-Authenticate"), "NTLM");
+}
+
 TEST(Pinning, BasicAndAnonymousKeepUsingTheSharedPool) {
   auto mbx = start_sim("mbx01");
   gateway gw({.backends = {{"mbx01", mbx->port()}}, .workers = 1});

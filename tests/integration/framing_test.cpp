@@ -63,6 +63,26 @@ TEST_F(Framing, OversizeBodyIsTooLargeWithoutReadingIt) {
   EXPECT_EQ(mbx_->requests().size(), 0u);
 }
 
+TEST_F(Framing, RefusalDoesNotWaitForABodyThatAwaits100Continue) {
+  auto c = gw_->client();
+  const auto start = std::chrono::steady_clock::now();
+  c.send(
+      "POST /mapi/emsmdb/?MailboxId=u@corp.test HTTP/1.1\r\nHost: evil.example.test\r\n"
+      "Expect: 100-continue\r\nContent-Length: 10\r\n\r\n");
+  EXPECT_EQ(c.read_response(2s).status, 421);
+  EXPECT_TRUE(c.wait_closed(2s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST_F(Framing, SmallRefusedBodyIsDrainedAndTheConnectionKept) {
+  auto c = gw_->client();
+  c.send(
+      mapi_request("evil.example.test", "emsmdb", "u@corp.test", "Connect", std::string(100, 'x')));
+  EXPECT_EQ(c.read_response().status, 421);
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
+  EXPECT_EQ(c.read_response().status, 200);
+}
+
 TEST_F(Framing, TricklingHeaderIsCutAtTheDeadline) {
   auto c = gw_->client();
   const auto start = std::chrono::steady_clock::now();
