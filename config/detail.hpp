@@ -127,6 +127,10 @@ void load_routes(reader& r, const fields& root, snapshot& s, const name_table& b
                  const name_table& pools);
 
 // Policy sections (policy.cpp): per-mailbox MAPI/HTTP switches and signed affinity tokens.
+/// Reads the file at `path` into `out`, stopping once `out` holds more than `limit` bytes (a
+/// caller that needs the whole file passes SIZE_MAX). Returns 0, or the errno that stopped it.
+int read_file_bytes(const std::string& path, std::size_t limit, std::string& out);
+
 void load_mailboxes(reader& r, const fields& root, snapshot& s);
 void load_affinity(reader& r, const fields& root, snapshot& s);
 

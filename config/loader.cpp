@@ -275,25 +275,33 @@ load_result load_text(std::string_view yaml, const std::string& source_name,
 
 }  // namespace
 
+namespace detail {
+
+int read_file_bytes(const std::string& path, std::size_t limit, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int error = 0;
+  char buf[16 * 1024];
+  while (out.size() <= limit) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      error = errno;
+      break;
+    }
+  }
+  ::close(fd);
+  return error;
+}
+
+}  // namespace detail
+
 load_result load_file(const std::string& path) {
   std::string text;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  int error = fd < 0 ? errno : 0;
-  if (fd >= 0) {
-    char buf[16 * 1024];
-    while (true) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n > 0) {
-        text.append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0) {
-        break;
-      } else if (errno != EINTR) {
-        error = errno;
-        break;
-      }
-    }
-    ::close(fd);
-  }
+  const int error = detail::read_file_bytes(path, SIZE_MAX, text);
   if (error != 0) {
     diagnostic d;
     d.file = path;

@@ -1,7 +1,4 @@
 // Policy sections of the config: per-mailbox MAPI/HTTP switches and the affinity token keys.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <map>
@@ -21,23 +18,7 @@ constexpr std::size_t max_key_bytes = 4096;
 // trailing ASCII whitespace removed, or nullopt after reporting at `v`.
 std::optional<std::string> read_key(reader& r, const value_ref& v, const std::string& path) {
   std::string key;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  int error = fd < 0 ? errno : 0;
-  if (fd >= 0) {
-    char buf[1024];
-    while (key.size() <= max_key_bytes) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n > 0) {
-        key.append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0) {
-        break;
-      } else if (errno != EINTR) {
-        error = errno;
-        break;
-      }
-    }
-    ::close(fd);
-  }
+  const int error = read_file_bytes(path, max_key_bytes, key);
   if (error != 0) {
     r.error(v.at, v.path,
             "cannot read " + quote(path) + ": " + std::generic_category().message(error));

@@ -9,17 +9,11 @@
 #include "routing/route_table.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/gateway.hpp"
+#include "tests/support/sims.hpp"
 #include "tools/sim/mapi_sim.hpp"
 
 namespace testing_support {
 namespace {
-
-std::unique_ptr<sim::server> start_sim(const std::string& name, sim::options o = {}) {
-  o.name = name;
-  auto s = std::make_unique<sim::server>(o);
-  s->start();
-  return s;
-}
 
 /// The affinity cookie value in a response ("" when none).
 std::string token_of(const http_response& r) {

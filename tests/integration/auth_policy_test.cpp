@@ -6,17 +6,11 @@
 #include <set>
 
 #include "tests/support/gateway.hpp"
+#include "tests/support/sims.hpp"
 #include "tools/sim/mapi_sim.hpp"
 
 namespace testing_support {
 namespace {
-
-std::unique_ptr<sim::server> start_sim(const std::string& name, sim::options o = {}) {
-  o.name = name;
-  auto s = std::make_unique<sim::server>(o);
-  s->start();
-  return s;
-}
 
 TEST(Pinning, NtlmUsersNeverShareABackendConnection) {
   sim::options o;

@@ -7,17 +7,11 @@
 
 #include "routing/rendezvous.hpp"
 #include "tests/support/gateway.hpp"
+#include "tests/support/sims.hpp"
 #include "tools/sim/mapi_sim.hpp"
 
 namespace testing_support {
 namespace {
-
-std::unique_ptr<sim::server> start_sim(const std::string& name, sim::options o = {}) {
-  o.name = name;
-  auto s = std::make_unique<sim::server>(o);
-  s->start();
-  return s;
-}
 
 TEST(MapiFlow, ConnectExecuteDisconnectRoundTrip) {
   auto mbx = start_sim("mbx01");
