@@ -259,6 +259,8 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   auto& req = p.get();
   const bool client_keep_alive = req.keep_alive() && !cx.ws.draining;
   const unsigned client_version = req.version();
+  // Copies, taken before strip_hop_by_hop: a client may name any field in Connection, which
+  // erases it and would leave views into the fields (like the session's request_facts) dangling.
   const auto request_type = std::string(req["X-RequestType"]);
   const auto request_id = std::string(req["X-RequestId"]);
   const auto auth = routing::scheme_of(req[http::field::authorization]);

@@ -11,6 +11,7 @@
 namespace proxy {
 
 struct server::impl {
+  std::atomic<std::size_t> connections{0};  ///< client connections across workers
   runtime_ptr rt;
   std::vector<std::unique_ptr<worker>> workers;
   std::vector<std::uint16_t> ports;
@@ -22,7 +23,7 @@ server::server(config::snapshot_ptr cfg) : impl_(std::make_unique<impl>()) {
   const auto& c = *impl_->rt->cfg;
   unsigned n = c.workers ? c.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i)
-    impl_->workers.push_back(std::make_unique<worker>(i, impl_->rt));
+    impl_->workers.push_back(std::make_unique<worker>(i, impl_->rt, impl_->connections));
   for (std::size_t l = 0; l < c.listeners.size(); ++l) {
     const auto& at = c.listeners[l].address;
     tcp::endpoint ep(net::ip::make_address(at.host), at.port);

@@ -233,17 +233,22 @@ awaitable<void> close_connection(Stream& s, bool linger) {
 
 awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket socket,
                                  std::size_t listener) {
+  // First: the accept loop reserved this connection's process-wide slot; every way out of this
+  // coroutine gives it back.
+  ++ws.active_connections;
+  struct on_exit {
+    worker_state& ws;
+    ~on_exit() {
+      --ws.active_connections;
+      --ws.process_connections;
+    }
+  } guard{ws};
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);  // PENDING chunks must not wait for Nagle
   const auto peer = socket.remote_endpoint(ec);
   if (ec) co_return;  // reset before we looked
   conn_ctx cx{std::move(rt), ws, listener, ws.next_connection++, peer.address().to_string(), {},
               false};
-  ++ws.active_connections;
-  struct on_exit {
-    worker_state& ws;
-    ~on_exit() { --ws.active_connections; }
-  } guard{ws};
 
   plain_stream tcp_s(std::move(socket));
   if (!cx.rt->listener_ssl[listener]) {

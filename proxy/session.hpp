@@ -50,7 +50,8 @@ struct conn_ctx {
   bool auth_bound = false;
 };
 
-/// Serves one accepted connection until it closes. Never throws for network outcomes.
+/// Serves one accepted connection until it closes. Never throws for network outcomes. The caller
+/// has reserved one slot of ws.process_connections for it; this releases it at the end.
 /// Executor affinity: the worker that accepted `socket`.
 awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket socket,
                                  std::size_t listener);

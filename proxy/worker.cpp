@@ -8,10 +8,10 @@
 
 namespace proxy {
 
-worker::worker(unsigned id, runtime_ptr rt)
+worker::worker(unsigned id, runtime_ptr rt, std::atomic<std::size_t>& process_connections)
     : rt_(std::move(rt)),
       state_(id, rt_->cfg->backends.size(), rt_->cfg->limits.upstream_idle_per_backend,
-             rt_->cfg->timeouts.upstream_keepalive) {}
+             rt_->cfg->timeouts.upstream_keepalive, process_connections) {}
 
 worker::~worker() {
   stop();
@@ -42,20 +42,34 @@ void worker::start() {
 
 awaitable<void> worker::accept_loop(tcp::acceptor& acceptor, std::size_t listener) {
   const std::size_t max_connections = rt_->cfg->limits.max_client_connections;
+  net::steady_timer pause(ioc_);
   for (;;) {
+    // At the limit, stop accepting: new connections wait in the kernel's listen backlog (as
+    // HAProxy's maxconn does) instead of being refused. Re-checked every 10 ms.
+    while (state_.process_connections.load(std::memory_order_relaxed) >= max_connections) {
+      pause.expires_after(std::chrono::milliseconds(10));
+      co_await pause.async_wait(use_nothrow);
+      if (!acceptor.is_open()) co_return;
+    }
     auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
     if (!acceptor.is_open() || ec == net::error::operation_aborted) co_return;
     if (ec) {
       // EMFILE/ENFILE and friends: back off instead of spinning on a full descriptor table.
       log(log_level::warn, "w", state_.id, " accept: ", ec.message());
-      net::steady_timer pause(ioc_, std::chrono::milliseconds(100));
+      pause.expires_after(std::chrono::milliseconds(100));
       co_await pause.async_wait(use_nothrow);
       continue;
     }
-    if (state_.active_connections.load(std::memory_order_relaxed) >= max_connections) {
-      error_code ignored;
-      socket.close(ignored);  // over the configured limit: refuse rather than degrade everyone
-      continue;
+    // Every worker may have been parked in accept when the last slot went: reserve a slot
+    // atomically, holding this one socket (its client just waits) until one is free.
+    for (;;) {
+      auto n = state_.process_connections.load();
+      while (n < max_connections && !state_.process_connections.compare_exchange_weak(n, n + 1)) {
+      }
+      if (n < max_connections) break;
+      pause.expires_after(std::chrono::milliseconds(10));
+      co_await pause.async_wait(use_nothrow);
+      if (!acceptor.is_open()) co_return;  // the socket closes with this frame
     }
     net::co_spawn(ioc_, serve_connection(rt_, state_, std::move(socket), listener),
                   [id = state_.id](std::exception_ptr e) {

@@ -18,7 +18,8 @@ namespace proxy {
 /// the worker that accepted it, so sessions need no strands or locks.
 class worker {
  public:
-  worker(unsigned id, runtime_ptr rt);
+  /// `process_connections` counts client connections across all workers; it must outlive this.
+  worker(unsigned id, runtime_ptr rt, std::atomic<std::size_t>& process_connections);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;

@@ -16,7 +16,10 @@ struct worker_state {
   unsigned id = 0;
   upstream_pool pool;
   bool draining = false;  ///< stop: finish the current request, then close
-  std::atomic<std::size_t> active_connections = 0;
+  std::atomic<std::size_t> active_connections = 0;  ///< this worker's client connections
+  /// Client connections across all workers (owned by the server): limits.max_client_connections
+  /// is a per-process limit.
+  std::atomic<std::size_t>& process_connections;
   std::atomic<std::size_t> active_requests = 0;
   std::atomic<std::size_t> pinned_connections = 0;  ///< NTLM/Negotiate-bound backend connections
   /// Requests per routing::affinity_outcome (indexed by its value): hits and every reason a
@@ -25,8 +28,8 @@ struct worker_state {
   std::uint64_t next_connection = 1;
 
   worker_state(unsigned worker_id, std::size_t backends, std::size_t max_idle,
-               std::chrono::milliseconds keepalive)
-      : id(worker_id), pool(backends, max_idle, keepalive) {}
+               std::chrono::milliseconds keepalive, std::atomic<std::size_t>& process)
+      : id(worker_id), pool(backends, max_idle, keepalive), process_connections(process) {}
 };
 
 }  // namespace proxy

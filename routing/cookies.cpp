@@ -4,18 +4,6 @@
 #include "routing/text.hpp"
 
 namespace routing {
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
-
 cookie_split split_cookie_header(std::string_view header, std::string_view name) {
   cookie_split out;
   while (!header.empty()) {

@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "routing/affinity.hpp"
 #include "routing/mailbox_id.hpp"
+#include "routing/mapi_codes.hpp"
 #include "routing/namespaces.hpp"
 #include "routing/rendezvous.hpp"
 
@@ -69,17 +70,6 @@ struct decision {
   std::optional<std::size_t> affinity_backend;  ///< hit: the backend holding the session
   bool new_session = false;  ///< Connect (emsmdb) or Bind (nspi): may start anywhere
 };
-
-/// X-ResponseCode values mapigate itself sends ([MS-OXCMAPIHTTP] 2.2.3.3.3).
-namespace mapi_code {
-inline constexpr int unknown_failure = 1;
-inline constexpr int invalid_verb = 2;
-inline constexpr int invalid_header = 4;
-inline constexpr int too_large = 9;
-inline constexpr int context_not_found = 10;
-inline constexpr int endpoint_disabled = 16;
-inline constexpr int endpoint_shutting_down = 18;
-}  // namespace mapi_code
 
 class route_table {
  public:

@@ -21,6 +21,14 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
 namespace {
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';

@@ -18,6 +18,9 @@ bool istarts_with(std::string_view s, std::string_view prefix) noexcept;
 
 std::string to_lower(std::string_view s);
 
+/// `s` without spaces and tabs at either end.
+std::string_view trim(std::string_view s) noexcept;
+
 /// Decodes %XX escapes; '+' stays '+'. Returns false on a truncated or non-hex escape.
 bool percent_decode(std::string_view in, std::string& out);
 

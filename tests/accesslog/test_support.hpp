@@ -18,31 +18,14 @@
 #include <vector>
 
 #include "accesslog/record.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace accesslog_test {
 
 using namespace std::chrono_literals;
 using sys_time = std::chrono::system_clock::time_point;
 
-/// A fresh directory under the system temp dir, removed with its contents on destruction.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "mapigate-accesslog-XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using temp_dir = testing_support::temp_dir;
 
 /// A clock the test moves by hand; safe to read from the writer thread.
 class manual_clock {

@@ -186,5 +186,62 @@ TEST_F(Framing, Http10ClientGetsACloseDelimitedStream) {
   EXPECT_TRUE(c.wait_closed(2s));
 }
 
+TEST(Limits, ConnectionLimitIsPerProcessAndNewConnectionsWaitInTheBacklog) {
+  sim::options o;
+  o.name = "mbx01";
+  sim::server mbx(o);
+  mbx.start();
+  // Two workers, one connection allowed for the whole process; a plain-HTTP listener so the
+  // waiting client needs no handshake to queue its request.
+  gateway gw({.backends = {{"mbx01", mbx.port()}},
+              .limits = {{"max_client_connections", "1"}},
+              .tls = false,
+              .workers = 2});
+  auto first = gw.client();
+  first.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
+  ASSERT_EQ(first.read_response().status, 200);
+
+  auto waiting = gw.client();  // accepted by the kernel, not yet by mapigate
+  waiting.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
+  EXPECT_THROW(waiting.read_response(300ms), client_error);  // not served while at the limit
+
+  first.close_gracefully();
+  // Served once the first connection is gone: waited, not refused.
+  EXPECT_EQ(waiting.read_response(3s).status, 200);
+}
+
+TEST(Limits, IdleKeepAliveConnectionIsClosedAfterKeepaliveIdle) {
+  sim::options o;
+  o.name = "mbx01";
+  sim::server mbx(o);
+  mbx.start();
+  gateway gw({.backends = {{"mbx01", mbx.port()}}, .timeouts = {{"keepalive_idle", "200ms"}}});
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
+  ASSERT_EQ(c.read_response().status, 200);
+  const auto idle_from = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.wait_closed(3s));
+  const auto idle = std::chrono::steady_clock::now() - idle_from;
+  EXPECT_GE(idle, 150ms);  // not closed right after the response
+  EXPECT_LT(idle, 2s);
+}
+
+TEST(Limits, LastRequestAllowedOnAConnectionIsAnsweredWithClose) {
+  sim::options o;
+  o.name = "mbx01";
+  sim::server mbx(o);
+  mbx.start();
+  gateway gw(
+      {.backends = {{"mbx01", mbx.port()}}, .limits = {{"max_requests_per_connection", "2"}}});
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
+  EXPECT_TRUE(c.read_response().keep_alive);
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
+  const auto last = c.read_response();
+  EXPECT_EQ(last.status, 200);
+  EXPECT_FALSE(last.keep_alive);
+  EXPECT_TRUE(c.wait_closed(2s));
+}
+
 }  // namespace
 }  // namespace testing_support

@@ -15,20 +15,6 @@
 
 namespace testing_support {
 
-temp_dir::temp_dir() {
-  static std::atomic<int> counter{0};
-  std::random_device rd;
-  path_ = std::filesystem::temp_directory_path() /
-          ("mapigate-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-           std::to_string(rd() % 100000));
-  std::filesystem::create_directories(path_);
-}
-
-temp_dir::~temp_dir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 std::string run_command(const std::string& cmd) {
   const std::string full = cmd + " 2>&1";
   FILE* p = ::popen(full.c_str(), "r");

@@ -34,49 +34,6 @@ request_kind classify(endpoint_kind endpoint, std::string_view type) {
   return request_kind::unknown;
 }
 
-std::string_view response_code_name(int code) {
-  switch (code) {
-    case 0:
-      return "Success";
-    case 1:
-      return "Unknown Failure";
-    case 2:
-      return "Invalid Verb";
-    case 3:
-      return "Invalid Path";
-    case 4:
-      return "Invalid Header";
-    case 5:
-      return "Invalid Request Type";
-    case 6:
-      return "Invalid Context Cookie";
-    case 7:
-      return "Missing Header";
-    case 8:
-      return "Anonymous Not Allowed";
-    case 9:
-      return "Too Large";
-    case 10:
-      return "Context Not Found";
-    case 11:
-      return "No Privilege";
-    case 12:
-      return "Invalid Request Body";
-    case 13:
-      return "Missing Cookie";
-    case 15:
-      return "Invalid Sequence";
-    case 16:
-      return "Endpoint Disabled";
-    case 17:
-      return "Invalid Response";
-    case 18:
-      return "Endpoint Shutting Down";
-    default:
-      return "Reserved";
-  }
-}
-
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 100:
@@ -117,7 +74,7 @@ std::string response_head::serialize() const {
 }
 
 std::string error_page(int code) {
-  std::string name(response_code_name(code));
+  std::string name(response_code::name(code));
   return "<html><head><title>MAPI over HTTP error</title></head><body><h1>X-ResponseCode " +
          std::to_string(code) + ": " + name + "</h1></body></html>";
 }

@@ -1,6 +1,8 @@
 // MAPI/HTTP wire vocabulary: request types, X-ResponseCode names, response heads, chunk framing.
 #pragma once
 
+#include "routing/mapi_codes.hpp"
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -29,18 +31,8 @@ enum class request_kind {
 /// X-RequestType value → kind for that endpoint, compared case-insensitively.
 request_kind classify(endpoint_kind endpoint, std::string_view request_type);
 
-/// X-ResponseCode numbers from [MS-OXCMAPIHTTP] §2.2.3.3.3.
-namespace response_code {
-inline constexpr int success = 0;
-inline constexpr int invalid_verb = 2;
-inline constexpr int invalid_header = 4;
-inline constexpr int invalid_request_type = 5;
-inline constexpr int missing_header = 7;
-inline constexpr int context_not_found = 10;
-inline constexpr int missing_cookie = 13;
-inline constexpr int invalid_sequence = 15;
-}  // namespace response_code
-std::string_view response_code_name(int code);
+/// X-ResponseCode numbers and names: the table the proxy uses too.
+namespace response_code = routing::mapi_code;
 
 std::string_view reason_phrase(int status);
 

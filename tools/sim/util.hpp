@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "routing/text.hpp"
+
 namespace sim::detail {
 
 /// Source of session ids, sequence values and NTLM challenges. Not thread-safe: one per
@@ -23,8 +25,9 @@ class random_source {
   std::mt19937_64 engine_;
 };
 
-bool iequals(std::string_view a, std::string_view b);
-std::string_view trim(std::string_view s);  ///< strips spaces and tabs at both ends
+// ASCII case folding and trimming: the project's pure helpers.
+using routing::iequals;
+using routing::trim;
 
 /// RFC 1123 date, e.g. "Sat, 21 Nov 2026 06:22:05 GMT" (locale independent).
 std::string http_date(std::chrono::system_clock::time_point t);
