@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <random>
+#include <utility>
 
 namespace accesslog {
 namespace {
@@ -273,6 +274,33 @@ std::string new_request_id() {
                 unsigned((hi >> 16) & 0xffff), unsigned(hi & 0xffff), unsigned(lo >> 48),
                 static_cast<unsigned long long>(lo & 0xffffffffffffULL));
   return buf;
+}
+
+std::string_view protocol_for_path(std::string_view path) noexcept {
+  static constexpr std::pair<std::string_view, std::string_view> vdirs[] = {
+      {"mapi", "Mapi"},
+      {"autodiscover", "Autodiscover"},
+      {"ews", "Ews"},
+      {"rpc", "RpcHttp"},
+      {"owa", "Owa"},
+      {"ecp", "Ecp"},
+      {"oab", "Oab"},
+      {"microsoft-server-activesync", "Eas"},
+      {"powershell", "PowerShell"}};
+  if (path.empty() || path.front() != '/') return "Unknown";
+  path.remove_prefix(1);
+  const auto segment = path.substr(0, path.find_first_of("/?"));
+  for (const auto& [name, protocol] : vdirs) {
+    if (segment.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < name.size() && same; ++i) {
+      char c = segment[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      same = c == name[i];
+    }
+    if (same) return protocol;
+  }
+  return "Unknown";
 }
 
 }  // namespace accesslog

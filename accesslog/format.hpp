@@ -45,6 +45,12 @@ std::string dropped_line(std::uint64_t n);
 /// One CSV line: exactly 74 fields (73 commas), CRLF-terminated, values sanitised.
 std::string format_line(const record& r, const version_numbers& v);
 
+/// The Protocol column (and log folder) for a request path, by its first segment as Exchange's
+/// front end names its vdirs: /mapi → "Mapi", /autodiscover → "Autodiscover", /ews → "Ews",
+/// /rpc → "RpcHttp", /owa → "Owa", /ecp → "Ecp", /oab → "Oab", /microsoft-server-activesync
+/// → "Eas", /powershell → "PowerShell" (ASCII case-insensitive); anything else "Unknown".
+std::string_view protocol_for_path(std::string_view path) noexcept;
+
 /// A random (version 4) GUID, lowercase 8-4-4-4-12. Uses a per-thread mt19937_64 seeded from
 /// std::random_device.
 std::string new_request_id();

@@ -147,6 +147,21 @@ struct limits {
   std::size_t max_client_connections = 100'000;      ///< per process; beyond it accept waits
 };
 
+/// Exchange-style HttpProxy request logs (accesslog/). Absent section: no request logs.
+struct request_log {
+  std::string directory;  ///< resolved path; files go to <directory>/HttpProxy/<Protocol>/
+  std::uint64_t max_file_bytes = 10ull << 20;      ///< a new -N file beyond this
+  std::uint64_t max_directory_bytes = 1ull << 30;  ///< per protocol folder, oldest files go
+  duration max_age{30ll * 24 * 3600 * 1000};       ///< files older than this go
+  std::size_t queue_records = 65536;               ///< beyond this, records are dropped (counted)
+};
+
+/// The admin listener: GET /metrics (Prometheus). Plain HTTP on loopback unless configured
+/// otherwise; never on the data listeners.
+struct admin {
+  endpoint address{"127.0.0.1", 9464};
+};
+
 struct snapshot {
   std::string source;       ///< file name the snapshot was read from
   unsigned workers = 0;     ///< 0: one per hardware thread
@@ -161,6 +176,9 @@ struct snapshot {
   std::optional<struct affinity> affinity;
   struct timeouts timeouts;
   struct limits limits;
+  std::optional<request_log> logs;
+  /// Absent only when the YAML says `admin: {enabled: false}` (or in snapshots built in code).
+  std::optional<struct admin> admin;
 };
 
 using snapshot_ptr = std::shared_ptr<const snapshot>;

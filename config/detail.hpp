@@ -19,6 +19,7 @@
 
 #include "config/config.hpp"
 #include "config/loader.hpp"
+#include "config/units.hpp"
 
 namespace config::detail {
 
@@ -98,7 +99,7 @@ std::optional<std::uint64_t> read_uint(reader& r, const value_ref& v, std::uint6
                                        std::uint64_t max);
 std::optional<bool> read_bool(reader& r, const value_ref& v);
 /// A duration with unit, > 0.
-std::optional<duration> read_duration(reader& r, const value_ref& v);
+std::optional<duration> read_duration(reader& r, const value_ref& v, duration max = day);
 std::optional<std::size_t> read_size(reader& r, const value_ref& v, std::size_t min,
                                      std::size_t max);
 /// A file path, resolved against reader::base_dir() unless absolute, that must name a readable

@@ -223,6 +223,63 @@ void load_limits(reader& r, const fields& root, snapshot& s) {
   }
 }
 
+void load_logs(reader& r, const fields& root, snapshot& s) {
+  const auto v = root.find("logs");
+  if (!v) return;
+  fields f(r, *v, {"directory", "max_file_size", "max_directory_size", "max_age", "queue_records"});
+  if (!f.valid()) return;
+  request_log l;
+  constexpr std::size_t mib = 1024 * 1024;
+  if (auto x = f.require("directory")) {
+    if (auto dir = detail::read_string(r, *x, true)) {
+      std::filesystem::path p(*dir);
+      if (p.is_relative()) p = r.base_dir() / p;
+      l.directory = p.lexically_normal().string();
+    }
+  }
+  if (auto x = f.find("max_file_size")) {
+    if (auto n = detail::read_size(r, *x, 64 * 1024, 64ull * 1024 * mib)) l.max_file_bytes = *n;
+  }
+  if (auto x = f.find("max_directory_size")) {
+    if (auto n = detail::read_size(r, *x, mib, std::numeric_limits<std::size_t>::max()))
+      l.max_directory_bytes = *n;
+  }
+  if (l.max_directory_bytes < l.max_file_bytes) {
+    r.error(v->at, v->path, "max_directory_size must be at least max_file_size");
+  }
+  if (auto x = f.find("max_age")) {
+    if (auto d = detail::read_duration(r, *x, 3650 * day)) {
+      if (*d < std::chrono::hours(1)) {
+        r.error(x->at, x->path, "max_age must be at least 1h (files are hourly)");
+      } else {
+        l.max_age = *d;
+      }
+    }
+  }
+  if (auto x = f.find("queue_records")) {
+    if (auto n = detail::read_uint(r, *x, 1, 10'000'000)) l.queue_records = *n;
+  }
+  s.logs = std::move(l);
+}
+
+// Absent: the default admin listener (loopback). `enabled: false` turns it off.
+void load_admin(reader& r, const fields& root, snapshot& s) {
+  s.admin.emplace();
+  const auto v = root.find("admin");
+  if (!v) return;
+  fields f(r, *v, {"enabled", "address"});
+  if (!f.valid()) return;
+  if (auto x = f.find("enabled")) {
+    if (detail::read_bool(r, *x) == false) {
+      s.admin.reset();
+      return;
+    }
+  }
+  if (auto x = f.find("address")) {
+    if (auto ep = detail::read_endpoint(r, *x, 0)) s.admin->address = std::move(*ep);
+  }
+}
+
 void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
   if (doc.IsNull()) {
     r.error(doc.Mark(), "", "the configuration is empty");
@@ -230,7 +287,7 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
   }
   const fields root(r, value_ref{doc, doc.Mark(), ""},
                     {"version", "server_name", "workers", "listeners", "mapi", "backends", "pools",
-                     "routes", "mailboxes", "affinity", "timeouts", "limits"});
+                     "routes", "mailboxes", "affinity", "timeouts", "limits", "logs", "admin"});
   if (!root.valid()) return;
   if (auto v = root.require("version")) {
     if (auto text = detail::read_string(r, *v, false); text && *text != "1") {
@@ -255,6 +312,8 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
   detail::load_affinity(r, root, s);
   load_timeouts(r, root, s);
   load_limits(r, root, s);
+  load_logs(r, root, s);
+  load_admin(r, root, s);
 }
 
 load_result load_text(std::string_view yaml, const std::string& source_name,

@@ -196,16 +196,21 @@ std::optional<bool> read_bool(reader& r, const value_ref& v) {
   return std::nullopt;
 }
 
-std::optional<duration> read_duration(reader& r, const value_ref& v) {
+std::optional<duration> read_duration(reader& r, const value_ref& v, duration max) {
   const auto text = scalar(r, v, "a duration");
   if (!text) return std::nullopt;
-  const auto d = parse_duration(*text);
+  const auto d = parse_duration(*text, max);
   if (!d) {
-    if (well_formed(*text, {"ms", "s", "m", "h"}, false)) {
-      r.error(v.at, v.path, "duration " + quote(*text) + " is longer than 24h");
-    } else {
+    if (well_formed(*text, {"ms", "s", "m", "h", "d"}, false)) {
+      const auto hours = std::chrono::duration_cast<std::chrono::hours>(max).count();
       r.error(v.at, v.path,
-              "invalid duration " + quote(*text) + " (expected a number with unit ms, s, m or h)");
+              "duration " + quote(*text) + " is longer than " +
+                  (hours % 24 == 0 && hours > 24 ? std::to_string(hours / 24) + "d"
+                                                 : std::to_string(hours) + "h"));
+    } else {
+      r.error(
+          v.at, v.path,
+          "invalid duration " + quote(*text) + " (expected a number with unit ms, s, m, h or d)");
     }
     return std::nullopt;
   }

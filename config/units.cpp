@@ -1,6 +1,8 @@
 // Parsing of durations and sizes: digits followed by a unit, nothing else.
 #include "config/units.hpp"
 
+#include <algorithm>
+
 #include <cstdint>
 #include <limits>
 
@@ -27,8 +29,8 @@ std::optional<std::uint64_t> leading_number(std::string_view text, std::uint64_t
 
 }  // namespace
 
-std::optional<duration> parse_duration(std::string_view text) {
-  constexpr std::uint64_t max_ms = 24ULL * 60 * 60 * 1000;
+std::optional<duration> parse_duration(std::string_view text, duration max) {
+  const std::uint64_t max_ms = static_cast<std::uint64_t>(std::max<duration::rep>(max.count(), 0));
   std::string_view unit;
   // Any valid count is <= max_ms (unit ms), so larger counts fail here already.
   const auto count = leading_number(text, max_ms, unit);
@@ -42,6 +44,8 @@ std::optional<duration> parse_duration(std::string_view text) {
     ms_per_unit = 60 * 1000;
   } else if (unit == "h") {
     ms_per_unit = 60 * 60 * 1000;
+  } else if (unit == "d") {
+    ms_per_unit = 24 * 60 * 60 * 1000;
   } else {
     return std::nullopt;
   }

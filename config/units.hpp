@@ -9,9 +9,11 @@
 
 namespace config {
 
-/// A duration needs a unit: ms, s, m or h. Returns nullopt on anything else (no unit, sign,
-/// fraction, overflow past 24h).
-std::optional<duration> parse_duration(std::string_view text);
+inline constexpr duration day{24 * 60 * 60 * 1000};
+
+/// A duration needs a unit: ms, s, m, h or d. Returns nullopt on anything else (no unit, sign,
+/// fraction, longer than `max`).
+std::optional<duration> parse_duration(std::string_view text, duration max = day);
 
 /// A size is a plain byte count or has a unit: B, KiB, MiB, GiB (1024-based). nullopt on
 /// anything else or on overflow.

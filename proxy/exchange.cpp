@@ -2,6 +2,8 @@
 #include <array>
 #include <optional>
 
+#include "accesslog/format.hpp"
+#include "metrics/registry.hpp"
 #include "proxy/header_rewrite.hpp"
 #include "proxy/local_reply.hpp"
 #include "proxy/log.hpp"
@@ -47,6 +49,7 @@ awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, req
       }
       req.body().size = buf.size() - req.body().size;
       req.body().data = buf.data();
+      if (cx.trace) cx.trace->rec.request_bytes += req.body().size;
       req.body().more = !p.is_done();
     } else {
       req.body().data = nullptr;
@@ -86,6 +89,12 @@ awaitable<void> watch_client(Stream& client, beast::flat_buffer& cbuf, std::size
   co_await park.async_wait(use_nothrow);
 }
 
+/// The BackEndCookie column: which backend an affinity token names and until when it holds.
+std::string backend_cookie(std::string_view backend, std::int64_t expires_unix) {
+  return "Server~" + std::string(backend) + "~~" +
+         accesslog::iso_utc(std::chrono::system_clock::from_time_t(std::time_t(expires_unix)));
+}
+
 struct response_outcome {
   bool client_ok = false;    ///< client may carry another request
   bool upstream_ok = false;  ///< backend connection may be reused
@@ -121,10 +130,14 @@ bool prepare_response_head(http::response_header<>& res, const routing::decision
   const auto* codec = cx.rt->routes.affinity();
   if (codec && d.mailbox && code == 200 &&
       (d.new_session || res.find(http::field::set_cookie) != res.end())) {
-    res.insert(http::field::set_cookie,
-               routing::affinity_set_cookie(
-                   cx.rt->cookie_name,
-                   codec->issue(cfg.backends[backend].name, d.mailbox->value, unix_now())));
+    const auto now = unix_now();
+    res.insert(
+        http::field::set_cookie,
+        routing::affinity_set_cookie(
+            cx.rt->cookie_name, codec->issue(cfg.backends[backend].name, d.mailbox->value, now)));
+    if (cx.trace)
+      cx.trace->rec.backend_cookie =
+          backend_cookie(cfg.backends[backend].name, now + codec->max_age());
   }
   return binds;
 }
@@ -135,6 +148,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
                                            const routing::decision& d, bool client_keep_alive,
                                            unsigned client_version, conn_ctx& cx) {
   const auto& t = cx.rt->cfg->timeouts;
+  const auto sent_at = request_trace::clock::now();
   response_outcome out;
   std::optional<http::response_parser<http::buffer_body>> rp;
   for (;;) {  // skip interim 1xx responses (100 Continue, 102 Processing)
@@ -145,6 +159,8 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
     auto [ec, n] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
     if (ec) {
       out.status = ec == beast::error::timeout ? 504 : 502;
+      cx.trace->add_error((ec == beast::error::timeout ? "BackendTimeout: " : "BackendError: ") +
+                          ec.message());
       co_return out;
     }
     const unsigned code = rp->get().result_int();
@@ -153,6 +169,16 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   auto& res = rp->get();
   const bool upstream_keep_alive = res.keep_alive();
   const unsigned code = res.result_int();
+  auto& trace = *cx.trace;
+  const auto head_at = request_trace::clock::now();
+  trace.rec.backend_status = int(code);
+  trace.rec.time_to_first_byte = request_trace::since(sent_at, head_at);
+  cx.rt->metrics->first_byte(uc.backend, std::chrono::duration<double>(head_at - sent_at).count());
+  trace.rec.is_authenticated = code != 401;
+  if (auto it = res.find("X-ResponseCode"); it != res.end()) {
+    trace.mapi_code = metrics::parse_mapi_code(it->value());
+    trace.add_info("X-ResponseCode", std::string(it->value()));
+  }
   const bool has_body = !(code == 204 || code == 304) && !rp->is_done();
   strip_hop_by_hop(res, false);
   out.binds = prepare_response_head(res, d, uc.backend, cx);
@@ -174,7 +200,19 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   arm_deadline(client, t.client_write);
   auto [hec, hn] = co_await http::async_write_header(client, sr, use_nothrow);
   out.head_sent = true;
-  if (hec) co_return out;
+  trace.responded = true;
+  trace.rec.http_status = int(code);
+  trace.rec.response_bytes += hn;
+  // However the body ends, the time spent streaming it is known then.
+  struct stream_timer {
+    request_trace& t;
+    request_trace::clock::time_point from;
+    ~stream_timer() { t.rec.streaming = request_trace::since(from, request_trace::clock::now()); }
+  } streaming{trace, head_at};
+  if (hec) {
+    trace.add_error("ClientWriteFailed");
+    co_return out;
+  }
 
   std::array<char, relay_chunk> buf;
   while (!sr.is_done()) {
@@ -186,7 +224,10 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
       // read_some, not read: return as soon as any body bytes are parsed.
       auto [rec, rn] = co_await http::async_read_some(up, uc.buffer, *rp, use_nothrow);
       if (rec == http::error::need_buffer) rec = {};
-      if (rec) co_return out;  // mid-body failure: the client can only learn by the close
+      if (rec) {  // mid-body failure: the client can only learn by the close
+        trace.add_error("BackendFailedMidResponse: " + rec.message());
+        co_return out;
+      }
       got = buf.size() - res.body().size;
       if (got == 0 && !rp->is_done()) continue;
     }
@@ -195,8 +236,12 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
     res.body().more = !rp->is_done();
     arm_deadline(client, t.client_write);
     auto [wec, wn] = co_await http::async_write(client, sr, use_nothrow);
+    trace.rec.response_bytes += wn;
     if (wec == http::error::need_buffer) wec = {};
-    if (wec) co_return out;
+    if (wec) {
+      trace.add_error("ClientWriteFailed");
+      co_return out;
+    }
   }
   out.client_ok = client_keep_alive;
   out.upstream_ok = upstream_keep_alive && rp->is_done();
@@ -222,12 +267,23 @@ awaitable<send_status> send_to(Stream& client, beast::flat_buffer& cbuf, request
       c = cx.ws.pool.take(b);
     } else {
       error_code ec;
+      const auto started = request_trace::clock::now();
       c = co_await connect_upstream(*cx.rt, b, ec);
+      const auto took = request_trace::clock::now() - started;
       if (!c) {
         log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
             " connect: ", ec.message());
+        cx.rt->metrics->upstream_connect_failed(b);
+        cx.ws.backend_reachable[b].store(false, std::memory_order_relaxed);
+        if (cx.trace)
+          cx.trace->add_error("BackendConnectFailed: " + cfg.backends[b].name + " " + ec.message());
         co_return send_status::unreachable;
       }
+      c->track(cx.ws.upstream_open[b]);
+      cx.rt->metrics->upstream_connected(b, std::chrono::duration<double>(took).count());
+      cx.ws.backend_reachable[b].store(true, std::memory_order_relaxed);
+      if (cx.trace)
+        cx.trace->rec.backend_connect = std::chrono::duration_cast<std::chrono::milliseconds>(took);
     }
     if (!c) continue;
     std::size_t sent = 0;
@@ -275,6 +331,11 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   for (auto b : d.candidates)
     if (b != d.affinity_backend) order.push_back(b);
 
+  auto& trace = *cx.trace;
+  if (d.affinity_backend)
+    trace.rec.backend_cookie =
+        backend_cookie(cfg.backends[*d.affinity_backend].name, d.affinity_expires);
+
   upstream_ptr conn;
   for (std::size_t b : order) {
     switch (co_await send_to(client, cbuf, p, b, cx, conn)) {
@@ -303,6 +364,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
     break;
   }
   if (!conn) {
+    trace.add_error("NoBackendReachable");
     // The body is still unread: drop a small one so the connection can carry another request.
     const bool keep = client_keep_alive && co_await discard_body(client, cbuf, p, cx);
     co_await write_local(client, make_error(502, "no backend reachable", !keep), cx);
@@ -310,7 +372,23 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   }
 
   // The request is fully sent: watch the client while the response is awaited and streamed.
+  const std::size_t b = conn->backend;
+  trace.backend = b;
+  trace.rec.proxy_action = "Proxy";
+  trace.rec.target_server = cfg.backends[b].name;
+  trace.rec.routing_hint = b == d.affinity_backend                            ? "token"
+                           : d.source == routing::route_source::default_route ? "hash"
+                                                                              : "explicit";
+  if (!order.empty() && b != order.front())
+    trace.add_info("FailedOver", cfg.backends[order.front()].name);
   beast::get_lowest_layer(client).expires_never();
+  if (trace.notification_wait) ++cx.ws.notification_waits;
+  struct long_poll_count {
+    std::atomic<std::size_t>* n;
+    ~long_poll_count() {
+      if (n) --*n;
+    }
+  } long_poll{trace.notification_wait ? &cx.ws.notification_waits : nullptr};
   bool gone = false;
   auto result = co_await std::visit(
       [&](auto& up) -> awaitable<response_outcome> {
@@ -322,6 +400,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
       },
       conn->stream);
   if (gone) {
+    trace.add_error("ClientDisconnected");
     log(log_level::debug, "c", cx.id, " client went away; backend connection closed");
     co_return false;
   }
@@ -336,6 +415,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   }
   ++conn->requests;
   cx.auth_bound = cx.auth_bound || request_binds || result.binds;
+  if (cx.auth_bound) trace.add_info("Pinned", "true");
   if (!result.upstream_ok || cx.ws.draining) {
     conn->abort();
   } else if (cx.auth_bound) {

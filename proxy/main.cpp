@@ -29,7 +29,8 @@ int check(const std::string& file) {
   auto cfg = load(file);
   if (!cfg) return 1;
   try {
-    proxy::runtime rt(cfg);  // loads every certificate, key and CA the config names
+    metrics::registry scratch({});
+    proxy::runtime rt(cfg, scratch);  // loads every certificate, key and CA the config names
   } catch (const std::exception& e) {
     std::cerr << file << ": " << e.what() << '\n';
     return 1;

@@ -14,10 +14,11 @@ std::unique_ptr<ssl::context> wrap(SSL_CTX* ctx) {
 
 }  // namespace
 
-runtime::runtime(config::snapshot_ptr snapshot)
+runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry)
     : cfg(std::move(snapshot)),
       routes(*cfg),
-      cookie_name(cfg->affinity ? cfg->affinity->cookie_name : std::string()) {
+      cookie_name(cfg->affinity ? cfg->affinity->cookie_name : std::string()),
+      metrics(std::make_unique<metrics::handles>(registry, *cfg)) {
   for (const auto& l : cfg->listeners) {
     if (l.tls) {
       listener_tls.push_back(std::make_unique<tls::server_context>(*l.tls));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "metrics/registry.hpp"
 #include "proxy/net.hpp"
 #include "routing/route_table.hpp"
 #include "tls/client_context.hpp"
@@ -26,8 +27,10 @@ struct runtime {
   std::vector<std::unique_ptr<ssl::context>> backend_ssl;
   /// mapigate's affinity cookie name; empty when affinity is not configured.
   std::string cookie_name;
+  /// This snapshot's metric handles (every label set resolved here, none per request).
+  std::unique_ptr<metrics::handles> metrics;
 
-  explicit runtime(config::snapshot_ptr snapshot);
+  runtime(config::snapshot_ptr snapshot, metrics::registry& registry);
 };
 
 using runtime_ptr = std::shared_ptr<const runtime>;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "config/config.hpp"
 
@@ -32,6 +33,13 @@ class server {
 
   /// Blocks until SIGINT or SIGTERM, then stop(grace). For the mapigate executable.
   void run_until_signal(std::chrono::milliseconds grace);
+
+  /// The admin listener's port (0 when the config disables it).
+  std::uint16_t admin_port() const;
+
+  /// What GET /metrics on the admin listener returns. Call from one thread at a time and not
+  /// while the admin listener serves a scrape (tests without an admin listener).
+  std::string scrape();
 
   /// Requests in flight across workers (relaxed read, for draining and tests).
   std::size_t active_requests() const;

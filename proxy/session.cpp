@@ -4,11 +4,14 @@
 #include <array>
 #include <string_view>
 
+#include "accesslog/format.hpp"
+#include "metrics/registry.hpp"
 #include "proxy/h1_head.hpp"
 #include "proxy/local_reply.hpp"
 #include "proxy/log.hpp"
 #include "proxy/request_facts.hpp"
 #include "routing/auth_policy.hpp"
+#include "routing/credentials.hpp"
 
 namespace proxy {
 namespace {
@@ -53,6 +56,95 @@ awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, bool 
   }
 }
 
+/// Makes `t` the connection's current request for as long as this lives; then finishes it
+/// (metrics, log record), however the request ended, including the worker shutting down.
+struct trace_scope {
+  conn_ctx& cx;
+  request_trace& t;
+  trace_scope(conn_ctx& c, request_trace& tr) : cx(c), t(tr) {
+    cx.trace = &t;
+    t.rec.date_time = std::chrono::system_clock::now();
+    t.rec.client_ip = cx.client_ip;
+    t.rec.server_host_name = cx.rt->cfg->server_name;
+    t.rec.protocol = "Unknown";
+  }
+  ~trace_scope() {
+    cx.trace = nullptr;
+    t.finish(*cx.rt->metrics, cx.ws.access_log);
+  }
+  trace_scope(const trace_scope&) = delete;
+  trace_scope& operator=(const trace_scope&) = delete;
+};
+
+std::string_view log_scheme_name(config::auth_scheme s) {
+  switch (s) {
+    case config::auth_scheme::ntlm:
+      return "NTLM";
+    case config::auth_scheme::negotiate:
+      return "Negotiate";
+    case config::auth_scheme::basic:
+      return "Basic";
+    case config::auth_scheme::oauth:
+      break;
+  }
+  return "Bearer";
+}
+
+/// The request's own columns: URL, client headers, who it authenticates as. NTLM and Negotiate
+/// authenticate the connection, so their user stays with it for the requests that follow.
+void describe_request(request_trace& t, const http::request<http::buffer_body>& req,
+                      const request_facts& facts, conn_ctx& cx) {
+  auto& r = t.rec;
+  r.method = std::string(req.method_string());
+  const std::string_view target = req.target();
+  const auto q = target.find('?');
+  r.url_stem = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) r.url_query = std::string(target.substr(q));
+  r.url_host = facts.host_name;
+  r.protocol = std::string(accesslog::protocol_for_path(r.url_stem));
+  r.user_agent = std::string(req[http::field::user_agent]);
+  r.x_request_id = std::string(facts.request_id);
+  r.x_request_type = std::string(facts.request_type);
+  r.x_client_info = std::string(req["X-ClientInfo"]);
+  if (facts.authorization) {
+    const auto scheme = routing::scheme_of(*facts.authorization);
+    std::string type = scheme ? std::string(log_scheme_name(*scheme)) : std::string();
+    auto user = routing::authenticated_user(*facts.authorization);
+    if (scheme && routing::binds_connection(*scheme)) {
+      cx.auth_type = type;
+      // A type 1 message starts a new handshake: nobody is authenticated until the type 3.
+      cx.user = user.value_or(std::string());
+    }
+    r.authentication_type = std::move(type);
+    r.authenticated_user = user.value_or(cx.auth_type == r.authentication_type ? cx.user : "");
+  } else if (cx.auth_bound) {
+    r.authentication_type = cx.auth_type;
+    r.authenticated_user = cx.user;
+  }
+}
+
+/// What routing decided, in the trace's columns and labels.
+void describe_decision(request_trace& t, const routing::decision& d, std::string_view type,
+                       request_trace::clock::time_point routed) {
+  if (d.ns) t.ns = std::size_t(*d.ns);
+  t.vdir = !d.ns || !d.vdir                        ? metrics::vdir_label::other
+           : *d.vdir == routing::vdir_kind::emsmdb ? metrics::vdir_label::emsmdb
+           : *d.vdir == routing::vdir_kind::nspi   ? metrics::vdir_label::nspi
+                                                   : metrics::vdir_label::other;
+  t.mapi = t.vdir != metrics::vdir_label::other;
+  t.request_type = metrics::request_type_index(t.vdir, type);
+  t.notification_wait = t.vdir == metrics::vdir_label::emsmdb &&
+                        metrics::request_types(t.vdir)[t.request_type] == "NotificationWait";
+  if (d.mailbox) {
+    t.rec.anchor_mailbox = d.mailbox->kind == routing::mailbox_id::form::guid
+                               ? "MailboxGuid~" + std::string(d.mailbox->local())
+                               : "Smtp~" + d.mailbox->value;
+  }
+  t.rec.routing_latency = request_trace::since(t.start, routed);
+  if (d.affinity != routing::affinity_outcome::none)
+    t.add_info("Affinity", std::string(routing::to_string(d.affinity)));
+}
+
 /// The HTTP/1.1 request loop. Returns when the connection should close: true when mapigate
 /// refused a request whose remaining bytes the client may still be sending (close lingering).
 template <class Stream>
@@ -62,8 +154,11 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
   for (std::size_t served = 0;; ++served) {
     if (cx.ws.draining) co_return false;
     head_scan scan;
-    switch (co_await read_head(client, cbuf, served == 0, scan, cx)) {
+    const auto status = co_await read_head(client, cbuf, served == 0, scan, cx);
+    switch (status) {
       case head_status::complete:
+      case head_status::too_large:
+      case head_status::bad:
         break;
       case head_status::closed:
         co_return false;
@@ -71,12 +166,23 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
         // The stream is already closed by the deadline; there is no one to answer.
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head timeout (408)");
         co_return false;
+    }
+    // From here on every request gets an answer, a log record and its metrics.
+    request_trace trace;
+    trace_scope scope{cx, trace};
+    switch (status) {
+      case head_status::complete:
+      case head_status::closed:
+      case head_status::timeout:
+        break;
       case head_status::too_large:
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head too large (431)");
+        trace.add_error("request header fields too large");
         co_await write_local(client, make_error(431, "request header fields too large", true), cx);
         co_return true;
       case head_status::bad:
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " bad request head: ", scan.reason);
+        trace.add_error(scan.reason);
         co_await write_local(client, make_error(400, scan.reason, true), cx);
         co_return true;
     }
@@ -90,14 +196,18 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
       log(log_level::info, "c", cx.id, " ", cx.client_ip,
           " rejected request: ", ec ? ec.message() : "incomplete head");
       auto res = make_error(400, ec ? ec.message() : "malformed request head", true);
+      trace.add_error("malformed request head");
       co_await write_local(client, std::move(res), cx);
       co_return true;
     }
     cbuf.consume(used);
+    trace.rec.request_bytes = used;
     auto& req = p.get();
 
     const auto facts = read_request_facts(req, cx.rt->cookie_name);
+    describe_request(trace, req, facts, cx);
     if (facts.hosts > 1) {
+      trace.add_error("more than one Host header");
       co_await write_local(client, make_error(400, "more than one Host header", true), cx);
       co_return true;
     }
@@ -108,6 +218,13 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
     const auto d =
         cx.rt->routes.decide({req.method_string(), req.target(), facts.host, sni,
                               facts.request_type, facts.authorization, facts.token, unix_now()});
+    describe_decision(trace, d, facts.request_type, request_trace::clock::now());
+    if (d.act == routing::decision::action::proxy &&
+        d.affinity == routing::affinity_outcome::none && !d.new_session &&
+        cx.rt->routes.affinity()) {
+      // A miss: a session request without a token, routed by hash alone (slot "none").
+      cx.ws.affinity_outcomes[0].fetch_add(1, std::memory_order_relaxed);
+    }
     if (d.affinity != routing::affinity_outcome::none) {
       cx.ws.affinity_outcomes[std::size_t(d.affinity)].fetch_add(1, std::memory_order_relaxed);
       if (d.affinity != routing::affinity_outcome::hit)
@@ -123,6 +240,7 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
     // written the protocol's way. An unread body would be parsed as the next request: close then.
     auto refuse = [&](int status, int code, std::string_view reason, bool close) {
       close = close || !keep_alive;
+      trace.add_error(reason);
       log(log_level::info, "c", cx.id, " ", cx.client_ip, " ", req.method_string(), " ",
           req.target(), " -> ", status, code ? " X-ResponseCode " : "",
           code ? std::to_string(code) : "", " (", reason, ")");
@@ -260,6 +378,7 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
   cx.tls = true;
   arm_deadline(tls_s, cx.rt->cfg->timeouts.handshake);
   auto [hec] = co_await tls_s.async_handshake(ssl::stream_base::server, use_nothrow);
+  cx.rt->metrics->tls_handshake(!hec, hec ? "unknown" : SSL_get_version(tls_s.native_handle()));
   if (hec) {
     log(log_level::debug, "c", cx.id, " ", cx.client_ip, " TLS handshake failed: ", hec.message());
     beast::get_lowest_layer(tls_s).close();

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <string>
 
+#include "metrics/labels.hpp"
 #include "proxy/net.hpp"
+#include "proxy/request_trace.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/worker_state.hpp"
 #include "routing/route_table.hpp"
@@ -48,6 +50,12 @@ struct conn_ctx {
   /// NTLM/Negotiate was seen on this connection: from now on every backend connection it uses
   /// is pinned (the client relies on connection-bound authentication).
   bool auth_bound = false;
+  /// The scheme and user the connection authenticated with (NTLM authenticates the connection:
+  /// later requests on it carry no Authorization field). For the HttpProxy log.
+  std::string auth_type;
+  std::string user;
+  /// The request being served (null between requests): what it did, for its log record.
+  request_trace* trace = nullptr;
 };
 
 /// Serves one accepted connection until it closes. Never throws for network outcomes. The caller
@@ -92,8 +100,13 @@ awaitable<bool> discard_body(Stream& client, beast::flat_buffer& cbuf, request_p
 template <class Stream>
 awaitable<bool> write_local(Stream& client, http::response<http::string_body> res,
                             const conn_ctx& cx) {
+  const int status = res.result_int();
+  std::optional<int> code;
+  if (auto it = res.find("X-ResponseCode"); it != res.end())
+    code = metrics::parse_mapi_code(it->value());
   arm_deadline(client, cx.rt->cfg->timeouts.client_write);
   auto [ec, n] = co_await http::async_write(client, res, use_nothrow);
+  if (cx.trace) cx.trace->local_response(status, code, n, ec ? "ClientWriteFailed" : "");
   co_return !ec;
 }
 

@@ -1,6 +1,7 @@
 // Backend connections: connect (plain or TLS bridging) and a per-worker keep-alive pool.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -24,6 +25,18 @@ struct upstream_conn {
 
   upstream_conn(std::size_t b, plain_stream s) : backend(b), stream(std::move(s)) {}
   upstream_conn(std::size_t b, tls_stream s) : backend(b), stream(std::move(s)) {}
+  ~upstream_conn() {
+    if (open_gauge_) open_gauge_->fetch_sub(1, std::memory_order_relaxed);
+  }
+  upstream_conn(const upstream_conn&) = delete;
+  upstream_conn& operator=(const upstream_conn&) = delete;
+
+  /// Counts this connection in `gauge` until it is destroyed (once; later calls are ignored).
+  void track(std::atomic<std::size_t>& gauge) noexcept {
+    if (open_gauge_) return;
+    open_gauge_ = &gauge;
+    gauge.fetch_add(1, std::memory_order_relaxed);
+  }
 
   tcp::socket& socket() noexcept;
   /// True when the backend closed this idle connection or sent something unsolicited: either
@@ -31,6 +44,9 @@ struct upstream_conn {
   bool stale() noexcept;
   /// Closes the TCP socket at once (no TLS close_notify): used on errors and cancellation.
   void abort() noexcept;
+
+ private:
+  std::atomic<std::size_t>* open_gauge_ = nullptr;
 };
 
 using upstream_ptr = std::unique_ptr<upstream_conn>;

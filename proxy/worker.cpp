@@ -8,10 +8,10 @@
 
 namespace proxy {
 
-worker::worker(unsigned id, runtime_ptr rt, std::atomic<std::size_t>& process_connections)
+worker::worker(unsigned id, runtime_ptr rt, const process_services& shared)
     : rt_(std::move(rt)),
       state_(id, rt_->cfg->backends.size(), rt_->cfg->limits.upstream_idle_per_backend,
-             rt_->cfg->timeouts.upstream_keepalive, process_connections) {}
+             rt_->cfg->timeouts.upstream_keepalive, shared) {}
 
 worker::~worker() {
   stop();

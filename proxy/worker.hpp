@@ -18,8 +18,8 @@ namespace proxy {
 /// the worker that accepted it, so sessions need no strands or locks.
 class worker {
  public:
-  /// `process_connections` counts client connections across all workers; it must outlive this.
-  worker(unsigned id, runtime_ptr rt, std::atomic<std::size_t>& process_connections);
+  /// Everything `shared` refers to must outlive this worker.
+  worker(unsigned id, runtime_ptr rt, const process_services& shared);
   ~worker();
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;

@@ -168,7 +168,8 @@ std::string affinity_codec::issue(std::string_view backend, std::string_view mai
 }
 
 token_verdict affinity_codec::verify(std::string_view token, std::string_view mailbox,
-                                     std::int64_t now_unix, std::string& backend) const {
+                                     std::int64_t now_unix, std::string& backend,
+                                     std::int64_t* issued_at) const {
   backend.clear();
   // Structure and decoding: nothing here depends on a secret.
   if (token.size() > max_token_bytes) return token_verdict::malformed;
@@ -219,6 +220,7 @@ token_verdict affinity_codec::verify(std::string_view token, std::string_view ma
   }
   if (field[4] != mailbox) return token_verdict::wrong_mailbox;
   backend = std::string(field[3]);
+  if (issued_at) *issued_at = issued;
   return token_verdict::valid;
 }
 

@@ -43,12 +43,15 @@ class affinity_codec {
                     std::int64_t now_unix) const;
 
   /// Checks `token` for a request for `mailbox` at `now`. On valid, `backend` is the name the
-  /// token carries (the caller checks that the config still has it); otherwise it is cleared.
+  /// token carries (the caller checks that the config still has it) and `*issued_at` (when
+  /// given) its issue time; otherwise `backend` is cleared.
   /// Tokens over 1024 bytes are malformed. Checks run in this order, so a forged token learns
   /// nothing about the fields: structure (malformed), key id (unknown_key), MAC
   /// (bad_signature), then the signed fields (malformed, expired, wrong_mailbox).
   token_verdict verify(std::string_view token, std::string_view mailbox, std::int64_t now_unix,
-                       std::string& backend) const;
+                       std::string& backend, std::int64_t* issued_at = nullptr) const;
+
+  std::int64_t max_age() const noexcept { return max_age_; }
 
  private:
   struct key {

@@ -94,7 +94,8 @@ bool route_table::mapi_enabled_for(const mailbox_id& m) const {
 void route_table::apply_affinity(const request_view& r, decision& d) const {
   if (!affinity_ || !r.affinity_token) return;
   std::string backend;
-  switch (affinity_->verify(*r.affinity_token, d.mailbox->value, r.now_unix, backend)) {
+  std::int64_t issued = 0;
+  switch (affinity_->verify(*r.affinity_token, d.mailbox->value, r.now_unix, backend, &issued)) {
     case token_verdict::valid:
       break;
     case token_verdict::malformed:
@@ -120,6 +121,7 @@ void route_table::apply_affinity(const request_view& r, decision& d) const {
   }
   d.affinity = affinity_outcome::hit;
   d.affinity_backend = it->second;
+  d.affinity_expires = issued + affinity_->max_age();
 }
 
 namespace {

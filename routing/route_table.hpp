@@ -68,6 +68,7 @@ struct decision {
   std::vector<std::size_t> candidates;
   affinity_outcome affinity = affinity_outcome::none;
   std::optional<std::size_t> affinity_backend;  ///< hit: the backend holding the session
+  std::int64_t affinity_expires = 0;            ///< hit: Unix time the token stops verifying
   bool new_session = false;  ///< Connect (emsmdb) or Bind (nspi): may start anywhere
 };
 

@@ -60,6 +60,10 @@ routes:
     pool: dag1
 affinity:
   key_files: [affinity.key]
+logs:
+  directory: logs
+admin:
+  address: 127.0.0.1:9464
 YAML
 "$build/bin/mapigate" check -c "$run/mapigate.yaml"
 
@@ -96,6 +100,8 @@ A MAPI Connect through the external namespace:
     -H 'X-ClientInfo: {2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1' \\
     --data-binary @$run/connect.bin \\
     'https://outlook.example.test:8443/mapi/emsmdb/?MailboxId=416c6368-656d-794a-6f45-57615272456e@corp.test'
+
+HttpProxy logs: $run/logs/HttpProxy/Mapi/   Prometheus metrics: curl -s http://127.0.0.1:9464/metrics
 
 The health check a load balancer would use:
 

@@ -214,3 +214,28 @@ TEST(Format, NewRequestIdIsRandomLowercaseGuid) {
 
 }  // namespace
 }  // namespace accesslog
+
+namespace {
+
+TEST(Format, ProtocolForPathNamesExchangesVdirs) {
+  const std::pair<std::string_view, std::string_view> rows[] = {
+      {"/mapi/emsmdb/", "Mapi"},
+      {"/MAPI/nspi/", "Mapi"},
+      {"/mapi/healthcheck.htm", "Mapi"},
+      {"/mapi", "Mapi"},
+      {"/mapi?x", "Mapi"},
+      {"/Autodiscover/Autodiscover.xml", "Autodiscover"},
+      {"/EWS/Exchange.asmx", "Ews"},
+      {"/rpc/rpcproxy.dll", "RpcHttp"},
+      {"/Microsoft-Server-ActiveSync", "Eas"},
+      {"/mapix/", "Unknown"},
+      {"/", "Unknown"},
+      {"", "Unknown"},
+      {"mapi/emsmdb", "Unknown"},
+      {"http://evil/mapi", "Unknown"},
+  };
+  for (const auto& [path, protocol] : rows)
+    EXPECT_EQ(accesslog::protocol_for_path(path), protocol) << path;
+}
+
+}  // namespace

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "accesslog/record.hpp"
+#include "tests/support/csv.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace accesslog_test {
@@ -83,105 +84,9 @@ inline std::vector<std::string> logs_in_order(const std::filesystem::path& folde
   return names;
 }
 
-/// Splits CRLF-terminated text into lines (without the CRLF). Fails the test on a bare CR/LF.
-inline std::vector<std::string> crlf_lines(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    const auto end = text.find("\r\n");
-    if (end == std::string_view::npos) {
-      ADD_FAILURE() << "unterminated line: " << text;
-      break;
-    }
-    const auto line = text.substr(0, end);
-    EXPECT_EQ(line.find_first_of("\r\n"), std::string_view::npos) << line;
-    out.emplace_back(line);
-    text.remove_prefix(end + 2);
-  }
-  return out;
-}
-
-/// A CSV file read the way PowerShell's Import-Csv reads one: a field starting with '"' is
-/// quoted (may contain ',' and line breaks; "" is a quote), a '"' later in a field is literal.
-/// Lines starting with '#' between records are skipped, except that `#Fields:` gives the column
-/// names.
-struct csv_file {
-  std::vector<std::string> columns;
-  std::vector<std::map<std::string, std::string>> rows;
-  std::vector<std::size_t> widths;  ///< field count of each row
-};
-
-inline csv_file read_csv(std::string_view text) {
-  csv_file out;
-  std::size_t i = 0;
-  const auto at_line_end = [&] {
-    if (i < text.size() && text[i] == '\r') ++i;
-    if (i < text.size() && text[i] == '\n') ++i;
-  };
-  while (i < text.size()) {
-    if (text[i] == '#') {
-      auto end = text.find_first_of("\r\n", i);
-      if (end == std::string_view::npos) end = text.size();
-      const auto line = text.substr(i, end - i);
-      i = end;
-      at_line_end();
-      constexpr std::string_view fields = "#Fields: ";
-      if (line.starts_with(fields)) {
-        out.columns.clear();
-        std::string name;
-        for (const char c : line.substr(fields.size())) {
-          if (c == ',') {
-            out.columns.push_back(std::move(name));
-            name.clear();
-          } else {
-            name.push_back(c);
-          }
-        }
-        out.columns.push_back(std::move(name));
-      }
-      continue;
-    }
-    std::vector<std::string> fields(1);
-    bool quoted = false;
-    bool field_start = true;
-    while (i < text.size()) {
-      const char c = text[i];
-      if (quoted) {
-        if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-          fields.back().push_back('"');
-          i += 2;
-        } else if (c == '"') {
-          quoted = false;
-          ++i;
-        } else {
-          fields.back().push_back(c);
-          ++i;
-        }
-      } else if (c == ',') {
-        fields.emplace_back();
-        field_start = true;
-        ++i;
-        continue;
-      } else if (c == '\r' || c == '\n') {
-        break;
-      } else if (c == '"' && field_start) {
-        quoted = true;
-        ++i;
-      } else {
-        fields.back().push_back(c);
-        ++i;
-      }
-      field_start = false;
-    }
-    at_line_end();
-    out.widths.push_back(fields.size());
-    std::map<std::string, std::string> row;
-    for (std::size_t k = 0; k < fields.size() && k < out.columns.size(); ++k) {
-      row[out.columns[k]] = fields[k];
-    }
-    out.rows.push_back(std::move(row));
-  }
-  return out;
-}
+using testing_support::crlf_lines;
+using testing_support::csv_file;
+using testing_support::read_csv;
 
 /// A typical MAPI Execute request.
 inline accesslog::record mapi_execute() {

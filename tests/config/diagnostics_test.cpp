@@ -149,14 +149,14 @@ routes:
 )"),
      {"t.yaml:15:14: timeouts.handshake: duration must be greater than 0, got \"0s\"",
       "t.yaml:16:16: timeouts.header_read: invalid duration \"30\" (expected a number with unit "
-      "ms, s, m or h)",
+      "ms, s, m, h or d)",
       "t.yaml:17:19: timeouts.keepalive_idle: duration \"25h\" is longer than 24h",
       "t.yaml:18:14: timeouts.body_idle: invalid duration \"1.5s\" (expected a number with unit "
-      "ms, s, m or h)",
+      "ms, s, m, h or d)",
       "t.yaml:19:17: timeouts.client_write: invalid duration \"-1s\" (expected a number with "
-      "unit ms, s, m or h)",
+      "unit ms, s, m, h or d)",
       "t.yaml:20:21: timeouts.upstream_connect: invalid duration \"5 s\" (expected a number with "
-      "unit ms, s, m or h)",
+      "unit ms, s, m, h or d)",
       "t.yaml:22:23: timeouts.upstream_keepalive: expected a duration, got a sequence"}},
     {"bad_sizes_and_counts",
      valid_with(R"(limits:

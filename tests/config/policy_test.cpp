@@ -274,7 +274,7 @@ TEST_F(policy_test, max_age_and_backend_state_errors) {
                 "F:16:12: affinity.max_age: duration must be greater than 0, got \"0s\""});
   EXPECT_EQ(errors(head + mapi + "affinity:\n  key_files: [k]\n  max_age: 12\n"),
             std::vector<std::string>{"F:16:12: affinity.max_age: invalid duration \"12\" "
-                                     "(expected a number with unit ms, s, m or h)"});
+                                     "(expected a number with unit ms, s, m, h or d)"});
   EXPECT_EQ(errors(R"(version: 1
 server_name: gw
 listeners: [{name: http, address: "127.0.0.1:8080"}]

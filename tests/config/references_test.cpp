@@ -197,7 +197,7 @@ limits:
                 "mapigate.yaml:14:22: pools[0].members[1]: unknown backend \"mbx02\"",
                 "mapigate.yaml:17:11: routes[0].pool: unknown pool \"dag2\"",
                 "mapigate.yaml:19:16: timeouts.header_read: invalid duration \"30\" (expected a "
-                "number with unit ms, s, m or h)",
+                "number with unit ms, s, m, h or d)",
                 "mapigate.yaml:21:17: limits.header_bytes: invalid size \"16KB\" (expected a byte "
                 "count or a number with unit B, KiB, MiB or GiB)"}));
   EXPECT_EQ(r.diagnostics[0].file, "mapigate.yaml");

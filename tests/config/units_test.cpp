@@ -33,12 +33,12 @@ INSTANTIATE_TEST_SUITE_P(
                       // Rejected: no unit, unknown unit, sign, fraction, spaces, over 24h.
                       duration_case{"30", std::nullopt}, duration_case{"", std::nullopt},
                       duration_case{"s", std::nullopt}, duration_case{"10sec", std::nullopt},
-                      duration_case{"10S", std::nullopt}, duration_case{"1d", std::nullopt},
-                      duration_case{"10us", std::nullopt}, duration_case{"-5s", std::nullopt},
-                      duration_case{"+5s", std::nullopt}, duration_case{"1.5s", std::nullopt},
-                      duration_case{" 5s", std::nullopt}, duration_case{"5 s", std::nullopt},
-                      duration_case{"5s ", std::nullopt}, duration_case{"25h", std::nullopt},
-                      duration_case{"86400001ms", std::nullopt},
+                      duration_case{"10S", std::nullopt}, duration_case{"1d", 24h},
+                      duration_case{"2d", std::nullopt}, duration_case{"10us", std::nullopt},
+                      duration_case{"-5s", std::nullopt}, duration_case{"+5s", std::nullopt},
+                      duration_case{"1.5s", std::nullopt}, duration_case{" 5s", std::nullopt},
+                      duration_case{"5 s", std::nullopt}, duration_case{"5s ", std::nullopt},
+                      duration_case{"25h", std::nullopt}, duration_case{"86400001ms", std::nullopt},
                       duration_case{"1441m", std::nullopt},
                       duration_case{"99999999999999999999999s", std::nullopt}));
 

@@ -63,6 +63,14 @@ std::string gateway_yaml(const gateway_options& o, const std::string& dir) {
     write_file(key_file, o.affinity_key);
     y << "affinity:\n  key_files: [" << key_file << "]\n";
   }
+  if (!o.logs_yaml.empty()) {
+    y << "logs:\n";
+    if (o.logs_yaml.find("directory:") == std::string::npos)
+      y << "  directory: " << (dir.empty() ? std::string(".") : dir) << "/logs\n";
+    y << o.logs_yaml;
+  }
+  // Ephemeral admin port: parallel tests never collide on the default 9464.
+  if (o.extra_yaml.find("admin:") == std::string::npos) y << "admin:\n  address: 127.0.0.1:0\n";
   y << o.extra_yaml;
   return y.str();
 }
@@ -88,6 +96,10 @@ gateway::~gateway() {
 
 std::uint16_t gateway::port() const {
   return server_->port(0);
+}
+
+std::uint16_t gateway::admin_port() const {
+  return server_->admin_port();
 }
 
 test_client gateway::client(const std::string& sni) const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +43,9 @@ struct gateway_options {
   std::string mapi_yaml;
   std::string affinity_key;  ///< non-empty: an affinity section with this key (written to a file)
   std::string extra_yaml;    ///< appended at the top level (e.g. a `mailboxes:` block)
+  /// Lines under `logs:` (each "  key: value\n"); non-empty turns HttpProxy logs on, into
+  /// <dir>/logs unless they set `directory`.
+  std::string logs_yaml;
 };
 
 /// The YAML a gateway_options describes (exposed so the CLI tests can reuse it). `dir` is where
@@ -63,6 +67,10 @@ class gateway {
   /// A TLS (or plain) client to this gateway, SNI = `sni`.
   test_client client(const std::string& sni = internal_host) const;
   proxy::server& server() noexcept { return *server_; }
+  /// The admin listener's port (the test config binds it to 127.0.0.1:0).
+  std::uint16_t admin_port() const;
+  /// Where HttpProxy logs go when logs_yaml is set.
+  std::filesystem::path log_dir() const { return dir_.path() / "logs"; }
 
  private:
   gateway_options opts_;

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "routing/base64.hpp"
 #include "routing/text.hpp"
 
 namespace sim::detail {
@@ -32,8 +33,7 @@ using routing::trim;
 /// RFC 1123 date, e.g. "Sat, 21 Nov 2026 06:22:05 GMT" (locale independent).
 std::string http_date(std::chrono::system_clock::time_point t);
 
-std::string base64_encode(std::string_view bytes);
-/// Strict decoding: only the standard alphabet, optional '=' padding at the end; nullopt else.
-std::optional<std::string> base64_decode(std::string_view text);
+using routing::base64_decode;
+using routing::base64_encode;
 
 }  // namespace sim::detail

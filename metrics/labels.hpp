@@ -1,0 +1,54 @@
+// Bounded label values for mapigate's metrics: what a request's facts map to. Pure (no
+// prometheus-cpp), so the mapping is table-tested and every label set is known in advance: the
+// handles of one config snapshot are resolved once, never looked up per request.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace metrics {
+
+/// vdir label: "emsmdb", "nspi", "other".
+enum class vdir_label : std::size_t { emsmdb, nspi, other };
+inline constexpr std::array<std::string_view, 3> vdir_names{"emsmdb", "nspi", "other"};
+
+/// namespace label: "internal", "external", "none" (Host matched no namespace).
+inline constexpr std::array<std::string_view, 3> namespace_names{"internal", "external", "none"};
+
+/// code_class label: "2xx".."5xx", and "none" when no final response was sent (client gone).
+inline constexpr std::array<std::string_view, 5> code_class_names{"2xx", "3xx", "4xx", "5xx",
+                                                                  "none"};
+std::size_t code_class(int http_status) noexcept;
+
+/// The request types a vdir knows ([MS-OXCMAPIHTTP] 2.2.5 and 2.2.6), "other" last. The
+/// "other" vdir has the single type "none".
+std::span<const std::string_view> request_types(vdir_label v) noexcept;
+
+/// Index into request_types(v) for an X-RequestType value (ASCII case-insensitive); an unknown
+/// or missing value maps to "other" ("none" on the other vdir).
+std::size_t request_type_index(vdir_label v, std::string_view x_request_type) noexcept;
+
+/// Position of (v, type index) in one flat list over all vdirs; total is request_type_slots().
+std::size_t request_type_slot(vdir_label v, std::size_t type_index) noexcept;
+std::size_t request_type_slots() noexcept;
+
+/// code label of mapigate_mapi_responses_total: "0".."18", then "other" (index 19).
+inline constexpr std::size_t mapi_code_labels = 20;
+std::size_t mapi_code_index(int x_response_code) noexcept;
+/// X-ResponseCode field value → code; nullopt unless 1-3 decimal digits.
+std::optional<int> parse_mapi_code(std::string_view value) noexcept;
+
+/// outcome label of mapigate_affinity_requests_total, in routing::affinity_outcome order with
+/// "none" replaced by "miss" (a session request that carried no token).
+inline constexpr std::array<std::string_view, 8> affinity_outcome_names{
+    "miss",          "hit",     "malformed",     "unknown_key",
+    "bad_signature", "expired", "wrong_mailbox", "unknown_backend"};
+
+/// TLS label values: result ("ok", "failed") and version ("TLSv1.2", "TLSv1.3", "unknown").
+inline constexpr std::array<std::string_view, 3> tls_version_names{"TLSv1.2", "TLSv1.3", "unknown"};
+std::size_t tls_version_index(std::string_view openssl_version) noexcept;
+
+}  // namespace metrics

@@ -1,0 +1,325 @@
+// Families, build info and the per-snapshot handle tables.
+#include "metrics/registry.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace metrics {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
+
+namespace {
+
+const Histogram::BucketBoundaries request_buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                  1,     2.5,  5,     10,   30,  60};
+const Histogram::BucketBoundaries long_poll_buckets{1,   5,   15,  30,   60,  120,
+                                                    300, 600, 900, 1200, 1800};
+const Histogram::BucketBoundaries connect_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1,    0.25,  0.5,    1,     2.5,  5};
+
+/// Adds to a counter mirrored from a monotonic total kept elsewhere (scrapes are serialised
+/// by the caller; a total never goes down).
+void mirror(Counter& c, std::uint64_t total) {
+  const double now = static_cast<double>(total);
+  if (now > c.Value()) c.Increment(now - c.Value());
+}
+
+}  // namespace
+
+struct registry::families {
+  Family<Counter>& requests;
+  Family<Counter>& backend_requests;
+  Family<Histogram>& duration;
+  Family<Histogram>& notification_wait;
+  Family<Histogram>& connect;
+  Family<Histogram>& first_byte;
+  Family<Counter>& connect_errors;
+  Family<Counter>& mapi_responses;
+  Family<Gauge>& upstream_connections;
+  Family<Gauge>& backend_up;
+  Family<Counter>& tls_handshakes;
+
+  Gauge& client_connections;
+  Gauge& pinned;
+  Gauge& in_flight;
+  Gauge& notification_waits;
+  std::array<Counter*, affinity_outcome_names.size()> affinity{};
+  Counter& log_written;
+  Counter& log_dropped;
+  Counter& log_errors;
+  Family<Counter>& reloads;
+  Counter& reload_ok;
+  Counter& reload_failed;
+  Gauge& last_reload;
+
+  explicit families(prometheus::Registry& r)
+      : requests(BuildCounter()
+                     .Name("mapigate_requests_total")
+                     .Help("Completed requests by namespace, vdir, X-RequestType and status class")
+                     .Register(r)),
+        backend_requests(BuildCounter()
+                             .Name("mapigate_backend_requests_total")
+                             .Help("Completed requests by the backend that answered (none: "
+                                   "mapigate answered), vdir and status class")
+                             .Register(r)),
+        duration(BuildHistogram()
+                     .Name("mapigate_request_duration_seconds")
+                     .Help("Whole request time, NotificationWait excluded")
+                     .Register(r)),
+        notification_wait(BuildHistogram()
+                              .Name("mapigate_notification_wait_duration_seconds")
+                              .Help("NotificationWait long-poll time")
+                              .Register(r)),
+        connect(BuildHistogram()
+                    .Name("mapigate_upstream_connect_duration_seconds")
+                    .Help("TCP connect and TLS handshake to a backend")
+                    .Register(r)),
+        first_byte(BuildHistogram()
+                       .Name("mapigate_upstream_first_byte_seconds")
+                       .Help("Request sent to response head received, per backend")
+                       .Register(r)),
+        connect_errors(BuildCounter()
+                           .Name("mapigate_upstream_connect_errors_total")
+                           .Help("Failed backend connects")
+                           .Register(r)),
+        mapi_responses(BuildCounter()
+                           .Name("mapigate_mapi_responses_total")
+                           .Help("MAPI responses sent to clients, by X-ResponseCode")
+                           .Register(r)),
+        upstream_connections(BuildGauge()
+                                 .Name("mapigate_upstream_connections")
+                                 .Help("Open backend connections (busy, idle and pinned)")
+                                 .Register(r)),
+        backend_up(BuildGauge()
+                       .Name("mapigate_backend_up")
+                       .Help("1 when the backend is usable")
+                       .Register(r)),
+        tls_handshakes(BuildCounter()
+                           .Name("mapigate_tls_handshakes_total")
+                           .Help("Client TLS handshakes by result and protocol version")
+                           .Register(r)),
+        client_connections(BuildGauge()
+                               .Name("mapigate_client_connections")
+                               .Help("Open client connections")
+                               .Register(r)
+                               .Add({})),
+        pinned(BuildGauge()
+                   .Name("mapigate_upstream_connections_pinned")
+                   .Help("Backend connections bound to one client by NTLM/Negotiate")
+                   .Register(r)
+                   .Add({})),
+        in_flight(BuildGauge()
+                      .Name("mapigate_requests_in_flight")
+                      .Help("Requests being proxied")
+                      .Register(r)
+                      .Add({})),
+        notification_waits(BuildGauge()
+                               .Name("mapigate_notification_waits_in_flight")
+                               .Help("NotificationWait long-polls held")
+                               .Register(r)
+                               .Add({})),
+        log_written(BuildCounter()
+                        .Name("mapigate_log_records_written_total")
+                        .Help("HttpProxy log records written")
+                        .Register(r)
+                        .Add({})),
+        log_dropped(BuildCounter()
+                        .Name("mapigate_log_records_dropped_total")
+                        .Help("HttpProxy log records dropped because the queue was full")
+                        .Register(r)
+                        .Add({})),
+        log_errors(BuildCounter()
+                       .Name("mapigate_log_write_errors_total")
+                       .Help("HttpProxy log records lost to I/O errors")
+                       .Register(r)
+                       .Add({})),
+        reloads(BuildCounter()
+                    .Name("mapigate_config_reloads_total")
+                    .Help("Configuration loads and reloads by result")
+                    .Register(r)),
+        reload_ok(reloads.Add({{"result", "success"}})),
+        reload_failed(reloads.Add({{"result", "failure"}})),
+        last_reload(BuildGauge()
+                        .Name("mapigate_config_last_reload_success_timestamp_seconds")
+                        .Help("Unix time of the last successful configuration (re)load")
+                        .Register(r)
+                        .Add({})) {
+    auto& aff = BuildCounter()
+                    .Name("mapigate_affinity_requests_total")
+                    .Help(
+                        "Affinity token outcomes: hit, miss (no token on a session request) "
+                        "and every reason a token was ignored")
+                    .Register(r);
+    for (std::size_t i = 0; i < affinity.size(); ++i)
+      affinity[i] = &aff.Add({{"outcome", std::string(affinity_outcome_names[i])}});
+  }
+};
+
+registry::registry(const build_info& build)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      families_(std::make_unique<families>(*registry_)) {
+  BuildGauge()
+      .Name("mapigate_build_info")
+      .Help("mapigate build metadata (always 1)")
+      .Register(*registry_)
+      .Add({{"version", build.version}, {"boost", build.boost}, {"openssl", build.openssl}})
+      .Set(1);
+}
+
+registry::~registry() = default;
+
+std::string registry::serialize() const {
+  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+}
+
+void registry::set_process(const process_view& v) noexcept {
+  auto& f = *families_;
+  f.client_connections.Set(double(v.client_connections));
+  f.pinned.Set(double(v.pinned));
+  f.in_flight.Set(double(v.in_flight));
+  f.notification_waits.Set(double(v.notification_waits));
+  for (std::size_t i = 0; i < v.affinity.size(); ++i)
+    mirror(*f.affinity[i], v.affinity[i]);
+  mirror(f.log_written, v.log_written);
+  mirror(f.log_dropped, v.log_dropped);
+  mirror(f.log_errors, v.log_errors);
+}
+
+void registry::config_loaded(bool ok, std::int64_t unix_now) noexcept {
+  auto& f = *families_;
+  if (!ok) {
+    f.reload_failed.Increment();
+    return;
+  }
+  f.reload_ok.Increment();
+  f.last_reload.Set(double(unix_now));
+}
+
+// ---- per-snapshot handles ----
+
+struct handles::table {
+  std::size_t backends = 0;
+  /// [ns][request_type_slot][code_class]
+  std::vector<Counter*> requests;
+  /// [backend or none][vdir][code_class]
+  std::vector<Counter*> backend_requests;
+  std::vector<Histogram*> duration;  ///< [request_type_slot]; NotificationWait's slot unused
+  Histogram* notification_wait = nullptr;
+  std::vector<Histogram*> connect, first_byte;  ///< [backend]
+  std::vector<Counter*> connect_errors;         ///< [backend]
+  std::array<Counter*, mapi_code_labels> mapi{};
+  std::vector<Gauge*> upstream_connections, backend_up;      ///< [backend]
+  std::array<Counter*, 2 * tls_version_names.size()> tls{};  ///< [ok?][version]
+  std::size_t notification_wait_slot = 0;
+};
+
+handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique<table>()) {
+  auto& f = r.f();
+  auto& t = *t_;
+  t.backends = cfg.backends.size();
+  const std::size_t slots = request_type_slots();
+  const std::size_t classes = code_class_names.size();
+  t.requests.resize(namespace_names.size() * slots * classes);
+  t.duration.resize(slots);
+  for (std::size_t v = 0; v < vdir_names.size(); ++v) {
+    const auto vdir = vdir_label(v);
+    const auto types = request_types(vdir);
+    for (std::size_t ti = 0; ti < types.size(); ++ti) {
+      const std::size_t slot = request_type_slot(vdir, ti);
+      const std::string type(types[ti]);
+      if (types[ti] == "NotificationWait") {
+        t.notification_wait_slot = slot;
+      } else {
+        t.duration[slot] = &f.duration.Add(
+            {{"vdir", std::string(vdir_names[v])}, {"request_type", type}}, request_buckets);
+      }
+      for (std::size_t ns = 0; ns < namespace_names.size(); ++ns) {
+        // A request matches no namespace only when it is refused before any vdir applies.
+        if (ns == 2 && vdir != vdir_label::other) continue;
+        for (std::size_t c = 0; c < classes; ++c)
+          t.requests[(ns * slots + slot) * classes + c] =
+              &f.requests.Add({{"namespace", std::string(namespace_names[ns])},
+                               {"vdir", std::string(vdir_names[v])},
+                               {"request_type", type},
+                               {"code_class", std::string(code_class_names[c])}});
+      }
+    }
+  }
+  t.notification_wait = &f.notification_wait.Add({}, long_poll_buckets);
+  t.backend_requests.resize((t.backends + 1) * vdir_names.size() * classes);
+  for (std::size_t b = 0; b <= t.backends; ++b) {
+    const std::string name = b < t.backends ? cfg.backends[b].name : "none";
+    for (std::size_t v = 0; v < vdir_names.size(); ++v)
+      for (std::size_t c = 0; c < classes; ++c)
+        t.backend_requests[(b * vdir_names.size() + v) * classes + c] =
+            &f.backend_requests.Add({{"backend", name},
+                                     {"vdir", std::string(vdir_names[v])},
+                                     {"code_class", std::string(code_class_names[c])}});
+    if (b == t.backends) break;
+    t.connect.push_back(&f.connect.Add({{"backend", name}}, connect_buckets));
+    t.first_byte.push_back(&f.first_byte.Add({{"backend", name}}, request_buckets));
+    t.connect_errors.push_back(&f.connect_errors.Add({{"backend", name}}));
+    t.upstream_connections.push_back(&f.upstream_connections.Add({{"backend", name}}));
+    t.backend_up.push_back(&f.backend_up.Add({{"backend", name}}));
+  }
+  for (std::size_t i = 0; i < mapi_code_labels; ++i)
+    t.mapi[i] = &f.mapi_responses.Add(
+        {{"code", i + 1 < mapi_code_labels ? std::to_string(i) : std::string("other")}});
+  for (std::size_t ok = 0; ok < 2; ++ok)
+    for (std::size_t v = 0; v < tls_version_names.size(); ++v)
+      t.tls[ok * tls_version_names.size() + v] = &f.tls_handshakes.Add(
+          {{"result", ok ? "ok" : "failed"}, {"version", std::string(tls_version_names[v])}});
+}
+
+handles::~handles() = default;
+
+void handles::request(const request_sample& s) const noexcept {
+  const auto& t = *t_;
+  const std::size_t slots = request_type_slots();
+  const std::size_t classes = code_class_names.size();
+  const std::size_t slot = request_type_slot(s.vdir, s.request_type);
+  const std::size_t cls = code_class(s.http_status);
+  // Only the "other" vdir has namespace "none" series: callers map a request that matched no
+  // namespace to it.
+  if (auto* c = t.requests[(s.ns * slots + slot) * classes + cls]) c->Increment();
+  const std::size_t b = s.backend && *s.backend < t.backends ? *s.backend : t.backends;
+  t.backend_requests[(b * vdir_names.size() + std::size_t(s.vdir)) * classes + cls]->Increment();
+  if (slot == t.notification_wait_slot && s.vdir == vdir_label::emsmdb)
+    t.notification_wait->Observe(s.seconds);
+  else
+    t.duration[slot]->Observe(s.seconds);
+  if (s.mapi_code) t.mapi[mapi_code_index(*s.mapi_code)]->Increment();
+}
+
+void handles::upstream_connected(std::size_t b, double seconds) const noexcept {
+  if (b < t_->backends) t_->connect[b]->Observe(seconds);
+}
+
+void handles::upstream_connect_failed(std::size_t b) const noexcept {
+  if (b < t_->backends) t_->connect_errors[b]->Increment();
+}
+
+void handles::first_byte(std::size_t b, double seconds) const noexcept {
+  if (b < t_->backends) t_->first_byte[b]->Observe(seconds);
+}
+
+void handles::tls_handshake(bool ok, std::string_view version) const noexcept {
+  t_->tls[(ok ? 1 : 0) * tls_version_names.size() + tls_version_index(version)]->Increment();
+}
+
+void handles::set_backend(std::size_t b, bool up, std::size_t conns) const noexcept {
+  if (b >= t_->backends) return;
+  t_->backend_up[b]->Set(up ? 1 : 0);
+  t_->upstream_connections[b]->Set(double(conns));
+}
+
+}  // namespace metrics

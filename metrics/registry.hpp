@@ -1,0 +1,107 @@
+// mapigate's Prometheus metrics: one process-wide registry (prometheus-cpp) and, per config
+// snapshot, the resolved handles the data path updates.
+//
+// Contract: the registry outlives every handles object built from it. Handles are built on the
+// control thread when a snapshot is loaded; every label set they can touch is resolved then, so
+// the request path only indexes arrays and updates atomics (prometheus-cpp counters and gauges
+// are atomic; a histogram takes its own short mutex). Series are never removed: a backend that
+// leaves the config keeps its last values until restart, like HAProxy's stats.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "metrics/labels.hpp"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace metrics {
+
+/// Build metadata for mapigate_build_info.
+struct build_info {
+  std::string version;
+  std::string boost;
+  std::string openssl;
+};
+
+class registry {
+ public:
+  explicit registry(const build_info& build);
+  ~registry();
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
+  /// Prometheus text exposition format 0.0.4 of everything registered. Thread-safe.
+  std::string serialize() const;
+
+  /// Process-wide gauges and counters mirrored from the workers' own atomics: set by whoever
+  /// serves a scrape, just before serialize().
+  struct process_view {
+    std::size_t client_connections = 0;
+    std::size_t pinned = 0;
+    std::size_t in_flight = 0;
+    std::size_t notification_waits = 0;
+    std::array<std::uint64_t, affinity_outcome_names.size()> affinity{};  ///< totals
+    std::uint64_t log_written = 0, log_dropped = 0, log_errors = 0;       ///< totals
+  };
+  void set_process(const process_view& v) noexcept;
+
+  /// A config load or reload: counted when it happens (a failed reload builds no handles).
+  void config_loaded(bool ok, std::int64_t unix_now) noexcept;
+
+  struct families;
+  families& f() noexcept { return *families_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<families> families_;
+};
+
+/// What one completed request contributes.
+struct request_sample {
+  std::size_t ns = 2;  ///< index into namespace_names
+  vdir_label vdir = vdir_label::other;
+  std::size_t request_type = 0;        ///< request_type_index(vdir, ...)
+  std::optional<std::size_t> backend;  ///< the backend that answered, if any
+  int http_status = 0;                 ///< 0: no response sent
+  double seconds = 0;                  ///< whole request
+  std::optional<int> mapi_code;        ///< X-ResponseCode sent to the client
+};
+
+/// The handles of one config snapshot. Const member functions are thread-safe.
+class handles {
+ public:
+  handles(registry& r, const config::snapshot& cfg);
+  ~handles();
+  handles(const handles&) = delete;
+  handles& operator=(const handles&) = delete;
+
+  void request(const request_sample& s) const noexcept;
+  void upstream_connected(std::size_t backend, double seconds) const noexcept;
+  void upstream_connect_failed(std::size_t backend) const noexcept;
+  void first_byte(std::size_t backend, double seconds) const noexcept;
+  void tls_handshake(bool ok, std::string_view version) const noexcept;
+
+  /// Backend gauges, set at scrape time.
+  void set_backend(std::size_t backend, bool up, std::size_t upstream_connections) const noexcept;
+
+ private:
+  struct table;
+  std::unique_ptr<table> t_;
+};
+
+}  // namespace metrics

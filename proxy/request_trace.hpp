@@ -1,0 +1,55 @@
+// What one request did, gathered while it runs, for its HttpProxy log record and its metrics.
+// Asio-free. Executor affinity: the connection's worker; one trace per request.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "accesslog/record.hpp"
+#include "metrics/labels.hpp"
+
+namespace accesslog {
+class writer;
+}
+namespace metrics {
+class handles;
+}
+
+namespace proxy {
+
+struct request_trace {
+  using clock = std::chrono::steady_clock;
+
+  clock::time_point start = clock::now();  ///< the request head was complete
+  accesslog::record rec;                   ///< columns filled as they become known
+
+  // Metrics labels.
+  std::size_t ns = 2;  ///< metrics::namespace_names index
+  metrics::vdir_label vdir = metrics::vdir_label::other;
+  std::size_t request_type = 0;
+  bool notification_wait = false;
+  bool mapi = false;  ///< /mapi/emsmdb or /mapi/nspi: X-ResponseCode is counted
+
+  std::optional<std::size_t> backend;  ///< the backend that answered
+  std::optional<int> mapi_code;        ///< X-ResponseCode sent to the client
+  bool responded = false;              ///< a response head went out (rec.http_status is set)
+
+  /// Records a response mapigate wrote itself.
+  void local_response(int status, std::optional<int> x_response_code, std::uint64_t bytes,
+                      std::string_view error);
+  /// Appends to GenericErrors ("a; b").
+  void add_error(std::string_view e);
+  void add_info(std::string key, std::string value);
+
+  static std::optional<std::chrono::milliseconds> since(clock::time_point a, clock::time_point b);
+
+  /// Completes the record (TotalRequestTime, defaults) and hands it to `log` (may be null) and
+  /// its sample to `m`. Never blocks: a full log queue drops the record (counted there).
+  void finish(const metrics::handles& m, accesslog::writer* log);
+};
+
+}  // namespace proxy
