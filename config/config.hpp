@@ -156,10 +156,26 @@ struct request_log {
   std::size_t queue_records = 65536;               ///< beyond this, records are dropped (counted)
 };
 
-/// The admin listener: GET /metrics (Prometheus). Plain HTTP on loopback unless configured
-/// otherwise; never on the data listeners.
+/// The admin listener: /metrics, /healthz, /readyz, /backends. Plain HTTP on loopback unless
+/// configured otherwise; never on the data listeners.
 struct admin {
   endpoint address{"127.0.0.1", 9464};
+  /// Non-empty: every path except /healthz and /readyz needs `Authorization: Bearer <token>`.
+  std::string token;
+  std::string token_file;  ///< resolved path, for diagnostics
+};
+
+/// Backend health: active checks (GET /mapi/healthcheck.htm, as Exchange's load balancer
+/// guidance uses) and passive ejection on repeated failures.
+struct health {
+  bool active = true;
+  duration interval{5'000};
+  duration timeout{2'000};
+  unsigned rise = 2;  ///< consecutive passes that bring a down backend back
+  unsigned fall = 3;  ///< consecutive failures that take an up backend out
+  /// Consecutive connect failures or 5xx answers that eject a backend for eject_for (0: never).
+  unsigned eject_after = 5;
+  duration eject_for{30'000};
 };
 
 struct snapshot {
@@ -177,6 +193,7 @@ struct snapshot {
   struct timeouts timeouts;
   struct limits limits;
   std::optional<request_log> logs;
+  struct health health;
   /// Absent only when the YAML says `admin: {enabled: false}` (or in snapshots built in code).
   std::optional<struct admin> admin;
 };

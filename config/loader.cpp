@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <iterator>
 #include <limits>
@@ -267,7 +268,7 @@ void load_admin(reader& r, const fields& root, snapshot& s) {
   s.admin.emplace();
   const auto v = root.find("admin");
   if (!v) return;
-  fields f(r, *v, {"enabled", "address"});
+  fields f(r, *v, {"enabled", "address", "token_file"});
   if (!f.valid()) return;
   if (auto x = f.find("enabled")) {
     if (detail::read_bool(r, *x) == false) {
@@ -278,6 +279,44 @@ void load_admin(reader& r, const fields& root, snapshot& s) {
   if (auto x = f.find("address")) {
     if (auto ep = detail::read_endpoint(r, *x, 0)) s.admin->address = std::move(*ep);
   }
+  if (auto x = f.find("token_file")) {
+    if (auto path = detail::read_file_path(r, *x, false)) {
+      std::string token;
+      const int error = detail::read_file_bytes(*path, 4096, token);
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+        token.pop_back();
+      if (error != 0) {
+        r.error(x->at, x->path, "cannot read " + quote(*path));
+      } else if (token.size() < 16 || token.size() > 1024) {
+        r.error(x->at, x->path, "token in " + quote(*path) + " must be 16..1024 bytes");
+      } else if (token.find_first_of(" \t\r\n") != std::string::npos) {
+        r.error(x->at, x->path, "token in " + quote(*path) + " must not contain whitespace");
+      } else {
+        s.admin->token = std::move(token);
+        s.admin->token_file = *path;
+      }
+    }
+  }
+}
+
+void load_health(reader& r, const fields& root, snapshot& s) {
+  const auto v = root.find("health");
+  if (!v) return;
+  fields f(r, *v, {"active", "interval", "timeout", "rise", "fall", "eject_after", "eject_for"});
+  if (!f.valid()) return;
+  auto& h = s.health;
+  if (auto x = f.find("active")) h.active = detail::read_bool(r, *x).value_or(h.active);
+  if (auto x = f.find("interval")) h.interval = detail::read_duration(r, *x).value_or(h.interval);
+  if (auto x = f.find("timeout")) h.timeout = detail::read_duration(r, *x).value_or(h.timeout);
+  if (auto x = f.find("rise")) h.rise = unsigned(detail::read_uint(r, *x, 1, 100).value_or(h.rise));
+  if (auto x = f.find("fall")) h.fall = unsigned(detail::read_uint(r, *x, 1, 100).value_or(h.fall));
+  if (auto x = f.find("eject_after"))
+    h.eject_after = unsigned(detail::read_uint(r, *x, 0, 1000).value_or(h.eject_after));
+  if (auto x = f.find("eject_for"))
+    h.eject_for = detail::read_duration(r, *x).value_or(h.eject_for);
+  if (h.timeout >= h.interval) {
+    r.error(v->at, v->path, "timeout must be shorter than interval");
+  }
 }
 
 void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
@@ -285,9 +324,10 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
     r.error(doc.Mark(), "", "the configuration is empty");
     return;
   }
-  const fields root(r, value_ref{doc, doc.Mark(), ""},
-                    {"version", "server_name", "workers", "listeners", "mapi", "backends", "pools",
-                     "routes", "mailboxes", "affinity", "timeouts", "limits", "logs", "admin"});
+  const fields root(
+      r, value_ref{doc, doc.Mark(), ""},
+      {"version", "server_name", "workers", "listeners", "mapi", "backends", "pools", "routes",
+       "mailboxes", "affinity", "timeouts", "limits", "logs", "admin", "health"});
   if (!root.valid()) return;
   if (auto v = root.require("version")) {
     if (auto text = detail::read_string(r, *v, false); text && *text != "1") {
@@ -314,6 +354,7 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
   load_limits(r, root, s);
   load_logs(r, root, s);
   load_admin(r, root, s);
+  load_health(r, root, s);
 }
 
 load_result load_text(std::string_view yaml, const std::string& source_name,

@@ -47,6 +47,9 @@ struct registry::families {
   Family<Gauge>& upstream_connections;
   Family<Gauge>& backend_up;
   Family<Counter>& tls_handshakes;
+  Family<Counter>& ejections;
+  Family<Counter>& health_checks;
+  Family<Histogram>& health_check_duration;
 
   Gauge& client_connections;
   Gauge& pinned;
@@ -107,6 +110,18 @@ struct registry::families {
                            .Name("mapigate_tls_handshakes_total")
                            .Help("Client TLS handshakes by result and protocol version")
                            .Register(r)),
+        ejections(BuildCounter()
+                      .Name("mapigate_backend_ejections_total")
+                      .Help("Backends taken out after repeated connect failures or 5xx")
+                      .Register(r)),
+        health_checks(BuildCounter()
+                          .Name("mapigate_health_checks_total")
+                          .Help("Active health checks (GET /mapi/healthcheck.htm) by result")
+                          .Register(r)),
+        health_check_duration(BuildHistogram()
+                                  .Name("mapigate_health_check_duration_seconds")
+                                  .Help("Active health check time, connect included")
+                                  .Register(r)),
         client_connections(BuildGauge()
                                .Name("mapigate_client_connections")
                                .Help("Open client connections")
@@ -219,6 +234,9 @@ struct handles::table {
   std::array<Counter*, mapi_code_labels> mapi{};
   std::vector<Gauge*> upstream_connections, backend_up;      ///< [backend]
   std::array<Counter*, 2 * tls_version_names.size()> tls{};  ///< [ok?][version]
+  std::vector<Counter*> ejections;                           ///< [backend]
+  std::vector<Counter*> checks_passed, checks_failed;        ///< [backend]
+  std::vector<Histogram*> check_duration;                    ///< [backend]
   std::size_t notification_wait_slot = 0;
 };
 
@@ -270,6 +288,10 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
     t.connect_errors.push_back(&f.connect_errors.Add({{"backend", name}}));
     t.upstream_connections.push_back(&f.upstream_connections.Add({{"backend", name}}));
     t.backend_up.push_back(&f.backend_up.Add({{"backend", name}}));
+    t.ejections.push_back(&f.ejections.Add({{"backend", name}}));
+    t.checks_passed.push_back(&f.health_checks.Add({{"backend", name}, {"result", "pass"}}));
+    t.checks_failed.push_back(&f.health_checks.Add({{"backend", name}, {"result", "fail"}}));
+    t.check_duration.push_back(&f.health_check_duration.Add({{"backend", name}}, connect_buckets));
   }
   for (std::size_t i = 0; i < mapi_code_labels; ++i)
     t.mapi[i] = &f.mapi_responses.Add(
@@ -314,6 +336,16 @@ void handles::first_byte(std::size_t b, double seconds) const noexcept {
 
 void handles::tls_handshake(bool ok, std::string_view version) const noexcept {
   t_->tls[(ok ? 1 : 0) * tls_version_names.size() + tls_version_index(version)]->Increment();
+}
+
+void handles::backend_ejected(std::size_t b) const noexcept {
+  if (b < t_->backends) t_->ejections[b]->Increment();
+}
+
+void handles::health_check(std::size_t b, bool passed, double seconds) const noexcept {
+  if (b >= t_->backends) return;
+  (passed ? t_->checks_passed : t_->checks_failed)[b]->Increment();
+  t_->check_duration[b]->Observe(seconds);
 }
 
 void handles::set_backend(std::size_t b, bool up, std::size_t conns) const noexcept {

@@ -95,6 +95,8 @@ class handles {
   void upstream_connect_failed(std::size_t backend) const noexcept;
   void first_byte(std::size_t backend, double seconds) const noexcept;
   void tls_handshake(bool ok, std::string_view version) const noexcept;
+  void backend_ejected(std::size_t backend) const noexcept;
+  void health_check(std::size_t backend, bool passed, double seconds) const noexcept;
 
   /// Backend gauges, set at scrape time.
   void set_backend(std::size_t backend, bool up, std::size_t upstream_connections) const noexcept;

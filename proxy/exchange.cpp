@@ -89,6 +89,17 @@ awaitable<void> watch_client(Stream& client, beast::flat_buffer& cbuf, std::size
   co_await park.async_wait(use_nothrow);
 }
 
+/// Passive health: a connect failure or a 5xx. Ejects the backend after health.eject_after in
+/// a row (logged and counted once, by whoever crossed the line).
+void note_failure(const conn_ctx& cx, std::size_t b) {
+  const auto& cfg = *cx.rt->cfg;
+  if (cx.rt->live[b].record_failure(steady_ms(), cfg.health)) {
+    log(log_level::warn, "backend ", cfg.backends[b].name, " ejected for ",
+        cfg.health.eject_for.count(), " ms after ", cfg.health.eject_after, " failures in a row");
+    cx.rt->metrics->backend_ejected(b);
+  }
+}
+
 /// The BackEndCookie column: which backend an affinity token names and until when it holds.
 std::string backend_cookie(std::string_view backend, std::int64_t expires_unix) {
   return "Server~" + std::string(backend) + "~~" +
@@ -172,6 +183,10 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   auto& trace = *cx.trace;
   const auto head_at = request_trace::clock::now();
   trace.rec.backend_status = int(code);
+  if (code >= 500)
+    note_failure(cx, uc.backend);
+  else
+    cx.rt->live[uc.backend].record_success();
   trace.rec.time_to_first_byte = request_trace::since(sent_at, head_at);
   cx.rt->metrics->first_byte(uc.backend, std::chrono::duration<double>(head_at - sent_at).count());
   trace.rec.is_authenticated = code != 401;
@@ -264,7 +279,8 @@ awaitable<send_status> send_to(Stream& client, beast::flat_buffer& cbuf, request
     } else if (source == 1) {
       // Pooled connections never carry connection-bound authentication (bound ones are never
       // pooled), so one is as clean as a fresh connection.
-      c = cx.ws.pool.take(b);
+      // (Not when a reload gave the worker a pool for another runtime since this request began.)
+      if (cx.ws.pool.serves(cx.rt.get())) c = cx.ws.pool.take(b);
     } else {
       error_code ec;
       const auto started = request_trace::clock::now();
@@ -274,14 +290,12 @@ awaitable<send_status> send_to(Stream& client, beast::flat_buffer& cbuf, request
         log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
             " connect: ", ec.message());
         cx.rt->metrics->upstream_connect_failed(b);
-        cx.ws.backend_reachable[b].store(false, std::memory_order_relaxed);
+        note_failure(cx, b);
         if (cx.trace)
           cx.trace->add_error("BackendConnectFailed: " + cfg.backends[b].name + " " + ec.message());
         co_return send_status::unreachable;
       }
-      c->track(cx.ws.upstream_open[b]);
       cx.rt->metrics->upstream_connected(b, std::chrono::duration<double>(took).count());
-      cx.ws.backend_reachable[b].store(true, std::memory_order_relaxed);
       if (cx.trace)
         cx.trace->rec.backend_connect = std::chrono::duration_cast<std::chrono::milliseconds>(took);
     }
@@ -325,13 +339,40 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   append_forwarded_for(req, cx.client_ip);
   req.version(11);
 
-  // The backend named by a valid affinity token first: the session context lives there.
+  // The backend named by a valid affinity token first: the session context lives there. Then
+  // the hash order, backends the admin drained after the others, and backends that health
+  // checks or ejection took out only as a last resort (health can be wrong; an error is sure).
+  const auto now = steady_ms();
+  const auto* live = cx.rt->live.get();
   std::vector<std::size_t> order;
-  if (d.affinity_backend) order.push_back(*d.affinity_backend);
-  for (auto b : d.candidates)
-    if (b != d.affinity_backend) order.push_back(b);
+  bool session_backend_down = false;
+  if (d.affinity_backend) {
+    if (live[*d.affinity_backend].usable(now))
+      order.push_back(*d.affinity_backend);
+    else
+      session_backend_down = true;
+  }
+  for (int pass = 0; pass < 3; ++pass)
+    for (auto b : d.candidates) {
+      if (b == d.affinity_backend) continue;
+      const bool usable = live[b].usable(now);
+      const bool drained = live[b].drained.load(std::memory_order_relaxed);
+      if ((pass == 0 && usable && !drained) || (pass == 1 && usable && drained) ||
+          (pass == 2 && !usable))
+        order.push_back(b);
+    }
 
   auto& trace = *cx.trace;
+  if (session_backend_down && !d.new_session) {
+    // Health checks say the server holding this session context is down: say "context not
+    // found" now instead of after a connect timeout, so Outlook reconnects at once.
+    trace.add_error("SessionBackendDown: " + cfg.backends[*d.affinity_backend].name);
+    const bool keep = client_keep_alive && co_await discard_body(client, cbuf, p, cx);
+    auto res = make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
+                               "the mailbox server holding the session is down", !keep);
+    co_await write_local(client, std::move(res), cx);
+    co_return keep;
+  }
   if (d.affinity_backend)
     trace.rec.backend_cookie =
         backend_cookie(cfg.backends[*d.affinity_backend].name, d.affinity_expires);
@@ -382,13 +423,21 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   if (!order.empty() && b != order.front())
     trace.add_info("FailedOver", cfg.backends[order.front()].name);
   beast::get_lowest_layer(client).expires_never();
-  if (trace.notification_wait) ++cx.ws.notification_waits;
-  struct long_poll_count {
+  struct gauge_guard {
     std::atomic<std::size_t>* n;
-    ~long_poll_count() {
+    explicit gauge_guard(std::atomic<std::size_t>* g) : n(g) {
+      if (n) ++*n;
+    }
+    ~gauge_guard() {
       if (n) --*n;
     }
-  } long_poll{trace.notification_wait ? &cx.ws.notification_waits : nullptr};
+    gauge_guard(const gauge_guard&) = delete;
+    gauge_guard& operator=(const gauge_guard&) = delete;
+  };
+  const gauge_guard in_flight{&cx.rt->live[b].in_flight};
+  const gauge_guard long_poll{trace.notification_wait ? &cx.ws.notification_waits : nullptr};
+  const gauge_guard sessions{trace.notification_wait ? &cx.rt->live[b].notification_waits
+                                                     : nullptr};
   bool gone = false;
   auto result = co_await std::visit(
       [&](auto& up) -> awaitable<response_outcome> {

@@ -5,15 +5,24 @@
 #include <string>
 
 #include "config/loader.hpp"
+#include "proxy/check.hpp"
 #include "proxy/log.hpp"
+#include "proxy/probe.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/sd_notify.hpp"
 #include "proxy/server.hpp"
 
 namespace {
 
 constexpr const char* usage =
     "usage: mapigate run -c FILE      serve with the configuration in FILE\n"
-    "       mapigate check -c FILE    validate FILE (syntax, references, certificates, keys)\n"
+    "       mapigate check [--strict] [--backends] -c FILE\n"
+    "                                 validate FILE: syntax, references, certificates and keys,\n"
+    "                                 namespace names, expiry; --backends: connect to TLS\n"
+    "                                 backends and compare their certificate with the front\n"
+    "                                 one; --strict: warnings fail too\n"
+    "       mapigate probe URL [--user U --password P] [--mailbox M] [--ca FILE] [--insecure]\n"
+    "                                 Test-OutlookConnectivity-style check of a /mapi URL\n"
     "       mapigate version\n";
 
 /// Loads and validates; prints every diagnostic. Returns null on failure.
@@ -25,27 +34,14 @@ config::snapshot_ptr load(const std::string& file) {
   return r.config;
 }
 
-int check(const std::string& file) {
-  auto cfg = load(file);
-  if (!cfg) return 1;
-  try {
-    metrics::registry scratch({});
-    proxy::runtime rt(cfg, scratch);  // loads every certificate, key and CA the config names
-  } catch (const std::exception& e) {
-    std::cerr << file << ": " << e.what() << '\n';
-    return 1;
-  }
-  std::cout << file << ": configuration OK\n";
-  return 0;
-}
-
 int run(const std::string& file) {
   auto cfg = load(file);
   if (!cfg) return 1;
   try {
     proxy::server srv(cfg);
     srv.start();
-    srv.run_until_signal(cfg->timeouts.drain);
+    proxy::sd_notify("READY=1");
+    srv.run_until_signal(cfg->timeouts.drain, file);
   } catch (const std::exception& e) {
     proxy::log(proxy::log_level::error, "cannot start: ", e.what());
     return 1;
@@ -61,10 +57,17 @@ int main(int argc, char** argv) {
     std::cout << "mapigate " << MAPIGATE_VERSION << '\n';
     return 0;
   }
+  if (cmd == "probe") return proxy::probe_main(argc - 2, argv + 2, std::cout);
   std::string file;
+  bool strict = false;
+  bool backends = false;
   for (int i = 2; i < argc; ++i) {
     if ((std::strcmp(argv[i], "-c") == 0 || std::strcmp(argv[i], "--config") == 0) && i + 1 < argc)
       file = argv[++i];
+    else if (cmd == "check" && std::strcmp(argv[i], "--strict") == 0)
+      strict = true;
+    else if (cmd == "check" && std::strcmp(argv[i], "--backends") == 0)
+      backends = true;
     else {
       std::cerr << "unknown argument: " << argv[i] << '\n' << usage;
       return 2;
@@ -74,5 +77,5 @@ int main(int argc, char** argv) {
     std::cerr << usage;
     return 2;
   }
-  return cmd == "check" ? check(file) : run(file);
+  return cmd == "check" ? proxy::check_config(file, strict, backends, std::cout) : run(file);
 }

@@ -14,11 +14,23 @@ std::unique_ptr<ssl::context> wrap(SSL_CTX* ctx) {
 
 }  // namespace
 
-runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry)
+runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
+                 const runtime* previous)
     : cfg(std::move(snapshot)),
       routes(*cfg),
       cookie_name(cfg->affinity ? cfg->affinity->cookie_name : std::string()),
-      metrics(std::make_unique<metrics::handles>(registry, *cfg)) {
+      metrics(std::make_unique<metrics::handles>(registry, *cfg)),
+      live(std::make_unique<backend_live[]>(cfg->backends.size())) {
+  if (previous) {
+    for (std::size_t b = 0; b < cfg->backends.size(); ++b) {
+      const auto old = previous->backend_index(cfg->backends[b].name);
+      if (old == npos) continue;
+      const auto& from = previous->live[old];
+      live[b].check_up = from.check_up.load();
+      live[b].ejected_until = from.ejected_until.load();
+      live[b].drained = from.drained.load();
+    }
+  }
   for (const auto& l : cfg->listeners) {
     if (l.tls) {
       listener_tls.push_back(std::make_unique<tls::server_context>(*l.tls));
@@ -37,6 +49,12 @@ runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry)
       backend_ssl.push_back(nullptr);
     }
   }
+}
+
+std::size_t runtime::backend_index(std::string_view name) const noexcept {
+  for (std::size_t b = 0; b < cfg->backends.size(); ++b)
+    if (cfg->backends[b].name == name) return b;
+  return npos;
 }
 
 }  // namespace proxy

@@ -6,6 +6,7 @@
 
 #include "config/config.hpp"
 #include "metrics/registry.hpp"
+#include "proxy/backend_live.hpp"
 #include "proxy/net.hpp"
 #include "routing/route_table.hpp"
 #include "tls/client_context.hpp"
@@ -29,8 +30,17 @@ struct runtime {
   std::string cookie_name;
   /// This snapshot's metric handles (every label set resolved here, none per request).
   std::unique_ptr<metrics::handles> metrics;
+  /// Per backend: health, drain switch, load. Mutable state in an immutable runtime: atomics.
+  std::unique_ptr<backend_live[]> live;
 
-  runtime(config::snapshot_ptr snapshot, metrics::registry& registry);
+  /// `previous`: the runtime this one replaces (reload); health and drain state carry over to
+  /// backends of the same name.
+  runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
+          const runtime* previous = nullptr);
+
+  /// Index of the backend named `name`, or npos.
+  std::size_t backend_index(std::string_view name) const noexcept;
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 };
 
 using runtime_ptr = std::shared_ptr<const runtime>;

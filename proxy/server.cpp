@@ -4,14 +4,20 @@
 #include <openssl/crypto.h>
 
 #include <boost/version.hpp>
+#include <cstdio>
+#include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "accesslog/writer.hpp"
+#include "config/loader.hpp"
 #include "proxy/admin.hpp"
+#include "proxy/health_checker.hpp"
 #include "proxy/log.hpp"
 #include "proxy/request_facts.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/sd_notify.hpp"
 #include "proxy/worker.hpp"
 
 #ifndef MAPIGATE_VERSION
@@ -58,23 +64,31 @@ struct server::impl {
   // Declared first, destroyed last: workers' frames and the admin thread use them to the end.
   metrics::registry registry{build()};
   std::unique_ptr<accesslog::writer> access_log;
-  std::unique_ptr<std::atomic<bool>[]> backend_reachable;
   std::atomic<std::size_t> connections{0};  ///< client connections across workers
-  runtime_ptr rt;
+  mutable std::mutex rt_mutex;
+  runtime_ptr rt;  // guarded by rt_mutex: the admin thread reads it, reload replaces it
+  std::unique_ptr<health_checker> checker;
   std::vector<std::unique_ptr<worker>> workers;
   std::vector<std::uint16_t> ports;
   std::unique_ptr<admin_server> admin;
+  std::atomic<bool> started{false};
+  std::atomic<bool> draining{false};
+  std::atomic<bool> abort_drain{false};  ///< a second signal: stop waiting for requests
   bool stopped = false;
 
+  runtime_ptr current() const {
+    std::lock_guard lock(rt_mutex);
+    return rt;
+  }
   admin_response handle_admin(const admin_request& r);
   std::string scrape();
+  std::string backends_json() const;
 };
 
 std::string server::impl::scrape() {
+  const auto now_rt = current();
   metrics::registry::process_view v;
   v.client_connections = connections.load(std::memory_order_relaxed);
-  const std::size_t backends = rt->cfg->backends.size();
-  std::vector<std::size_t> open(backends, 0);
   for (const auto& w : workers) {
     const auto& s = w->state();
     v.pinned += s.pinned_connections.load(std::memory_order_relaxed);
@@ -83,8 +97,6 @@ std::string server::impl::scrape() {
     // affinity_outcomes is indexed by routing::affinity_outcome; its "none" slot holds misses.
     for (std::size_t i = 0; i < v.affinity.size(); ++i)
       v.affinity[i] += s.affinity_outcomes[i].load(std::memory_order_relaxed);
-    for (std::size_t b = 0; b < backends; ++b)
-      open[b] += s.upstream_open[b].load(std::memory_order_relaxed);
   }
   if (access_log) {
     v.log_written = access_log->records_written();
@@ -92,17 +104,113 @@ std::string server::impl::scrape() {
     v.log_errors = access_log->write_errors();
   }
   registry.set_process(v);
-  for (std::size_t b = 0; b < backends; ++b)
-    rt->metrics->set_backend(b, backend_reachable[b].load(std::memory_order_relaxed), open[b]);
+  const auto now = steady_ms();
+  for (std::size_t b = 0; b < now_rt->cfg->backends.size(); ++b)
+    now_rt->metrics->set_backend(b, now_rt->live[b].usable(now),
+                                 now_rt->live[b].upstream_open.load(std::memory_order_relaxed));
   return registry.serialize();
 }
 
+namespace {
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
+admin_response text(int status, std::string body) {
+  return {status, "text/plain; charset=utf-8", std::move(body)};
+}
+
+}  // namespace
+
+std::string server::impl::backends_json() const {
+  const auto r = current();
+  const auto now = steady_ms();
+  std::string out = "{\"backends\":[";
+  for (std::size_t b = 0; b < r->cfg->backends.size(); ++b) {
+    const auto& be = r->cfg->backends[b];
+    const auto& l = r->live[b];
+    if (b) out += ',';
+    out += "{\"name\":" + json_string(be.name);
+    out += ",\"address\":" + json_string(be.address.host + ":" + std::to_string(be.address.port));
+    out += ",\"tls\":" + std::string(be.tls ? "true" : "false");
+    out += ",\"config_state\":" +
+           json_string(be.state == config::backend_state::draining ? "draining" : "active");
+    out += ",\"drained\":" + std::string(l.drained.load() ? "true" : "false");
+    out += ",\"health\":" + json_string(l.check_up.load() ? "up" : "down");
+    out += ",\"ejected\":" + std::string(l.ejected(now) ? "true" : "false");
+    out += ",\"usable\":" + std::string(l.usable(now) ? "true" : "false");
+    out += ",\"upstream_connections\":" + std::to_string(l.upstream_open.load());
+    out += ",\"requests_in_flight\":" + std::to_string(l.in_flight.load());
+    // Each Outlook session keeps one NotificationWait open: this is how many remain.
+    out += ",\"sessions\":" + std::to_string(l.notification_waits.load()) + "}";
+  }
+  return out + "]}\n";
+}
+
 admin_response server::impl::handle_admin(const admin_request& r) {
-  const std::string_view path = std::string_view(r.target).substr(0, r.target.find('?'));
-  if (path != "/metrics") return {404, "text/plain; charset=utf-8", "not found\n"};
-  if (r.method != "GET" && r.method != "HEAD")
-    return {405, "text/plain; charset=utf-8", "use GET\n"};
-  return {200, "text/plain; version=0.0.4; charset=utf-8", scrape()};
+  std::string_view path = std::string_view(r.target).substr(0, r.target.find('?'));
+  const bool get = r.method == "GET" || r.method == "HEAD";
+  // Liveness and readiness need no token: orchestrators probe them without credentials.
+  if (path == "/healthz") return get ? text(200, "ok\n") : text(405, "use GET\n");
+  if (path == "/readyz") {
+    if (!get) return text(405, "use GET\n");
+    if (!started || draining) return text(503, "not ready: draining or not started\n");
+    const auto rt_now = current();
+    const auto now = steady_ms();
+    for (std::size_t b = 0; b < rt_now->cfg->backends.size(); ++b)
+      if (rt_now->live[b].usable(now)) return text(200, "ready\n");
+    return text(503, "not ready: no backend usable\n");
+  }
+  const auto& token = current()->cfg->admin ? current()->cfg->admin->token : std::string();
+  if (!token.empty()) {
+    const std::string expected = "Bearer " + token;
+    if (r.authorization.size() != expected.size() ||
+        CRYPTO_memcmp(r.authorization.data(), expected.data(), expected.size()) != 0) {
+      log(log_level::warn, "admin ", r.method, " ", path, ": missing or wrong bearer token");
+      return {401, "text/plain; charset=utf-8", "bearer token required\n"};
+    }
+  }
+  if (path == "/metrics") {
+    if (!get) return text(405, "use GET\n");
+    return {200, "text/plain; version=0.0.4; charset=utf-8", scrape()};
+  }
+  if (path == "/backends") {
+    if (!get) return text(405, "use GET\n");
+    return {200, "application/json", backends_json()};
+  }
+  constexpr std::string_view prefix = "/backends/";
+  if (path.starts_with(prefix)) {
+    path.remove_prefix(prefix.size());
+    const auto slash = path.find('/');
+    if (slash == std::string_view::npos) return text(404, "not found\n");
+    const auto name = path.substr(0, slash);
+    const auto action = path.substr(slash + 1);
+    if (action != "drain" && action != "undrain") return text(404, "not found\n");
+    if (r.method != "POST") return text(405, "use POST\n");
+    const auto rt_now = current();
+    const auto b = rt_now->backend_index(name);
+    if (b == runtime::npos) return text(404, "no such backend\n");
+    const bool drain = action == "drain";
+    rt_now->live[b].drained = drain;
+    log(log_level::info, "admin: backend ", name, drain ? " drained" : " undrained",
+        " (sessions on it stay; new sessions ", drain ? "avoid it)" : "may use it)");
+    return {200, "application/json", backends_json()};
+  }
+  return text(404, "not found\n");
 }
 
 server::server(config::snapshot_ptr cfg) : impl_(std::make_unique<impl>()) {
@@ -110,11 +218,7 @@ server::server(config::snapshot_ptr cfg) : impl_(std::make_unique<impl>()) {
   const auto& c = *impl_->rt->cfg;
   impl_->registry.config_loaded(true, unix_now());
   impl_->access_log = make_writer(c);
-  impl_->backend_reachable = std::make_unique<std::atomic<bool>[]>(c.backends.size());
-  for (std::size_t b = 0; b < c.backends.size(); ++b)
-    impl_->backend_reachable[b] = true;
-  const process_services shared{impl_->connections, impl_->access_log.get(),
-                                impl_->backend_reachable.get()};
+  const process_services shared{impl_->connections, impl_->access_log.get()};
   unsigned n = c.workers ? c.workers : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i)
     impl_->workers.push_back(std::make_unique<worker>(i, impl_->rt, shared));
@@ -136,8 +240,10 @@ server::~server() {
 }
 
 void server::start() {
+  impl_->checker = std::make_unique<health_checker>(impl_->rt);
   for (auto& w : impl_->workers)
     w->start();
+  impl_->started = true;
   if (impl_->admin) {
     impl_->admin->start();
     log(log_level::info, "admin listener on ", impl_->rt->cfg->admin->address.host, ":",
@@ -186,6 +292,10 @@ std::uint64_t server::affinity_count(int outcome) const {
 void server::stop(std::chrono::milliseconds grace) {
   if (impl_->stopped) return;
   impl_->stopped = true;
+  impl_->draining = true;
+  // Closes the listeners (the sockets stay bound until the workers go, so late connections wait
+  // in the backlog rather than being refused by a half-closed port) and ends idle keep-alive
+  // connections with a clean TLS close.
   for (auto& w : impl_->workers)
     w->begin_drain();
   // Poll on the control thread (workers never block on it), each wait bounded.
@@ -200,10 +310,14 @@ void server::stop(std::chrono::milliseconds grace) {
   log(log_level::info, "draining: listeners closed, ", active_requests(),
       " request(s) in flight, waiting up to ", grace.count(), " ms");
   const auto until = std::chrono::steady_clock::now() + grace;
-  while (active_requests() > 0 && std::chrono::steady_clock::now() < until)
+  while (active_requests() > 0 && std::chrono::steady_clock::now() < until && !impl_->abort_drain)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (active_requests() > 0)
+    log(log_level::info, "drain ended with ", active_requests(),
+        " request(s) still running (long-polls: Outlook re-issues them); closing");
   // The admin thread reads worker state: it goes first.
   if (impl_->admin) impl_->admin->stop();
+  if (impl_->checker) impl_->checker->stop();
   for (auto& w : impl_->workers)
     w->stop();
   impl_->workers.clear();
@@ -211,16 +325,103 @@ void server::stop(std::chrono::milliseconds grace) {
   if (impl_->access_log) impl_->access_log->stop();
 }
 
-void server::run_until_signal(std::chrono::milliseconds grace) {
+namespace {
+
+bool same_listeners(const config::snapshot& a, const config::snapshot& b) {
+  if (a.listeners.size() != b.listeners.size()) return false;
+  for (std::size_t i = 0; i < a.listeners.size(); ++i) {
+    const auto &x = a.listeners[i], &y = b.listeners[i];
+    if (x.name != y.name || x.address.host != y.address.host || x.address.port != y.address.port ||
+        x.tls.has_value() != y.tls.has_value())
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool server::reload(const std::string& file) {
+  auto r = config::load_file(file);
+  if (!r) {
+    for (const auto& d : r.diagnostics)
+      log(log_level::error, "reload: ", d.to_string());
+    log(log_level::error, "reload: ", file, " has ", r.diagnostics.size(),
+        " error(s); still serving the previous configuration");
+    impl_->registry.config_loaded(false, unix_now());
+    return false;
+  }
+  const auto old = impl_->current();
+  if (!same_listeners(*old->cfg, *r.config)) {
+    log(log_level::error,
+        "reload: listeners changed (names, addresses or TLS on/off); a restart "
+        "applies that. Still serving the previous configuration");
+    impl_->registry.config_loaded(false, unix_now());
+    return false;
+  }
+  runtime_ptr next;
+  try {
+    // Certificates, keys and CAs are loaded here, off the workers; a bad one fails the reload.
+    next = std::make_shared<const runtime>(r.config, impl_->registry, old.get());
+  } catch (const std::exception& e) {
+    log(log_level::error, "reload: ", e.what(), "; still serving the previous configuration");
+    impl_->registry.config_loaded(false, unix_now());
+    return false;
+  }
+  const auto& nc = *next->cfg;
+  const auto& oc = *old->cfg;
+  if (nc.workers != oc.workers || nc.logs.has_value() != oc.logs.has_value() ||
+      (nc.logs && nc.logs->directory != oc.logs->directory) ||
+      nc.admin.has_value() != oc.admin.has_value() ||
+      (nc.admin && (nc.admin->address.host != oc.admin->address.host ||
+                    nc.admin->address.port != oc.admin->address.port)))
+    log(log_level::warn, "reload: workers, logs and admin settings take effect on restart");
+  auto checker = std::make_unique<health_checker>(next);
+  for (auto& w : impl_->workers)
+    w->set_runtime(next);
+  {
+    std::lock_guard lock(impl_->rt_mutex);
+    impl_->rt = next;
+  }
+  impl_->checker = std::move(checker);  // the old checker stops here
+  impl_->registry.config_loaded(true, unix_now());
+  log(log_level::info, "reload: ", file, " is now in effect (", nc.backends.size(),
+      " backends); requests in flight finish on the previous configuration");
+  return true;
+}
+
+void server::run_until_signal(std::chrono::milliseconds grace, const std::string& config_file) {
   net::io_context control;
-  net::signal_set signals(control, SIGINT, SIGTERM);
+  net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   int received = 0;
-  signals.async_wait([&](error_code ec, int sig) {
-    if (!ec) received = sig;
-  });
+  std::function<void(error_code, int)> on_signal = [&](error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP && !config_file.empty()) {
+      log(log_level::info, "SIGHUP: reloading ", config_file);
+      sd_notify_reloading();
+      reload(config_file);
+      sd_notify("READY=1");
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (sig == SIGHUP) {
+      signals.async_wait(on_signal);
+      return;
+    }
+    received = sig;
+  };
+  signals.async_wait(on_signal);
   control.run();
-  log(log_level::info, "signal ", received, " received");
+  log(log_level::info, "signal ", received, " received; stopping (a second signal ends the drain)");
+  sd_notify("STOPPING=1");
+  // A second SIGINT/SIGTERM while draining ends the drain at once.
+  control.restart();
+  signals.async_wait([&](error_code ec, int sig) {
+    if (!ec && sig != SIGHUP) impl_->abort_drain = true;
+  });
+  std::thread second([&] { control.run(); });
   stop(grace);
+  control.stop();
+  second.join();
   log(log_level::info, "stopped");
 }
 

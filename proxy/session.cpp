@@ -45,7 +45,11 @@ awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, bool 
       case head_scan::state::need_more:
         break;
     }
+    // Waiting for a request's first byte is idle: draining may wake this read to close.
+    auto* idle = started ? nullptr : &beast::get_lowest_layer(client);
+    if (idle) cx.ws.idle.insert(idle);
     auto [ec, n] = co_await client.async_read_some(cbuf.prepare(4096), use_nothrow);
+    if (idle) cx.ws.idle.erase(idle);
     if (ec == beast::error::timeout) co_return started ? head_status::timeout : head_status::closed;
     if (ec) co_return head_status::closed;
     cbuf.commit(n);
@@ -149,10 +153,13 @@ void describe_decision(request_trace& t, const routing::decision& d, std::string
 /// refused a request whose remaining bytes the client may still be sending (close lingering).
 template <class Stream>
 awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
-  const auto& cfg = *cx.rt->cfg;
   beast::flat_buffer cbuf;
   for (std::size_t served = 0;; ++served) {
     if (cx.ws.draining) co_return false;
+    // After a reload, the next request uses the new configuration, unless NTLM/Negotiate
+    // pinned backend connections to this one (their backend indexes belong to the old one).
+    if (!cx.auth_bound && cx.rt != cx.ws.current) cx.rt = cx.ws.current;
+    const auto& cfg = *cx.rt->cfg;
     head_scan scan;
     const auto status = co_await read_head(client, cbuf, served == 0, scan, cx);
     switch (status) {
@@ -267,8 +274,19 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
         continue;
       }
       case routing::decision::action::healthcheck: {
+        // What a load balancer in front of mapigate sees: 200 while this instance can serve
+        // MAPI (not draining, some backend usable), 503 otherwise, as Exchange's own check.
+        bool usable = false;
+        const auto now = steady_ms();
+        for (std::size_t b = 0; b < cfg.backends.size() && !usable; ++b)
+          usable = cx.rt->live[b].usable(now);
+        const bool ok = usable && !cx.ws.draining;
+        if (!ok) trace.add_error(cx.ws.draining ? "Draining" : "NoBackendUsable");
         auto res =
-            make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, !keep_alive || has_body);
+            ok ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name,
+                            !keep_alive || has_body)
+               : make_reply(503, "text/html", "503 Service Unavailable<br/>" + cfg.server_name,
+                            !keep_alive || has_body);
         if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
         co_await write_local(client, std::move(res), cx);
         if (!keep_alive || has_body) co_return has_body;

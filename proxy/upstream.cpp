@@ -74,7 +74,10 @@ awaitable<upstream_ptr> connect_upstream(const runtime& rt, std::size_t b, error
 
   if (!rt.backend_ssl[b]) {
     tcp_s.expires_never();
-    co_return std::make_unique<upstream_conn>(b, std::move(tcp_s));
+    auto c = std::make_unique<upstream_conn>(b, std::move(tcp_s));
+    c->owner = &rt;
+    c->track(rt.live[b].upstream_open);
+    co_return c;
   }
   // TLS bridging: the backend sees a TLS client, so Extended Protection's channel binding can
   // work; verification failures are errors, never a silent downgrade to plain HTTP.
@@ -89,12 +92,17 @@ awaitable<upstream_ptr> connect_upstream(const runtime& rt, std::size_t b, error
     co_return nullptr;
   }
   beast::get_lowest_layer(tls_s).expires_never();
-  co_return std::make_unique<upstream_conn>(b, std::move(tls_s));
+  auto c = std::make_unique<upstream_conn>(b, std::move(tls_s));
+  c->owner = &rt;
+  c->track(rt.live[b].upstream_open);
+  co_return c;
 }
 
-upstream_pool::upstream_pool(std::size_t backends, std::size_t max_idle,
-                             std::chrono::milliseconds keepalive)
-    : idle_(backends), max_idle_(max_idle), keepalive_(keepalive) {}
+upstream_pool::upstream_pool(const runtime& rt)
+    : rt_(&rt),
+      idle_(rt.cfg->backends.size()),
+      max_idle_(rt.cfg->limits.upstream_idle_per_backend),
+      keepalive_(rt.cfg->timeouts.upstream_keepalive) {}
 
 upstream_ptr upstream_pool::take(std::size_t b) {
   auto& q = idle_[b];
@@ -109,6 +117,10 @@ upstream_ptr upstream_pool::take(std::size_t b) {
 }
 
 void upstream_pool::give_back(upstream_ptr c) {
+  if (c->owner != rt_) {  // from before a reload: its index may name another backend now
+    c->abort();
+    return;
+  }
   auto& q = idle_[c->backend];
   if (q.size() >= max_idle_) {
     c->abort();

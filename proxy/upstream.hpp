@@ -17,7 +17,8 @@ namespace proxy {
 /// One HTTP/1.1 connection to one backend. Owned by exactly one client exchange at a time, or
 /// by the pool while idle. Executor affinity: the worker that created it.
 struct upstream_conn {
-  std::size_t backend = 0;
+  std::size_t backend = 0;         ///< index into owner's backends
+  const runtime* owner = nullptr;  ///< the runtime whose backend index this is
   std::variant<plain_stream, tls_stream> stream;
   beast::flat_buffer buffer;  ///< bytes read past the previous response (normally none)
   std::chrono::steady_clock::time_point idle_since{};
@@ -56,11 +57,16 @@ using upstream_ptr = std::unique_ptr<upstream_conn>;
 /// Returns null and sets `ec` on failure. Supported cancellation: none (bounded by the deadline).
 awaitable<upstream_ptr> connect_upstream(const runtime& rt, std::size_t b, error_code& ec);
 
-/// Idle keep-alive connections per backend, for one worker (no locking: worker-local).
+/// Idle keep-alive connections per backend of one runtime, for one worker (no locking:
+/// worker-local). A reload gives the worker a new pool; connections of another runtime that come
+/// back are closed, since backend indexes differ between runtimes.
 class upstream_pool {
  public:
-  /// `max_idle` per backend; `keepalive` is how long an idle connection may be reused.
-  upstream_pool(std::size_t backends, std::size_t max_idle, std::chrono::milliseconds keepalive);
+  /// Sized for `rt`'s backends; limits.upstream_idle_per_backend and timeouts.upstream_keepalive.
+  explicit upstream_pool(const runtime& rt);
+
+  /// Whether this pool holds connections for `rt`'s backends (backend indexes are per runtime).
+  bool serves(const runtime* rt) const noexcept { return rt == rt_; }
 
   /// A live idle connection to `b`, most recently used first, or null. Connections that the
   /// backend closed meanwhile or that idled too long are dropped here.
@@ -78,6 +84,7 @@ class upstream_pool {
   void clear();
 
  private:
+  const runtime* rt_;
   std::vector<std::deque<upstream_ptr>> idle_;
   std::size_t max_idle_;
   std::chrono::milliseconds keepalive_;

@@ -9,9 +9,7 @@
 namespace proxy {
 
 worker::worker(unsigned id, runtime_ptr rt, const process_services& shared)
-    : rt_(std::move(rt)),
-      state_(id, rt_->cfg->backends.size(), rt_->cfg->limits.upstream_idle_per_backend,
-             rt_->cfg->timeouts.upstream_keepalive, shared) {}
+    : state_(id, std::move(rt), shared) {}
 
 worker::~worker() {
   stop();
@@ -41,11 +39,12 @@ void worker::start() {
 }
 
 awaitable<void> worker::accept_loop(tcp::acceptor& acceptor, std::size_t listener) {
-  const std::size_t max_connections = rt_->cfg->limits.max_client_connections;
   net::steady_timer pause(ioc_);
   for (;;) {
     // At the limit, stop accepting: new connections wait in the kernel's listen backlog (as
     // HAProxy's maxconn does) instead of being refused. Re-checked every 10 ms.
+    // Read per connection: a reload may change the limit.
+    const std::size_t max_connections = state_.current->cfg->limits.max_client_connections;
     while (state_.process_connections.load(std::memory_order_relaxed) >= max_connections) {
       pause.expires_after(std::chrono::milliseconds(10));
       co_await pause.async_wait(use_nothrow);
@@ -71,7 +70,7 @@ awaitable<void> worker::accept_loop(tcp::acceptor& acceptor, std::size_t listene
       co_await pause.async_wait(use_nothrow);
       if (!acceptor.is_open()) co_return;  // the socket closes with this frame
     }
-    net::co_spawn(ioc_, serve_connection(rt_, state_, std::move(socket), listener),
+    net::co_spawn(ioc_, serve_connection(state_.current, state_, std::move(socket), listener),
                   [id = state_.id](std::exception_ptr e) {
                     if (!e) return;
                     // A bug, not a network outcome: log it; the worker carries on.
@@ -94,9 +93,21 @@ awaitable<void> worker::maintain_pool() {
   }
 }
 
+void worker::set_runtime(runtime_ptr rt) {
+  net::post(ioc_, [this, rt = std::move(rt)]() mutable {
+    state_.pool.clear();
+    state_.pool = upstream_pool(*rt);
+    state_.current = std::move(rt);
+  });
+}
+
 void worker::begin_drain() {
   net::post(ioc_, [this] {
     state_.draining = true;
+    // Connections waiting for their next request: wake them, they close cleanly (TLS
+    // close_notify), instead of being reset when the worker stops.
+    for (auto* s : state_.idle)
+      s->cancel();
     for (auto& [index, acc] : acceptors_) {
       error_code ignored;
       acc->close(ignored);

@@ -31,9 +31,14 @@ class worker {
   /// Starts the accept loops and the pool maintenance, then the thread.
   void start();
 
-  /// Closes the acceptors and marks the worker draining (from any thread). Asynchronous:
-  /// accepting() turns false once the worker has done it.
+  /// Closes the acceptors, marks the worker draining and ends its idle keep-alive connections
+  /// (from any thread). Asynchronous: accepting() turns false once the worker has done it.
   void begin_drain();
+
+  /// Makes `rt` the runtime for new connections, and for new requests on connections that hold
+  /// no NTLM/Negotiate-pinned backend connection (from any thread; asynchronous). The idle pool
+  /// of the previous runtime is closed.
+  void set_runtime(runtime_ptr rt);
   bool accepting() const noexcept { return accepting_.load(std::memory_order_acquire); }
 
   /// Stops the io_context and joins the thread; idle upstream connections are closed first.
@@ -45,7 +50,6 @@ class worker {
   awaitable<void> accept_loop(tcp::acceptor& acceptor, std::size_t listener);
   awaitable<void> maintain_pool();
 
-  runtime_ptr rt_;
   worker_state state_;  // declared before ioc_: session frames destroyed with ioc_ touch it
   net::io_context ioc_{1};
   std::vector<std::pair<std::size_t, std::unique_ptr<tcp::acceptor>>> acceptors_;

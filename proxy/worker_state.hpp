@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <unordered_set>
 
 #include "proxy/upstream.hpp"
 
@@ -20,8 +21,6 @@ struct process_services {
   /// Client connections across all workers: limits.max_client_connections is per process.
   std::atomic<std::size_t>& connections;
   accesslog::writer* access_log = nullptr;  ///< null: no HttpProxy logs
-  /// Per backend index: false once a connect to it failed, true again when one succeeds.
-  std::atomic<bool>* backend_reachable = nullptr;
 };
 
 /// Executor affinity: written only from its worker's thread, so no locking. The counters are
@@ -35,10 +34,12 @@ struct worker_state {
   /// is a per-process limit.
   std::atomic<std::size_t>& process_connections;
   accesslog::writer* const access_log;
-  std::atomic<bool>* const backend_reachable;
-  /// Open backend connections per backend index (busy, idle and pinned): upstream_conn keeps it.
-  std::unique_ptr<std::atomic<std::size_t>[]> upstream_open;
   std::atomic<std::size_t> notification_waits = 0;  ///< NotificationWait requests in flight
+  /// The runtime new connections and requests use (a reload replaces it). Worker thread only.
+  runtime_ptr current;
+  /// Client connections waiting for the first byte of their next request (worker thread only):
+  /// draining wakes them so they close at once.
+  std::unordered_set<beast::tcp_stream*> idle;
   std::atomic<std::size_t> active_requests = 0;
   std::atomic<std::size_t> pinned_connections = 0;  ///< NTLM/Negotiate-bound backend connections
   /// Requests per routing::affinity_outcome (indexed by its value): hits and every reason a
@@ -46,14 +47,12 @@ struct worker_state {
   std::array<std::atomic<std::uint64_t>, 8> affinity_outcomes{};
   std::uint64_t next_connection = 1;
 
-  worker_state(unsigned worker_id, std::size_t backends, std::size_t max_idle,
-               std::chrono::milliseconds keepalive, const process_services& shared)
+  worker_state(unsigned worker_id, runtime_ptr rt, const process_services& shared)
       : id(worker_id),
-        pool(backends, max_idle, keepalive),
+        pool(*rt),
         process_connections(shared.connections),
         access_log(shared.access_log),
-        backend_reachable(shared.backend_reachable),
-        upstream_open(std::make_unique<std::atomic<std::size_t>[]>(backends)) {}
+        current(std::move(rt)) {}
 };
 
 }  // namespace proxy

@@ -1,6 +1,8 @@
 // The TLS side of one listener: contexts per certificate, SNI switch, ALPN choice.
 #include "tls/server_context.hpp"
 
+#include <ctime>
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -61,6 +63,26 @@ std::vector<std::string> certificate_names(const std::string& cert_file) {
     if (n > 0) names.push_back(lower(std::string(cn, std::size_t(n))));
   }
   return names;
+}
+
+std::int64_t certificate_not_after(const std::string& cert_file) {
+  auto leaf = read_leaf(cert_file);
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf.get()), &tm) != 1)
+    throw tls_error(openssl_errors("cannot read notAfter of " + cert_file));
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+std::string certificate_sha256(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &n) != 1) throw tls_error(openssl_errors("X509_digest"));
+  return std::string(reinterpret_cast<const char*>(md), n);
+}
+
+std::string certificate_sha256(const std::string& cert_file) {
+  auto leaf = read_leaf(cert_file);
+  return certificate_sha256(leaf.get());
 }
 
 server_context::server_context(const config::listener_tls& cfg)

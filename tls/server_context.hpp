@@ -1,6 +1,7 @@
 // The TLS side of one listener: one SSL_CTX per configured certificate, SNI selection, ALPN.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
+typedef struct x509_st X509;
 
 namespace tls {
 
@@ -55,5 +57,14 @@ class server_context {
 /// DNS names of the certificate in `cert_file` (leaf): SAN dNSName entries, or the CN.
 /// Throws tls_error when the file cannot be read or parsed.
 std::vector<std::string> certificate_names(const std::string& cert_file);
+
+/// The leaf's notAfter as Unix seconds. Throws tls_error like certificate_names.
+std::int64_t certificate_not_after(const std::string& cert_file);
+
+/// SHA-256 of the leaf's DER encoding (32 bytes): the identity Extended Protection's channel
+/// binding (tls-server-end-point) is computed from. Throws tls_error like certificate_names.
+std::string certificate_sha256(const std::string& cert_file);
+/// The same for a certificate in hand (e.g. the one a backend presented).
+std::string certificate_sha256(X509* cert);
 
 }  // namespace tls

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "tests/support/gateway.hpp"
+#include "tools/sim/mapi_sim.hpp"
 
 namespace testing_support {
 namespace {
@@ -15,7 +16,11 @@ struct result {
 };
 
 result run_check(const std::string& file) {
-  const std::string cmd = std::string(MAPIGATE_BINARY) + " check -c " + file + " 2>&1";
+  // `file` may carry options before the path ("--strict FILE").
+  const auto space = file.rfind(' ');
+  const std::string cmd = std::string(MAPIGATE_BINARY) + " check " +
+                          (space == std::string::npos ? "" : file.substr(0, space + 1)) + "-c " +
+                          file.substr(space == std::string::npos ? 0 : space + 1) + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -88,6 +93,56 @@ TEST(Cli, KeyThatDoesNotMatchTheCertificateFails) {
   const auto r = run_check(file);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("does not match"), std::string::npos) << r.output;
+}
+
+TEST(Cli, CertificateThatDoesNotCoverBothNamespacesFails) {
+  temp_dir dir;
+  auto only_internal = test_pki::instance().issue("internal-only", {internal_host});
+  gateway_options o{.backends = {{"mbx01", 443}}, .certificates = {only_internal}};
+  const auto file = dir.file("names.yaml");
+  write_file(file, gateway_yaml(o, dir.path().string()));
+  const auto r = run_check(file);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find(std::string("certificate covering ") + external_host), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find(std::string("certificate covering ") + internal_host), std::string::npos)
+      << r.output;
+}
+
+TEST(Cli, CertificateExpiringSoonWarnsAndExpiredFails) {
+  temp_dir dir;
+  auto soon = test_pki::instance().issue("expiring", {internal_host, external_host}, {}, 10);
+  gateway_options o{.backends = {{"mbx01", 443}}, .certificates = {soon}};
+  const auto file = dir.file("soon.yaml");
+  write_file(file, gateway_yaml(o, dir.path().string()));
+  const auto r = run_check(file);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(r.output.find("expires in 9 day(s)") != std::string::npos ||
+              r.output.find("expires in 10 day(s)") != std::string::npos)
+      << r.output;
+  EXPECT_EQ(run_check("--strict " + file).status, 1);
+}
+
+TEST(Cli, BackendWithAnotherCertificateWarnsAndStrictFails) {
+  auto& pki = test_pki::instance();
+  const auto backend_cert = pki.issue("mbx01-own", {"mbx01.corp.test"});
+  sim::options so;
+  so.cert_file = backend_cert.cert;
+  so.key_file = backend_cert.key;
+  sim::server mbx(so);
+  mbx.start();
+  temp_dir dir;
+  gateway_options o{
+      .backends = {{.name = "mbx01", .port = mbx.port(), .tls = true, .sni = "mbx01.corp.test"}}};
+  const auto file = dir.file("backend.yaml");
+  write_file(file, gateway_yaml(o, dir.path().string()));
+  EXPECT_EQ(run_check(file).status, 0);  // without --backends nothing is contacted
+  const auto r = run_check("--backends " + file);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("presents a certificate other than the front one"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("configuration OK (1 warning(s))"), std::string::npos) << r.output;
+  EXPECT_EQ(run_check("--strict --backends " + file).status, 1);
 }
 
 }  // namespace

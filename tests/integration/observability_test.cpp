@@ -260,7 +260,7 @@ TEST(Metrics, ScrapePassesPromtoolAndCountersMoveByExactlyTheRequestsSent) {
   EXPECT_EQ(data.body.find("mapigate_"), std::string::npos);
 }
 
-TEST(Metrics, ConnectFailureMarksTheBackendDownAndIsCounted) {
+TEST(Metrics, ConnectFailureEjectsTheBackendAndIsCounted) {
   auto up = start_sim("mbx01");
   std::uint16_t dead_port = 0;
   {
@@ -269,7 +269,8 @@ TEST(Metrics, ConnectFailureMarksTheBackendDownAndIsCounted) {
   }
   gateway gw({.backends = {{"mbx01", up->port()}, {"mbx02", dead_port}},
               .routes_yaml = "routes:\n  - mailbox: d@corp.test\n    backend: mbx02\n"
-                             "  - default: true\n    pool: dag1\n"});
+                             "  - default: true\n    pool: dag1\n",
+              .extra_yaml = "health:\n  active: false\n  eject_after: 1\n"});
   auto c = gw.client();
   c.send(mapi_request(internal_host, "emsmdb", "d@corp.test", "Connect", "x"));
   EXPECT_EQ(c.read_response().status, 502);

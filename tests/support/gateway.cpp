@@ -69,6 +69,9 @@ std::string gateway_yaml(const gateway_options& o, const std::string& dir) {
       y << "  directory: " << (dir.empty() ? std::string(".") : dir) << "/logs\n";
     y << o.logs_yaml;
   }
+  // Active health checks would add requests and connections to every simulator's records:
+  // tests that want them say so.
+  if (o.extra_yaml.find("health:") == std::string::npos) y << "health:\n  active: false\n";
   // Ephemeral admin port: parallel tests never collide on the default 9464.
   if (o.extra_yaml.find("admin:") == std::string::npos) y << "admin:\n  address: 127.0.0.1:0\n";
   y << o.extra_yaml;

@@ -52,14 +52,14 @@ test_pki::test_pki() {
   ca_cert_ = dir_.file("ca.pem");
   ca_key_ = dir_.file("ca.key");
   run_command(
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 400"
       " -subj '/CN=mapigate test CA' -keyout " +
       ca_key_ + " -out " + ca_cert_ +
       " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign");
 }
 
 leaf test_pki::issue(const std::string& name, const std::vector<std::string>& dns,
-                     const std::vector<std::string>& ips) {
+                     const std::vector<std::string>& ips, int days) {
   static std::mutex m;
   static std::map<std::string, leaf> issued;
   std::lock_guard lock(m);
@@ -81,8 +81,9 @@ leaf test_pki::issue(const std::string& name, const std::vector<std::string>& dn
   const std::string cn = dns.empty() ? name : dns.front();
   run_command("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/CN=" +
               cn + "' -keyout " + l.key + " -out " + csr);
-  run_command("openssl x509 -req -days 2 -in " + csr + " -CA " + ca_cert_ + " -CAkey " + ca_key_ +
-              " -CAcreateserial -out " + l.cert + " -extfile " + ext);
+  run_command("openssl x509 -req -days " + std::to_string(days) + " -in " + csr + " -CA " +
+              ca_cert_ + " -CAkey " + ca_key_ + " -CAcreateserial -out " + l.cert + " -extfile " +
+              ext);
   issued.emplace(name, l);
   return l;
 }

@@ -19,9 +19,10 @@ class test_pki {
  public:
   static test_pki& instance();
   const std::string& ca_file() const noexcept { return ca_cert_; }
-  /// Issues (once per `name`) a leaf for DNS names `dns` and IP addresses `ips`.
+  /// Issues (once per `name`) a leaf for DNS names `dns` and IP addresses `ips`, valid for
+  /// `days` days (the CA: 400).
   leaf issue(const std::string& name, const std::vector<std::string>& dns,
-             const std::vector<std::string>& ips = {});
+             const std::vector<std::string>& ips = {}, int days = 90);
 
  private:
   test_pki();

@@ -1,0 +1,411 @@
+// Operations on a running mapigate: active health checks, passive ejection, its own health
+// check, the admin API (readiness, backends, drain, token), hot reload under traffic, and the
+// graceful stop that ends idle connections cleanly.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/gateway.hpp"
+#include "tests/support/sims.hpp"
+#include "tools/sim/mapi_sim.hpp"
+
+namespace testing_support {
+namespace {
+
+/// Fast health checks for tests: a state change within a few hundred milliseconds.
+const std::string fast_health =
+    "health:\n  interval: 50ms\n  timeout: 40ms\n  rise: 2\n  fall: 2\n";
+
+http_response admin_call(std::uint16_t port, const std::string& method, const std::string& path,
+                         const std::string& extra = {}) {
+  auto c = test_client::plain(port);
+  c.send(method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n" + extra +
+         "\r\n");
+  return c.read_response();
+}
+
+/// The value of `"key":value` inside the JSON object of backend `name` in GET /backends.
+std::string backend_field(std::uint16_t admin, const std::string& name, const std::string& key) {
+  const auto body = admin_call(admin, "GET", "/backends").body;
+  const auto at = body.find("{\"name\":\"" + name + "\"");
+  if (at == std::string::npos) return "";
+  const auto end = body.find('}', at);
+  const auto k = body.find("\"" + key + "\":", at);
+  if (k == std::string::npos || k > end) return "";
+  const auto v = k + key.size() + 3;
+  return body.substr(v, body.find_first_of(",}", v) - v);
+}
+
+/// Which simulator answered a Connect for `mailbox` on a fresh connection.
+std::string connect_lands_on(gateway& gw, const std::string& mailbox) {
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", mailbox, "Connect", "x"));
+  const auto r = c.read_response();
+  EXPECT_EQ(r.status, 200) << mailbox;
+  return r.header("X-BEServer");
+}
+
+TEST(Health, ActiveChecksTakeABackendOutAndBringItBack) {
+  auto a = start_sim("mbx01");
+  auto b = start_sim("mbx02");
+  gateway gw({.backends = {{"mbx01", a->port()}, {"mbx02", b->port()}}, .extra_yaml = fast_health});
+  const auto admin = gw.admin_port();
+  EXPECT_TRUE(eventually([&] { return backend_field(admin, "mbx02", "health") == "\"up\""; }));
+
+  b->set_healthy(false);
+  ASSERT_TRUE(eventually([&] { return backend_field(admin, "mbx02", "health") == "\"down\""; }));
+  EXPECT_EQ(backend_field(admin, "mbx02", "usable"), "false");
+  // New sessions all go to the healthy server; mapigate itself stays healthy.
+  for (int i = 0; i < 12; ++i)
+    EXPECT_EQ(connect_lands_on(gw, "user" + std::to_string(i) + "@corp.test"), "mbx01") << i;
+  auto c = gw.client();
+  c.send("GET /mapi/healthcheck.htm HTTP/1.1\r\nHost: " + std::string(internal_host) + "\r\n\r\n");
+  EXPECT_EQ(c.read_response().status, 200);
+
+  b->set_healthy(true);
+  ASSERT_TRUE(eventually([&] { return backend_field(admin, "mbx02", "health") == "\"up\""; }));
+  std::set<std::string> seen;
+  for (int i = 0; i < 12; ++i)
+    seen.insert(connect_lands_on(gw, "user" + std::to_string(i) + "@corp.test"));
+  EXPECT_EQ(seen.size(), 2u);
+  const auto metrics = admin_call(admin, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find(R"(mapigate_health_checks_total{backend="mbx02",result="fail"})"),
+            std::string::npos);
+}
+
+TEST(Health, OwnHealthCheckAndReadinessFollowTheBackends) {
+  auto a = start_sim("mbx01");
+  gateway gw({.backends = {{"mbx01", a->port()}}, .extra_yaml = fast_health});
+  const auto admin = gw.admin_port();
+  auto check = [&] {
+    auto c = gw.client();
+    c.send("GET /mapi/healthcheck.htm HTTP/1.1\r\nHost: " + std::string(internal_host) +
+           "\r\n\r\n");
+    return c.read_response();
+  };
+  EXPECT_EQ(check().body, "200 OK<br/>fe01.corp.test");
+  EXPECT_EQ(admin_call(admin, "GET", "/readyz").status, 200);
+  EXPECT_EQ(admin_call(admin, "GET", "/healthz").status, 200);
+  a->set_healthy(false);
+  EXPECT_TRUE(eventually([&] { return check().status == 503; }));
+  EXPECT_EQ(admin_call(admin, "GET", "/readyz").status, 503);
+  EXPECT_EQ(admin_call(admin, "GET", "/healthz").status, 200);  // alive, just not ready
+  a->set_healthy(true);
+  EXPECT_TRUE(eventually([&] { return check().status == 200; }));
+}
+
+TEST(Health, RepeatedConnectFailuresEjectABackend) {
+  auto live = start_sim("mbx01");
+  std::uint16_t dead_port = 0;
+  {
+    auto gone = start_sim("mbx02");
+    dead_port = gone->port();
+  }
+  gateway gw({.backends = {{"mbx01", live->port()}, {"mbx02", dead_port}},
+              .extra_yaml = "health:\n  active: false\n  eject_after: 2\n  eject_for: 60s\n"});
+  const auto admin = gw.admin_port();
+  // Find mailboxes whose hash order starts at the dead server: they fail over to the live one.
+  int failures = 0;
+  for (int i = 0; i < 40 && failures < 2; ++i) {
+    const auto before = admin_call(admin, "GET", "/metrics").body;
+    EXPECT_EQ(connect_lands_on(gw, "m" + std::to_string(i) + "@corp.test"), "mbx01");
+    const auto after = admin_call(admin, "GET", "/metrics").body;
+    if (before != after &&
+        after.find(R"(mapigate_upstream_connect_errors_total{backend="mbx02"} )" +
+                   std::to_string(failures + 1)) != std::string::npos)
+      ++failures;
+  }
+  ASSERT_EQ(failures, 2);
+  EXPECT_EQ(backend_field(admin, "mbx02", "ejected"), "true");
+  const auto metrics = admin_call(admin, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find(R"(mapigate_backend_ejections_total{backend="mbx02"} 1)"),
+            std::string::npos);
+  // Ejected: no more connect attempts while other servers are usable.
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(connect_lands_on(gw, "n" + std::to_string(i) + "@corp.test"), "mbx01");
+  EXPECT_NE(admin_call(admin, "GET", "/metrics")
+                .body.find(R"(mapigate_upstream_connect_errors_total{backend="mbx02"} 2)"),
+            std::string::npos);
+}
+
+TEST(Admin, DrainKeepsSessionsAndSendsNewOnesElsewhere) {
+  auto a = start_sim("mbx01");
+  auto b = start_sim("mbx02");
+  gateway gw({.backends = {{"mbx01", a->port()}, {"mbx02", b->port()}},
+              .affinity_key = test_affinity_key});
+  const auto admin = gw.admin_port();
+  // A session on mbx02.
+  std::string mailbox;
+  std::string cookies;
+  for (int i = 0; i < 40 && mailbox.empty(); ++i) {
+    auto c = gw.client();
+    const auto m = "s" + std::to_string(i) + "@corp.test";
+    c.send(mapi_request(internal_host, "emsmdb", m, "Connect", "x"));
+    const auto r = c.read_response();
+    if (r.header("X-BEServer") == "mbx02") {
+      mailbox = m;
+      cookies = cookies_from(r);
+    }
+  }
+  ASSERT_FALSE(mailbox.empty());
+
+  const auto drained = admin_call(admin, "POST", "/backends/mbx02/drain");
+  EXPECT_EQ(drained.status, 200);
+  EXPECT_EQ(backend_field(admin, "mbx02", "drained"), "true");
+  EXPECT_EQ(admin_call(admin, "GET", "/backends/mbx02/drain").status, 405);
+  EXPECT_EQ(admin_call(admin, "POST", "/backends/nope/drain").status, 404);
+
+  // The session stays where its context is...
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", mailbox, "Execute", "x",
+                      "Cookie: " + cookies + "\r\n"));
+  const auto r = c.read_response();
+  EXPECT_EQ(r.header("X-BEServer"), "mbx02");
+  EXPECT_EQ(r.header("X-ResponseCode"), "0");
+  // ...new sessions go elsewhere.
+  for (int i = 0; i < 12; ++i)
+    EXPECT_EQ(connect_lands_on(gw, "new" + std::to_string(i) + "@corp.test"), "mbx01") << i;
+
+  EXPECT_EQ(admin_call(admin, "POST", "/backends/mbx02/undrain").status, 200);
+  EXPECT_EQ(backend_field(admin, "mbx02", "drained"), "false");
+}
+
+TEST(Admin, BearerTokenGuardsAllButLivenessAndReadiness) {
+  auto a = start_sim("mbx01");
+  temp_dir dir;
+  const auto token_file = dir.file("admin.token");
+  write_file(token_file, "s3cr3t-admin-token-0123456789\n");
+  gateway gw({.backends = {{"mbx01", a->port()}},
+              .extra_yaml = "admin:\n  address: 127.0.0.1:0\n  token_file: " + token_file + "\n"});
+  const auto admin = gw.admin_port();
+  EXPECT_EQ(admin_call(admin, "GET", "/metrics").status, 401);
+  EXPECT_EQ(admin_call(admin, "GET", "/backends", "Authorization: Bearer wrong\r\n").status, 401);
+  EXPECT_EQ(admin_call(admin, "POST", "/backends/mbx01/drain").status, 401);
+  EXPECT_EQ(admin_call(admin, "GET", "/metrics",
+                       "Authorization: Bearer s3cr3t-admin-token-0123456789\r\n")
+                .status,
+            200);
+  EXPECT_EQ(admin_call(admin, "GET", "/healthz").status, 200);
+  EXPECT_EQ(admin_call(admin, "GET", "/readyz").status, 200);
+}
+
+TEST(Reload, RepeatedReloadsUnderTrafficFailNoRequest) {
+  auto a = start_sim("mbx01");
+  auto b = start_sim("mbx02");
+  gateway_options one{.backends = {{"mbx01", a->port()}}};
+  gateway_options two{.backends = {{"mbx01", a->port()}, {"mbx02", b->port()}}};
+  // The second config also swaps the certificate for one with an extra name.
+  two.certificates = {
+      test_pki::instance().issue("reloaded", {internal_host, external_host, "reloaded.corp.test"})};
+  gateway gw(one);
+  temp_dir dir;
+  const auto file_one = dir.file("one.yaml");
+  const auto file_two = dir.file("two.yaml");
+  write_file(file_one, gateway_yaml(one, dir.path().string()));
+  write_file(file_two, gateway_yaml(two, dir.path().string()));
+
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t)
+    clients.emplace_back([&, t] {
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      for (int i = 0; i < 400 && !done && std::chrono::steady_clock::now() < deadline; ++i) {
+        try {
+          // Alternate fresh and kept-alive connections.
+          auto c = gw.client();
+          for (int k = 0; k < 3; ++k) {
+            c.send(mapi_request(internal_host, "emsmdb",
+                                "u" + std::to_string(t) + "-" + std::to_string(i) + "@corp.test",
+                                "Connect", "x"));
+            const auto r = c.read_response();
+            if (r.status == 200 && r.header("X-ResponseCode") == "0")
+              ++ok;
+            else
+              ++failed;
+          }
+        } catch (const std::exception&) {
+          ++failed;
+        }
+      }
+    });
+  int reloads = 0;
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(gw.server().reload(i % 2 ? file_one : file_two)) << i;
+    ++reloads;
+    std::this_thread::sleep_for(20ms);  // pacing between reloads, not a synchronisation
+  }
+  done = true;
+  for (auto& t : clients)
+    t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_GT(ok, 0);
+  EXPECT_EQ(reloads, 20);
+  // The last reload (i = 19, odd) loaded `one`; load `two` and see its certificate.
+  ASSERT_TRUE(gw.server().reload(file_two));
+  const auto names = gw.client().peer_certificate_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "reloaded.corp.test"), names.end());
+  const auto metrics = admin_call(gw.admin_port(), "GET", "/metrics").body;
+  EXPECT_NE(metrics.find(R"(mapigate_config_reloads_total{result="success"} 22)"),
+            std::string::npos);
+}
+
+TEST(Reload, BrokenConfigKeepsTheOldOneServing) {
+  auto a = start_sim("mbx01");
+  gateway gw({.backends = {{"mbx01", a->port()}}});
+  temp_dir dir;
+  const auto broken = dir.file("broken.yaml");
+  write_file(broken, "version: 1\nserver_name: x\nlisteners: [\n");
+  EXPECT_FALSE(gw.server().reload(broken));
+  auto missing_cert = gateway_options{.backends = {{"mbx01", a->port()}}};
+  missing_cert.certificates = {{dir.file("nope.pem"), dir.file("nope.key")}};
+  const auto bad_cert = dir.file("bad_cert.yaml");
+  write_file(bad_cert, gateway_yaml(missing_cert, dir.path().string()));
+  EXPECT_FALSE(gw.server().reload(bad_cert));
+  EXPECT_EQ(connect_lands_on(gw, "u@corp.test"), "mbx01");
+  const auto metrics = admin_call(gw.admin_port(), "GET", "/metrics").body;
+  EXPECT_NE(metrics.find(R"(mapigate_config_reloads_total{result="failure"} 2)"),
+            std::string::npos);
+}
+
+TEST(Stop, IdleConnectionsEndCleanlyWhileTheRequestInFlightFinishes) {
+  sim::options o;
+  o.execute_delay = 600ms;
+  o.pending_period = 100ms;
+  auto a = start_sim("mbx01", o);
+  gateway gw({.backends = {{"mbx01", a->port()}}});
+  auto idle = gw.client();
+  idle.send(mapi_request(internal_host, "emsmdb", "i@corp.test", "PING", ""));
+  EXPECT_EQ(idle.read_response().status, 200);
+  auto busy = gw.client();
+  busy.send(mapi_request(internal_host, "emsmdb", "b@corp.test", "Connect", "x"));
+  const auto connect = busy.read_response();
+  busy.send(mapi_request(internal_host, "emsmdb", "b@corp.test", "Execute", "x",
+                         "Cookie: " + cookies_from(connect) + "\r\n"));
+  ASSERT_TRUE(eventually([&] { return gw.server().active_requests() == 1; }));
+
+  std::thread stopper([&] { gw.server().stop(5s); });
+  // The idle keep-alive connection is closed at once, cleanly; the Execute completes.
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(idle.wait_closed(2s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  const auto r = busy.read_response(5s);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("DONE\r\n"), std::string::npos);
+  stopper.join();
+}
+
+TEST(Signal, SighupReloadsAndASecondSigtermEndsTheDrain) {
+  sim::options o;
+  o.notification_wait = 60s;  // a long-poll that would outlast the drain
+  o.pending_period = 200ms;
+  auto a = start_sim("mbx01", o);
+  auto b = start_sim("mbx02");
+  temp_dir dir;
+  const auto file = dir.file("mapigate.yaml");
+  gateway_options opts{.backends = {{"mbx01", a->port()}}, .timeouts = {{"drain", "60s"}}};
+  write_file(file, gateway_yaml(opts, dir.path().string()));
+  child_process proc(file);
+  // Logged in this order: the admin listener, then the data listeners.
+  const auto am =
+      proc.wait_for_line(std::regex("admin listener on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
+  ASSERT_FALSE(am.empty()) << "mapigate did not start";
+  const auto admin = std::uint16_t(std::stoi(am[1]));
+  const auto m = proc.wait_for_line(std::regex("listener front on 127\\.0\\.0\\.1:([0-9]+)"), 5s);
+  ASSERT_FALSE(m.empty());
+  const auto port = std::uint16_t(std::stoi(m[1]));
+  EXPECT_EQ(backend_field(admin, "mbx02", "health"), "");
+
+  opts.backends.push_back({"mbx02", b->port()});
+  write_file(file, gateway_yaml(opts, dir.path().string()));
+  ASSERT_EQ(::kill(proc.pid(), SIGHUP), 0);
+  ASSERT_FALSE(proc.wait_for_line(std::regex("is now in effect"), 5s).empty());
+  EXPECT_EQ(backend_field(admin, "mbx02", "health"), "\"up\"");
+
+  write_file(file, "not: [valid");
+  ASSERT_EQ(::kill(proc.pid(), SIGHUP), 0);
+  ASSERT_FALSE(proc.wait_for_line(std::regex("still serving the previous"), 5s).empty());
+  EXPECT_EQ(backend_field(admin, "mbx02", "health"), "\"up\"");
+
+  // A NotificationWait held on mbx01; SIGTERM drains (60 s), a second SIGTERM ends it now.
+  auto c = test_client::tls(port, internal_host, test_pki::instance().ca_file());
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Connect", "x"));
+  const auto connect = c.read_response();
+  ASSERT_EQ(connect.status, 200);
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "NotificationWait", "x",
+                      "Cookie: " + cookies_from(connect) + "\r\n"));
+  ASSERT_TRUE(eventually([&] { return a->requests().size() >= 2; }));
+  ASSERT_EQ(::kill(proc.pid(), SIGTERM), 0);
+  ASSERT_FALSE(proc.wait_for_line(std::regex("draining"), 5s).empty());
+  ASSERT_EQ(::kill(proc.pid(), SIGTERM), 0);
+  EXPECT_EQ(proc.wait_exit(5s), 0);
+}
+
+}  // namespace
+}  // namespace testing_support
+
+namespace testing_support {
+namespace {
+
+struct command_result {
+  int status = -1;
+  std::string output;
+};
+
+command_result run_command(const std::string& args) {
+  const std::string cmd = std::string(MAPIGATE_BINARY) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  command_result r;
+  if (!p) return r;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;)
+    r.output.append(buf, n);
+  const int rc = ::pclose(p);
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return r;
+}
+
+TEST(Probe, ConnectPingDisconnectThroughMapigateAndFailureExitsNonZero) {
+  sim::options o;
+  o.require_auth = true;
+  auto a = start_sim("mbx01", o);
+  gateway gw({.backends = {{"mbx01", a->port()}}, .extra_yaml = fast_health});
+  const std::string args = "probe https://" + std::string(internal_host) + ":" +
+                           std::to_string(gw.port()) + "/mapi --connect 127.0.0.1 --ca " +
+                           test_pki::instance().ca_file() + " --timeout 5";
+  const auto ok = run_command(args + " --user 'CORP\\alice' --password pw --mailbox u@corp.test");
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  for (const char* step : {"healthcheck", "anonymous", "connect", "ping", "disconnect"})
+    EXPECT_TRUE(std::regex_search(ok.output,
+                                  std::regex(std::string("\n") + step + " +\\S+ +\\S+ +Success")))
+        << step << "\n"
+        << ok.output;
+  EXPECT_NE(ok.output.find("offers NTLM,Basic"), std::string::npos) << ok.output;
+  // The backend saw the probe's user, through Basic.
+  bool seen = false;
+  for (const auto& r : a->requests())
+    seen = seen || r.identity == "CORP\\alice";
+  EXPECT_TRUE(seen);
+
+  a->set_healthy(false);
+  ASSERT_TRUE(
+      eventually([&] { return backend_field(gw.admin_port(), "mbx01", "health") == "\"down\""; }));
+  const auto down = run_command(args);
+  EXPECT_EQ(down.status, 1) << down.output;
+  EXPECT_TRUE(
+      std::regex_search(down.output, std::regex("\nhealthcheck +\\S+ +\\S+ +Failure +HTTP 503")))
+      << down.output;
+
+  EXPECT_EQ(run_command("probe").status, 2);
+  EXPECT_EQ(run_command("probe ftp://x/mapi").status, 2);
+}
+
+}  // namespace
+}  // namespace testing_support
