@@ -145,6 +145,7 @@ struct limits {
   std::size_t max_requests_per_connection = 10'000;  ///< then Connection: close
   std::size_t upstream_idle_per_backend = 64;        ///< pooled idle connections per worker
   std::size_t max_client_connections = 100'000;      ///< per process; beyond it accept waits
+  std::uint32_t h2_max_concurrent_streams = 100;     ///< per HTTP/2 connection (SETTINGS)
 };
 
 /// Exchange-style HttpProxy request logs (accesslog/). Absent section: no request logs.

@@ -64,11 +64,8 @@ std::optional<listener_tls> load_listener_tls(reader& r, const value_ref& v) {
       if (!id) continue;
       if (std::find(tls.alpn.begin(), tls.alpn.end(), *id) != tls.alpn.end()) {
         r.error(item.at, item.path, "duplicate ALPN protocol " + quote(*id));
-      } else if (*id == "http/1.1") {
+      } else if (*id == "http/1.1" || *id == "h2") {
         tls.alpn.push_back(*id);
-      } else if (*id == "h2") {
-        r.error(item.at, item.path,
-                "ALPN \"h2\" is not supported by this build (HTTP/2 front end not available yet)");
       } else {
         r.error(item.at, item.path, "unknown ALPN protocol " + quote(*id));
       }
@@ -206,7 +203,7 @@ void load_limits(reader& r, const fields& root, snapshot& s) {
   constexpr std::size_t kib = 1024;
   fields f(r, *v,
            {"header_bytes", "mapi_body_bytes", "max_requests_per_connection",
-            "upstream_idle_per_backend", "max_client_connections"});
+            "upstream_idle_per_backend", "max_client_connections", "h2_max_concurrent_streams"});
   if (auto x = f.find("header_bytes")) {
     if (auto n = detail::read_size(r, *x, kib, kib * kib)) s.limits.header_bytes = *n;
   }
@@ -221,6 +218,10 @@ void load_limits(reader& r, const fields& root, snapshot& s) {
   }
   if (auto x = f.find("max_client_connections")) {
     if (auto n = detail::read_uint(r, *x, 1, any_count)) s.limits.max_client_connections = *n;
+  }
+  if (auto x = f.find("h2_max_concurrent_streams")) {
+    if (auto n = detail::read_uint(r, *x, 1, 1000))
+      s.limits.h2_max_concurrent_streams = static_cast<std::uint32_t>(*n);
   }
 }
 

@@ -7,6 +7,7 @@
 #include "proxy/header_rewrite.hpp"
 #include "proxy/local_reply.hpp"
 #include "proxy/log.hpp"
+#include "proxy/pipeline.hpp"
 #include "proxy/request_facts.hpp"
 #include "proxy/session.hpp"
 #include "routing/auth_policy.hpp"
@@ -89,23 +90,6 @@ awaitable<void> watch_client(Stream& client, beast::flat_buffer& cbuf, std::size
   co_await park.async_wait(use_nothrow);
 }
 
-/// Passive health: a connect failure or a 5xx. Ejects the backend after health.eject_after in
-/// a row (logged and counted once, by whoever crossed the line).
-void note_failure(const conn_ctx& cx, std::size_t b) {
-  const auto& cfg = *cx.rt->cfg;
-  if (cx.rt->live[b].record_failure(steady_ms(), cfg.health)) {
-    log(log_level::warn, "backend ", cfg.backends[b].name, " ejected for ",
-        cfg.health.eject_for.count(), " ms after ", cfg.health.eject_after, " failures in a row");
-    cx.rt->metrics->backend_ejected(b);
-  }
-}
-
-/// The BackEndCookie column: which backend an affinity token names and until when it holds.
-std::string backend_cookie(std::string_view backend, std::int64_t expires_unix) {
-  return "Server~" + std::string(backend) + "~~" +
-         accesslog::iso_utc(std::chrono::system_clock::from_time_t(std::time_t(expires_unix)));
-}
-
 struct response_outcome {
   bool client_ok = false;    ///< client may carry another request
   bool upstream_ok = false;  ///< backend connection may be reused
@@ -113,45 +97,6 @@ struct response_outcome {
   bool binds = false;        ///< the backend challenged with NTLM/Negotiate: pin the connection
   int status = 0;            ///< status to answer when head_sent is false (502/504)
 };
-
-/// Backend response head → client response head, beyond hop-by-hop rules: a 401's challenges
-/// are cut to the schemes the vdir allows; a response that starts or refreshes a session gets
-/// mapigate's affinity cookie naming the backend that answered. Returns whether the backend
-/// offered a connection-bound scheme (NTLM/Negotiate).
-bool prepare_response_head(http::response_header<>& res, const routing::decision& d,
-                           std::size_t backend, const conn_ctx& cx) {
-  const auto& cfg = *cx.rt->cfg;
-  bool binds = false;
-  const unsigned code = res.result_int();
-  if (code == 401) {
-    std::string name = "WWW-Authenticate";
-    std::vector<std::string> kept;
-    for (auto it = res.find(http::field::www_authenticate);
-         it != res.end() && it->name() == http::field::www_authenticate; ++it) {
-      name = std::string(it->name_string());
-      const auto scheme = routing::scheme_of(it->value());
-      if (scheme && routing::binds_connection(*scheme)) binds = true;
-      if (scheme && routing::allows(cfg.mapi.authentication, *scheme))
-        kept.emplace_back(it->value());
-    }
-    res.erase(http::field::www_authenticate);
-    for (const auto& v : kept)
-      res.insert(name, v);
-  }
-  const auto* codec = cx.rt->routes.affinity();
-  if (codec && d.mailbox && code == 200 &&
-      (d.new_session || res.find(http::field::set_cookie) != res.end())) {
-    const auto now = unix_now();
-    res.insert(
-        http::field::set_cookie,
-        routing::affinity_set_cookie(
-            cx.rt->cookie_name, codec->issue(cfg.backends[backend].name, d.mailbox->value, now)));
-    if (cx.trace)
-      cx.trace->rec.backend_cookie =
-          backend_cookie(cfg.backends[backend].name, now + codec->max_age());
-  }
-  return binds;
-}
 
 /// Reads the backend's response and streams it to the client.
 template <class Stream, class Up>
@@ -196,7 +141,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   }
   const bool has_body = !(code == 204 || code == 304) && !rp->is_done();
   strip_hop_by_hop(res, false);
-  out.binds = prepare_response_head(res, d, uc.backend, cx);
+  out.binds = prepare_response_head(res, d, uc.backend, cx, cx.trace);
   res.version(11);
   if (has_body && !rp->content_length()) {
     // Chunked or close-delimited upstream: re-chunk for an HTTP/1.1 client, one chunk per read,
@@ -339,28 +284,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   append_forwarded_for(req, cx.client_ip);
   req.version(11);
 
-  // The backend named by a valid affinity token first: the session context lives there. Then
-  // the hash order, backends the admin drained after the others, and backends that health
-  // checks or ejection took out only as a last resort (health can be wrong; an error is sure).
-  const auto now = steady_ms();
-  const auto* live = cx.rt->live.get();
-  std::vector<std::size_t> order;
-  bool session_backend_down = false;
-  if (d.affinity_backend) {
-    if (live[*d.affinity_backend].usable(now))
-      order.push_back(*d.affinity_backend);
-    else
-      session_backend_down = true;
-  }
-  for (int pass = 0; pass < 3; ++pass)
-    for (auto b : d.candidates) {
-      if (b == d.affinity_backend) continue;
-      const bool usable = live[b].usable(now);
-      const bool drained = live[b].drained.load(std::memory_order_relaxed);
-      if ((pass == 0 && usable && !drained) || (pass == 1 && usable && drained) ||
-          (pass == 2 && !usable))
-        order.push_back(b);
-    }
+  const auto [order, session_backend_down] = backend_order(d, cx);
 
   auto& trace = *cx.trace;
   if (session_backend_down && !d.new_session) {
@@ -423,17 +347,6 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   if (!order.empty() && b != order.front())
     trace.add_info("FailedOver", cfg.backends[order.front()].name);
   beast::get_lowest_layer(client).expires_never();
-  struct gauge_guard {
-    std::atomic<std::size_t>* n;
-    explicit gauge_guard(std::atomic<std::size_t>* g) : n(g) {
-      if (n) ++*n;
-    }
-    ~gauge_guard() {
-      if (n) --*n;
-    }
-    gauge_guard(const gauge_guard&) = delete;
-    gauge_guard& operator=(const gauge_guard&) = delete;
-  };
   const gauge_guard in_flight{&cx.rt->live[b].in_flight};
   const gauge_guard long_poll{trace.notification_wait ? &cx.ws.notification_waits : nullptr};
   const gauge_guard sessions{trace.notification_wait ? &cx.rt->live[b].notification_waits

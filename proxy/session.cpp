@@ -7,8 +7,10 @@
 #include "accesslog/format.hpp"
 #include "metrics/registry.hpp"
 #include "proxy/h1_head.hpp"
+#include "proxy/h2_connection.hpp"
 #include "proxy/local_reply.hpp"
 #include "proxy/log.hpp"
+#include "proxy/pipeline.hpp"
 #include "proxy/request_facts.hpp"
 #include "routing/auth_policy.hpp"
 #include "routing/credentials.hpp"
@@ -67,10 +69,7 @@ struct trace_scope {
   request_trace& t;
   trace_scope(conn_ctx& c, request_trace& tr) : cx(c), t(tr) {
     cx.trace = &t;
-    t.rec.date_time = std::chrono::system_clock::now();
-    t.rec.client_ip = cx.client_ip;
-    t.rec.server_host_name = cx.rt->cfg->server_name;
-    t.rec.protocol = "Unknown";
+    start_trace(t, cx);
   }
   ~trace_scope() {
     cx.trace = nullptr;
@@ -79,75 +78,6 @@ struct trace_scope {
   trace_scope(const trace_scope&) = delete;
   trace_scope& operator=(const trace_scope&) = delete;
 };
-
-std::string_view log_scheme_name(config::auth_scheme s) {
-  switch (s) {
-    case config::auth_scheme::ntlm:
-      return "NTLM";
-    case config::auth_scheme::negotiate:
-      return "Negotiate";
-    case config::auth_scheme::basic:
-      return "Basic";
-    case config::auth_scheme::oauth:
-      break;
-  }
-  return "Bearer";
-}
-
-/// The request's own columns: URL, client headers, who it authenticates as. NTLM and Negotiate
-/// authenticate the connection, so their user stays with it for the requests that follow.
-void describe_request(request_trace& t, const http::request<http::buffer_body>& req,
-                      const request_facts& facts, conn_ctx& cx) {
-  auto& r = t.rec;
-  r.method = std::string(req.method_string());
-  const std::string_view target = req.target();
-  const auto q = target.find('?');
-  r.url_stem = std::string(target.substr(0, q));
-  if (q != std::string_view::npos) r.url_query = std::string(target.substr(q));
-  r.url_host = facts.host_name;
-  r.protocol = std::string(accesslog::protocol_for_path(r.url_stem));
-  r.user_agent = std::string(req[http::field::user_agent]);
-  r.x_request_id = std::string(facts.request_id);
-  r.x_request_type = std::string(facts.request_type);
-  r.x_client_info = std::string(req["X-ClientInfo"]);
-  if (facts.authorization) {
-    const auto scheme = routing::scheme_of(*facts.authorization);
-    std::string type = scheme ? std::string(log_scheme_name(*scheme)) : std::string();
-    auto user = routing::authenticated_user(*facts.authorization);
-    if (scheme && routing::binds_connection(*scheme)) {
-      cx.auth_type = type;
-      // A type 1 message starts a new handshake: nobody is authenticated until the type 3.
-      cx.user = user.value_or(std::string());
-    }
-    r.authentication_type = std::move(type);
-    r.authenticated_user = user.value_or(cx.auth_type == r.authentication_type ? cx.user : "");
-  } else if (cx.auth_bound) {
-    r.authentication_type = cx.auth_type;
-    r.authenticated_user = cx.user;
-  }
-}
-
-/// What routing decided, in the trace's columns and labels.
-void describe_decision(request_trace& t, const routing::decision& d, std::string_view type,
-                       request_trace::clock::time_point routed) {
-  if (d.ns) t.ns = std::size_t(*d.ns);
-  t.vdir = !d.ns || !d.vdir                        ? metrics::vdir_label::other
-           : *d.vdir == routing::vdir_kind::emsmdb ? metrics::vdir_label::emsmdb
-           : *d.vdir == routing::vdir_kind::nspi   ? metrics::vdir_label::nspi
-                                                   : metrics::vdir_label::other;
-  t.mapi = t.vdir != metrics::vdir_label::other;
-  t.request_type = metrics::request_type_index(t.vdir, type);
-  t.notification_wait = t.vdir == metrics::vdir_label::emsmdb &&
-                        metrics::request_types(t.vdir)[t.request_type] == "NotificationWait";
-  if (d.mailbox) {
-    t.rec.anchor_mailbox = d.mailbox->kind == routing::mailbox_id::form::guid
-                               ? "MailboxGuid~" + std::string(d.mailbox->local())
-                               : "Smtp~" + d.mailbox->value;
-  }
-  t.rec.routing_latency = request_trace::since(t.start, routed);
-  if (d.affinity != routing::affinity_outcome::none)
-    t.add_info("Affinity", std::string(routing::to_string(d.affinity)));
-}
 
 /// The HTTP/1.1 request loop. Returns when the connection should close: true when mapigate
 /// refused a request whose remaining bytes the client may still be sending (close lingering).
@@ -226,18 +156,7 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
         cx.rt->routes.decide({req.method_string(), req.target(), facts.host, sni,
                               facts.request_type, facts.authorization, facts.token, unix_now()});
     describe_decision(trace, d, facts.request_type, request_trace::clock::now());
-    if (d.act == routing::decision::action::proxy &&
-        d.affinity == routing::affinity_outcome::none && !d.new_session &&
-        cx.rt->routes.affinity()) {
-      // A miss: a session request without a token, routed by hash alone (slot "none").
-      cx.ws.affinity_outcomes[0].fetch_add(1, std::memory_order_relaxed);
-    }
-    if (d.affinity != routing::affinity_outcome::none) {
-      cx.ws.affinity_outcomes[std::size_t(d.affinity)].fetch_add(1, std::memory_order_relaxed);
-      if (d.affinity != routing::affinity_outcome::hit)
-        log(log_level::info, "c", cx.id, " ", cx.client_ip, " affinity token ignored (",
-            routing::to_string(d.affinity), ")");
-    }
+    count_affinity(d, cx);
     const bool has_body = !p.is_done();
     const bool last = served + 1 >= cfg.limits.max_requests_per_connection;
     const bool keep_alive = req.keep_alive() && !last && !cx.ws.draining;
@@ -246,18 +165,7 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
     // Answers mapigate gives itself. On the MAPI vdirs a refusal that has an X-ResponseCode is
     // written the protocol's way. An unread body would be parsed as the next request: close then.
     auto refuse = [&](int status, int code, std::string_view reason, bool close) {
-      close = close || !keep_alive;
-      trace.add_error(reason);
-      log(log_level::info, "c", cx.id, " ", cx.client_ip, " ", req.method_string(), " ",
-          req.target(), " -> ", status, code ? " X-ResponseCode " : "",
-          code ? std::to_string(code) : "", " (", reason, ")");
-      auto res = mapi && code
-                     ? make_mapi_error(code, facts.request_type, facts.request_id, reason, close)
-                     : make_error(status, reason, close);
-      if (status == 401)
-        for (const auto& c : routing::challenges_for(cfg.mapi.authentication, facts.host_name))
-          res.insert(http::field::www_authenticate, c);
-      return res;
+      return refusal(cx, trace, req, facts, mapi, status, code, reason, close || !keep_alive);
     };
 
     switch (d.act) {
@@ -403,6 +311,11 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
     co_return;
   }
   cx.sni = std::string(tls::server_context::server_name(tls_s.native_handle()));
+  if (tls::server_context::alpn(tls_s.native_handle()) == "h2") {
+    co_await serve_h2(tls_s, cx);
+    co_await close_connection(tls_s, false);
+    co_return;
+  }
   const bool linger = co_await serve_h1(tls_s, cx);
   co_await close_connection(tls_s, linger);
 }

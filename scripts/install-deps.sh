@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libnghttp2-dev libssl-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev
   openssl ca-certificates curl
-  prometheus jq
+  prometheus jq nghttp2-client
 )
 if [ "$#" -gt 0 ]; then packages+=("$@"); fi
 

@@ -58,8 +58,6 @@ routes:
   EXPECT_EQ(got, (std::vector<std::string>{
                      f + ":10:20: listeners[0].tls.min_version: unsupported TLS version \"1.1\" "
                          "(expected \"1.2\" or \"1.3\")",
-                     f + ":11:24: listeners[0].tls.alpn[1]: ALPN \"h2\" is not supported by this "
-                         "build (HTTP/2 front end not available yet)",
                      f + ":11:28: listeners[0].tls.alpn[2]: unknown ALPN protocol \"spdy/3\"",
                      f + ":11:36: listeners[0].tls.alpn[3]: duplicate ALPN protocol \"http/1.1\"",
                      f + ":18:11: backends[0].tls.ca: cannot read \"" +

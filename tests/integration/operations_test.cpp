@@ -314,8 +314,7 @@ TEST(Signal, SighupReloadsAndASecondSigtermEndsTheDrain) {
   write_file(file, gateway_yaml(opts, dir.path().string()));
   child_process proc(file);
   // Logged in this order: the admin listener, then the data listeners.
-  const auto am =
-      proc.wait_for_line(std::regex("admin listener on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
+  const auto am = proc.wait_for_line(std::regex("admin listener on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
   ASSERT_FALSE(am.empty()) << "mapigate did not start";
   const auto admin = std::uint16_t(std::stoi(am[1]));
   const auto m = proc.wait_for_line(std::regex("listener front on 127\\.0\\.0\\.1:([0-9]+)"), 5s);

@@ -22,6 +22,7 @@ std::string gateway_yaml(const gateway_options& o, const std::string& dir) {
     if (certs.empty()) certs.push_back(namespace_certificate());
     for (const auto& c : certs)
       y << "        - cert: " << c.cert << "\n          key: " << c.key << "\n";
+    if (!o.listener_alpn.empty()) y << "      alpn: " << o.listener_alpn << "\n";
   }
   y << "mapi:\n  internal_url: https://" << internal_host << "/mapi\n  external_url: https://"
     << external_host << "/mapi\n";

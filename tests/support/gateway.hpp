@@ -46,6 +46,8 @@ struct gateway_options {
   /// Lines under `logs:` (each "  key: value\n"); non-empty turns HttpProxy logs on, into
   /// <dir>/logs unless they set `directory`.
   std::string logs_yaml;
+  /// The listener's ALPN list, YAML flow form (e.g. "[h2, http/1.1]"); empty: the default.
+  std::string listener_alpn;
 };
 
 /// The YAML a gateway_options describes (exposed so the CLI tests can reuse it). `dir` is where

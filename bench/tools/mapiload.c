@@ -1,0 +1,380 @@
+/*
+ * mapiload: the benchmark's own TLS client, for what wrk and h2load do not measure directly.
+ *
+ *   mapiload hold    --connect IP:PORT --host NAME -n N [--notification-wait]
+ *       Opens N TLS connections one after the other (full handshake each, ALPN http/1.1, SNI
+ *       NAME). With --notification-wait each sends a MAPI NotificationWait POST and reads until
+ *       the response's "PROCESSING" chunk has arrived, so the proxy holds a backend request for
+ *       it; otherwise each stays idle after its handshake. Then prints one line
+ *         READY ok=<opened> failed=<failed>
+ *       and holds everything until SIGTERM/SIGINT, when it closes every socket at once (no TLS
+ *       close_notify: the client just goes away) and exits 0.
+ *
+ *   mapiload newconn --connect IP:PORT --host NAME -c K -d SECONDS [--body-bytes N]
+ *       K processes, each in a loop: TCP connect, full TLS handshake (no session resumption: no
+ *       tickets, no session cache), one MAPI Execute POST (N-byte body, Connection: close), read
+ *       the whole chunked response, close. Prints one line
+ *         RESULT requests=<ok> errors=<e> seconds=<s> rps=<r> p50_ms=<x> p99_ms=<y>
+ *       Latency covers connect + handshake + request + response.
+ *
+ * Build: cc -O2 -o mapiload mapiload.c -lssl -lcrypto
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct sockaddr_in target;
+static const char *host = "localhost";
+static const char *mailbox = "bench@corp.test";
+static SSL_CTX *ctx;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: mapiload hold    --connect IP:PORT [--host NAME] -n N [--notification-wait]\n"
+          "       mapiload newconn --connect IP:PORT [--host NAME] -c K -d SECONDS "
+          "[--body-bytes N]\n");
+  exit(2);
+}
+
+static void make_ctx(void) {
+  ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    ERR_print_errors_fp(stderr);
+    exit(1);
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  static const unsigned char alpn[] = "\x08http/1.1";
+  SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
+}
+
+/* Blocking TCP connect + TLS handshake with socket timeouts. Returns NULL on failure. */
+static SSL *tls_open(int timeout_s) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return NULL;
+  struct timeval tv = {.tv_sec = timeout_s};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(fd, (struct sockaddr *)&target, sizeof target) < 0) {
+    close(fd);
+    return NULL;
+  }
+  SSL *ssl = SSL_new(ctx);
+  if (!ssl) {
+    close(fd);
+    return NULL;
+  }
+  SSL_set_fd(ssl, fd);
+  SSL_set_tlsext_host_name(ssl, host);
+  if (SSL_connect(ssl) != 1) {
+    SSL_free(ssl);
+    close(fd);
+    ERR_clear_error();
+    return NULL;
+  }
+  return ssl;
+}
+
+static void tls_drop(SSL *ssl) {
+  int fd = SSL_get_fd(ssl);
+  SSL_free(ssl);
+  close(fd);
+}
+
+static int write_all(SSL *ssl, const char *buf, size_t len) {
+  while (len > 0) {
+    int n = SSL_write(ssl, buf, (int)len);
+    if (n <= 0) return -1;
+    buf += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static char *build_request(const char *type, size_t body_bytes, int conn_close, size_t *len) {
+  char head[1024];
+  int n = snprintf(head, sizeof head,
+                   "POST /mapi/emsmdb/?MailboxId=%s HTTP/1.1\r\n"
+                   "Host: %s\r\n"
+                   "User-Agent: Microsoft Office/16.0 (Windows NT 10.0; mapiload)\r\n"
+                   "Content-Type: application/mapi-http\r\n"
+                   "X-RequestType: %s\r\n"
+                   "X-RequestId: {E2EA6C1C-AA73-4A7D-B1B4-3F5F2C1D8E01}:1\r\n"
+                   "X-ClientInfo: {2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1\r\n"
+                   "X-ClientApplication: Outlook/16.0.17928.20114\r\n"
+                   "Cookie: MapiContext=bench-context; MapiSequence=bench-sequence\r\n"
+                   "Content-Length: %zu\r\n"
+                   "%s"
+                   "\r\n",
+                   mailbox, host, type, body_bytes, conn_close ? "Connection: close\r\n" : "");
+  char *req = malloc((size_t)n + body_bytes);
+  if (!req) exit(1);
+  memcpy(req, head, (size_t)n);
+  memset(req + n, 'x', body_bytes);
+  *len = (size_t)n + body_bytes;
+  return req;
+}
+
+/* ---- hold ---------------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig) {
+  (void)sig;
+  stop_flag = 1;
+}
+
+static int run_hold(int count, int notification_wait) {
+  SSL **held = calloc((size_t)count, sizeof *held);
+  if (!held) return 1;
+  size_t req_len = 0;
+  char *req = build_request("NotificationWait", 8, 0, &req_len);
+  int ok = 0, failed = 0;
+  char buf[16384];
+  for (int i = 0; i < count && !stop_flag; i++) {
+    SSL *ssl = tls_open(10);
+    if (!ssl) {
+      failed++;
+      continue;
+    }
+    if (notification_wait) {
+      int good = write_all(ssl, req, req_len) == 0;
+      size_t got = 0;
+      buf[0] = 0;
+      while (good && !strstr(buf, "PROCESSING")) {
+        if (got >= sizeof buf - 1) {
+          good = 0;
+          break;
+        }
+        int n = SSL_read(ssl, buf + got, (int)(sizeof buf - 1 - got));
+        if (n <= 0) {
+          good = 0;
+          break;
+        }
+        got += (size_t)n;
+        buf[got] = 0;
+      }
+      if (good && strncmp(buf, "HTTP/1.1 200", 12) != 0) good = 0;
+      if (!good) {
+        tls_drop(ssl);
+        failed++;
+        continue;
+      }
+    }
+    held[ok++] = ssl;
+  }
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  printf("READY ok=%d failed=%d\n", ok, failed);
+  fflush(stdout);
+  while (!stop_flag) sigsuspend(&old);
+  for (int i = 0; i < ok; i++) close(SSL_get_fd(held[i]));
+  return 0;
+}
+
+/* ---- newconn ------------------------------------------------------------------------------- */
+
+/* Latency histogram: 0.1 ms buckets up to 2 s, then one overflow bucket. */
+#define BUCKETS 20001
+struct result {
+  long long ok, errors;
+  long long hist[BUCKETS];
+};
+
+/* Reads one response to the end of its chunked body (or until EOF). 0 when it was a 200. */
+static int read_response(SSL *ssl) {
+  static char buf[65536];
+  size_t got = 0;
+  for (;;) {
+    if (got >= sizeof buf - 1) return -1;
+    int n = SSL_read(ssl, buf + got, (int)(sizeof buf - 1 - got));
+    if (n <= 0) {
+      /* EOF: complete only if the body's last chunk was seen. */
+      break;
+    }
+    got += (size_t)n;
+    if (got >= 5 && memcmp(buf + got - 5, "0\r\n\r\n", 5) == 0 &&
+        memmem(buf, got, "\r\n\r\n", 4) != NULL) {
+      break;
+    }
+  }
+  buf[got] = 0;
+  if (got < 12 || strncmp(buf, "HTTP/1.1 200", 12) != 0) return -1;
+  if (got < 5 || memcmp(buf + got - 5, "0\r\n\r\n", 5) != 0) return -1;
+  return 0;
+}
+
+static void newconn_worker(double deadline, size_t body_bytes, struct result *r) {
+  size_t req_len = 0;
+  char *req = build_request("Execute", body_bytes, 1, &req_len);
+  while (now_s() < deadline) {
+    double t0 = now_s();
+    SSL *ssl = tls_open(10);
+    if (!ssl) {
+      r->errors++;
+      usleep(1000);
+      continue;
+    }
+    int good = write_all(ssl, req, req_len) == 0 && read_response(ssl) == 0;
+    tls_drop(ssl);
+    if (!good) {
+      r->errors++;
+      continue;
+    }
+    double ms = (now_s() - t0) * 1000.0;
+    long b = (long)(ms * 10.0);
+    if (b >= BUCKETS - 1 || b < 0) b = BUCKETS - 1;
+    r->hist[b]++;
+    r->ok++;
+  }
+}
+
+static double percentile(const long long *hist, long long total, double p) {
+  long long want = (long long)(p * (double)total);
+  if (want >= total) want = total - 1;
+  long long seen = 0;
+  for (int i = 0; i < BUCKETS; i++) {
+    seen += hist[i];
+    if (seen > want) return (double)i / 10.0 + 0.05;
+  }
+  return 0;
+}
+
+static int run_newconn(int workers, double seconds, size_t body_bytes) {
+  double start = now_s();
+  double deadline = start + seconds;
+  int fds[256][2];
+  pid_t pids[256];
+  if (workers > 256) workers = 256;
+  for (int w = 0; w < workers; w++) {
+    if (pipe(fds[w]) < 0) return 1;
+    pids[w] = fork();
+    if (pids[w] < 0) return 1;
+    if (pids[w] == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the parent */
+      if (getppid() == 1) _exit(1);
+      close(fds[w][0]);
+      struct result *r = calloc(1, sizeof *r);
+      if (!r) _exit(1);
+      newconn_worker(deadline, body_bytes, r);
+      const char *p = (const char *)r;
+      size_t left = sizeof *r;
+      while (left > 0) {
+        ssize_t n = write(fds[w][1], p, left);
+        if (n <= 0) _exit(1);
+        p += n;
+        left -= (size_t)n;
+      }
+      _exit(0);
+    }
+    close(fds[w][1]);
+  }
+  struct result *total = calloc(1, sizeof *total), *one = calloc(1, sizeof *one);
+  if (!total || !one) return 1;
+  for (int w = 0; w < workers; w++) {
+    char *p = (char *)one;
+    size_t left = sizeof *one;
+    while (left > 0) {
+      ssize_t n = read(fds[w][0], p, left);
+      if (n <= 0) break;
+      p += n;
+      left -= (size_t)n;
+    }
+    close(fds[w][0]);
+    waitpid(pids[w], NULL, 0);
+    if (left != 0) {
+      total->errors++;
+      continue;
+    }
+    total->ok += one->ok;
+    total->errors += one->errors;
+    for (int i = 0; i < BUCKETS; i++) total->hist[i] += one->hist[i];
+  }
+  double elapsed = now_s() - start;
+  printf("RESULT requests=%lld errors=%lld seconds=%.3f rps=%.1f p50_ms=%.2f p99_ms=%.2f\n",
+         total->ok, total->errors, elapsed, (double)total->ok / elapsed,
+         total->ok ? percentile(total->hist, total->ok, 0.50) : 0.0,
+         total->ok ? percentile(total->hist, total->ok, 0.99) : 0.0);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) usage();
+  const char *mode = argv[1];
+  const char *connect_to = NULL;
+  int count = 0, workers = 16, notification_wait = 0;
+  double seconds = 10;
+  size_t body_bytes = 1024;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--notification-wait")) {
+      notification_wait = 1;
+      continue;
+    }
+    if (i + 1 >= argc) usage();
+    if (!strcmp(argv[i], "--connect")) connect_to = argv[++i];
+    else if (!strcmp(argv[i], "--host")) host = argv[++i];
+    else if (!strcmp(argv[i], "--mailbox")) mailbox = argv[++i];
+    else if (!strcmp(argv[i], "-n")) count = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "-c")) workers = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "-d")) seconds = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--body-bytes")) body_bytes = (size_t)atol(argv[++i]);
+    else usage();
+  }
+  if (!connect_to) usage();
+  char ip[64];
+  const char *colon = strrchr(connect_to, ':');
+  if (!colon || (size_t)(colon - connect_to) >= sizeof ip) usage();
+  memcpy(ip, connect_to, (size_t)(colon - connect_to));
+  ip[colon - connect_to] = 0;
+  target.sin_family = AF_INET;
+  target.sin_port = htons((uint16_t)atoi(colon + 1));
+  if (inet_pton(AF_INET, ip, &target.sin_addr) != 1) usage();
+
+  signal(SIGPIPE, SIG_IGN);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  make_ctx();
+  if (!strcmp(mode, "hold")) {
+    if (count <= 0) usage();
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    return run_hold(count, notification_wait);
+  }
+  if (!strcmp(mode, "newconn")) {
+    if (workers <= 0 || seconds <= 0) usage();
+    return run_newconn(workers, seconds, body_bytes);
+  }
+  usage();
+  return 2;
+}

@@ -1,0 +1,664 @@
+// HTTP/2 connection: one reader, one writer, a watchdog, and one coroutine per stream, all on
+// the connection's worker. Streams wait on their own timer; nothing blocks the others.
+#include "proxy/h2_connection.hpp"
+
+#include <nghttp2/nghttp2.h>
+
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "metrics/labels.hpp"
+#include "proxy/h2_session.hpp"
+#include "proxy/header_rewrite.hpp"
+#include "proxy/local_reply.hpp"
+#include "proxy/log.hpp"
+#include "proxy/pipeline.hpp"
+#include "proxy/request_facts.hpp"
+#include "routing/auth_policy.hpp"
+#include "routing/mapi_codes.hpp"
+#include "routing/text.hpp"
+
+namespace proxy {
+namespace {
+
+using namespace net::experimental::awaitable_operators;
+
+constexpr std::size_t relay_chunk = 16 * 1024;
+/// Response bytes buffered per stream before the backend read pauses (flow control towards
+/// the client then holds the backend back, not mapigate's memory).
+constexpr std::size_t out_high_water = 64 * 1024;
+constexpr std::size_t upstream_header_limit = 64 * 1024;
+constexpr auto watchdog_tick = std::chrono::milliseconds(100);
+
+using clock = std::chrono::steady_clock;
+
+struct h2_stream {
+  std::int32_t id;
+  std::vector<h2::header> headers;
+  bool too_large = false;
+  std::deque<std::string> body_in;  ///< request body chunks not yet sent to the backend
+  bool end_in = false;              ///< the client ended its side
+  std::string out;                  ///< response bytes not yet taken by nghttp2
+  std::size_t out_off = 0;
+  bool out_end = false;  ///< the whole response body is in `out`
+  bool closed = false;   ///< the stream is gone (reset, completed, session ended)
+  bool responded = false;
+  bool discard_body = false;          ///< answered without reading the body: drop what still comes
+  upstream_conn* upstream = nullptr;  ///< while relaying: aborted if the stream closes
+  net::steady_timer wake;             ///< the stream coroutine waits here
+
+  h2_stream(std::int32_t i, const net::any_io_executor& ex)
+      : id(i), wake(ex, clock::time_point::max()) {}
+  std::size_t out_pending() const { return out.size() - out_off; }
+};
+
+class h2_conn final : public h2::events {
+ public:
+  h2_conn(tls_stream& s, conn_ctx& cx, const net::any_io_executor& ex)
+      : sock_(s),
+        cx_(cx),
+        ex_(ex),
+        sess_(*this, settings_for(cx)),
+        write_wake_(ex, clock::time_point::max()),
+        tick_(ex) {}
+
+  awaitable<void> run() { co_await (reader() && writer() && watchdog()); }
+
+  // ---- h2::events ----
+  void on_request(std::int32_t id, std::vector<h2::header> headers, bool end_stream,
+                  bool too_large) override {
+    auto st = std::make_shared<h2_stream>(id, ex_);
+    st->headers = std::move(headers);
+    st->end_in = end_stream;
+    st->too_large = too_large;
+    streams_[id] = st;
+    ready_.push_back(std::move(st));  // started after receive() returns, outside nghttp2
+  }
+  void on_data(std::int32_t id, std::string_view data) override {
+    if (auto* st = find(id); st && !st->discard_body) {
+      st->body_in.emplace_back(data);
+      st->wake.cancel();
+    } else {
+      sess_.consume(id, data.size());  // nobody wants it: keep the connection window open
+    }
+  }
+  void on_end_stream(std::int32_t id) override {
+    if (auto* st = find(id)) {
+      st->end_in = true;
+      st->wake.cancel();
+    }
+  }
+  void on_stream_close(std::int32_t id, std::uint32_t) override {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    auto& st = *it->second;
+    st.closed = true;
+    if (st.upstream) st.upstream->abort();  // the client left: so does the backend request
+    st.wake.cancel();
+    streams_.erase(it);
+  }
+  std::ptrdiff_t read_body(std::int32_t id, std::uint8_t* out, std::size_t n, bool& eof) override {
+    auto* st = find(id);
+    if (!st) {
+      eof = true;
+      return 0;
+    }
+    const std::size_t avail = st->out_pending();
+    if (avail == 0) {
+      if (!st->out_end) return -1;
+      eof = true;
+      return 0;
+    }
+    const std::size_t take = std::min(avail, n);
+    std::memcpy(out, st->out.data() + st->out_off, take);
+    st->out_off += take;
+    if (st->out_off == st->out.size()) {
+      st->out.clear();
+      st->out_off = 0;
+      eof = st->out_end;
+    }
+    st->wake.cancel();  // room again below the high-water mark
+    return static_cast<std::ptrdiff_t>(take);
+  }
+
+ private:
+  static h2::settings settings_for(const conn_ctx& cx) {
+    h2::settings s;
+    s.max_concurrent_streams = cx.rt->cfg->limits.h2_max_concurrent_streams;
+    s.max_header_list = static_cast<std::uint32_t>(cx.rt->cfg->limits.header_bytes);
+    return s;
+  }
+
+  h2_stream* find(std::int32_t id) {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+  }
+  void notify_writer() { write_wake_.cancel(); }
+  /// Waits until something for stream `st` happened (data, room, close).
+  awaitable<void> wait(h2_stream& st) {
+    st.wake.expires_at(clock::time_point::max());
+    co_await st.wake.async_wait(use_nothrow);
+  }
+
+  awaitable<void> reader() {
+    std::array<std::uint8_t, 16 * 1024> buf;
+    while (sess_.want_read() && !stop_reading_) {
+      auto [ec, n] = co_await sock_.async_read_some(net::buffer(buf), use_nothrow);
+      if (ec) break;
+      last_activity_ = clock::now();
+      const bool ok = sess_.receive({buf.data(), n});
+      for (auto& st : ready_)
+        net::co_spawn(ex_, handle(std::move(st)), net::detached);
+      ready_.clear();
+      notify_writer();
+      if (!ok) {
+        log(log_level::info, "c", cx_.id, " ", cx_.client_ip, " HTTP/2 session ended by a ",
+            "protocol error or flood (GOAWAY sent)");
+        break;
+      }
+    }
+    reading_done_ = true;
+    // The client is gone or the session is over: end every stream still running.
+    for (auto& [id, st] : streams_) {
+      st->closed = true;
+      if (st->upstream) st->upstream->abort();
+      st->wake.cancel();
+    }
+    notify_writer();
+  }
+
+  awaitable<void> writer() {
+    for (;;) {
+      const auto out = sess_.take_output();
+      if (!out.empty()) {
+        writing_since_ = clock::now();
+        auto [ec, n] = co_await net::async_write(sock_, net::buffer(out), use_nothrow);
+        writing_since_.reset();
+        if (ec) {
+          write_failed_ = true;
+          beast::get_lowest_layer(sock_).socket().close();  // the reader learns it too
+          break;
+        }
+        continue;
+      }
+      if (reading_done_ && running_ == 0) break;
+      write_wake_.expires_at(clock::time_point::max());
+      co_await write_wake_.async_wait(use_nothrow);
+    }
+    finished_ = true;
+    tick_.cancel();
+  }
+
+  /// Every 100 ms: drain, reload or idle (GOAWAY), a stalled write (close), and closing the
+  /// read side once a GOAWAY'd connection has no stream left.
+  awaitable<void> watchdog() {
+    const auto& t = cx_.rt->cfg->timeouts;
+    while (!finished_) {
+      tick_.expires_after(watchdog_tick);
+      co_await tick_.async_wait(use_nothrow);
+      if (finished_) break;
+      const auto now = clock::now();
+      if (writing_since_ && now - *writing_since_ > t.client_write) {
+        beast::get_lowest_layer(sock_).socket().close();
+        continue;
+      }
+      // Drain, a reload (the client reconnects to the new configuration and certificate;
+      // streams keep the runtime they started with), or idle: a graceful GOAWAY.
+      const bool reloaded = cx_.ws.current != cx_.rt;
+      if (!goaway_sent_ &&
+          (cx_.ws.draining || reloaded ||
+           (streams_.empty() && running_ == 0 && now - last_activity_ > t.keepalive_idle))) {
+        sess_.goaway(NGHTTP2_NO_ERROR);
+        goaway_sent_ = true;
+        notify_writer();
+      }
+      if (goaway_sent_ && running_ == 0 && !sess_.want_write() && !writing_since_ &&
+          !stop_reading_) {
+        stop_reading_ = true;
+        error_code ignored;
+        beast::get_lowest_layer(sock_).socket().cancel(ignored);  // ends the pending read
+      }
+    }
+  }
+
+  /// Sends a response mapigate made itself on stream `st`.
+  void respond(h2_stream& st, http::response<http::string_body> res, request_trace& trace) {
+    std::optional<int> code;
+    if (auto it = res.find("X-ResponseCode"); it != res.end())
+      code = metrics::parse_mapi_code(it->value());
+    trace.local_response(res.result_int(), code, res.body().size(), "");
+    if (st.closed) return;
+    discard_rest(st);
+    st.out = std::move(res.body());
+    st.out_end = true;
+    st.responded = true;
+    sess_.submit_response(st.id, res.result_int(), h2_headers(res), !st.out.empty());
+    notify_writer();
+  }
+
+  /// The request body will not be read: give back its flow-control credit now and for what
+  /// still arrives, so the client is never stuck on a window that will not open.
+  void discard_rest(h2_stream& st) {
+    st.discard_body = true;
+    for (const auto& c : st.body_in)
+      sess_.consume(st.id, c.size());
+    st.body_in.clear();
+  }
+
+  /// HTTP/1.1 response fields as HTTP/2 headers: lower-case names, connection-specific ones
+  /// dropped (strip_hop_by_hop already removed the rest).
+  static std::vector<h2::header> h2_headers(const http::response_header<>& res) {
+    std::vector<h2::header> out;
+    for (const auto& f : res) {
+      const auto name = routing::to_lower(f.name_string());
+      if (name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+          name == "transfer-encoding" || name == "upgrade")
+        continue;
+      out.push_back({name, std::string(f.value())});
+    }
+    return out;
+  }
+
+  awaitable<void> handle(std::shared_ptr<h2_stream> stp) {
+    ++running_;
+    struct done {
+      h2_conn& c;
+      ~done() {
+        --c.running_;
+        c.notify_writer();
+      }
+    } on_exit{*this};
+    auto& st = *stp;
+    request_trace trace;
+    start_trace(trace, cx_);
+    struct finisher {
+      request_trace& t;
+      conn_ctx& cx;
+      ~finisher() { t.finish(*cx.rt->metrics, cx.ws.access_log); }
+    } fin{trace, cx_};
+    trace.add_info("Http2", "true");
+
+    // The request head, as HTTP/1.1 fields.
+    http::request<http::buffer_body> req;
+    std::string method, path, authority;
+    std::uint64_t head_bytes = 0;
+    for (auto& h : st.headers) {
+      head_bytes += h.name.size() + h.value.size() + 4;
+      if (h.name == ":method")
+        method = std::move(h.value);
+      else if (h.name == ":path")
+        path = std::move(h.value);
+      else if (h.name == ":authority")
+        authority = std::move(h.value);
+      else if (!h.name.empty() && h.name[0] != ':')
+        req.insert(h.name, h.value);
+    }
+    trace.rec.request_bytes = head_bytes;
+    if (st.too_large) {
+      trace.add_error("request header fields too large");
+      respond(st, make_error(431, "request header fields too large", false), trace);
+      co_return;
+    }
+    if (method.empty() || path.empty() || path.front() != '/') {
+      trace.add_error("malformed request head");
+      respond(st, make_error(400, "malformed request head", false), trace);
+      co_return;
+    }
+    req.method_string(method);
+    req.target(path);
+    req.version(11);
+    if (!authority.empty()) {
+      if (req.find(http::field::host) == req.end())
+        req.set(http::field::host, authority);
+      else if (!beast::iequals(req[http::field::host], authority)) {
+        trace.add_error(":authority and Host differ");
+        respond(st, make_error(400, ":authority and Host differ", false), trace);
+        co_return;
+      }
+    }
+    const auto facts = read_request_facts(req, cx_.rt->cookie_name);
+    describe_request(trace, req, facts, cx_);
+    if (facts.hosts > 1) {
+      trace.add_error("more than one Host header");
+      respond(st, make_error(400, "more than one Host header", false), trace);
+      co_return;
+    }
+    if (facts.authorization) {
+      const auto scheme = routing::scheme_of(*facts.authorization);
+      if (scheme && routing::binds_connection(*scheme)) {
+        // As Windows' HTTP stack answers: the client retries on HTTP/1.1.
+        trace.add_error("HTTP_1_1_REQUIRED: connection-bound authentication");
+        sess_.reset(st.id, NGHTTP2_HTTP_1_1_REQUIRED);
+        notify_writer();
+        co_return;
+      }
+    }
+    std::optional<std::string_view> sni;
+    if (!cx_.sni.empty()) sni = cx_.sni;
+    const auto d =
+        cx_.rt->routes.decide({req.method_string(), req.target(), facts.host, sni,
+                               facts.request_type, facts.authorization, facts.token, unix_now()});
+    describe_decision(trace, d, facts.request_type, request_trace::clock::now());
+    count_affinity(d, cx_);
+    const bool mapi = d.vdir == routing::vdir_kind::emsmdb || d.vdir == routing::vdir_kind::nspi;
+    const auto& cfg = *cx_.rt->cfg;
+    auto refuse = [&](int status, int code, std::string_view reason) {
+      respond(st, refusal(cx_, trace, req, facts, mapi, status, code, reason, false), trace);
+    };
+    switch (d.act) {
+      case routing::decision::action::reject:
+        refuse(d.status, d.mapi_code, d.reason);
+        co_return;
+      case routing::decision::action::healthcheck: {
+        bool usable = false;
+        const auto now = steady_ms();
+        for (std::size_t b = 0; b < cfg.backends.size() && !usable; ++b)
+          usable = cx_.rt->live[b].usable(now);
+        const bool ok = usable && !cx_.ws.draining;
+        auto res = ok ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, false)
+                      : make_reply(503, "text/html",
+                                   "503 Service Unavailable<br/>" + cfg.server_name, false);
+        if (method == "HEAD") res.body().clear();
+        respond(st, std::move(res), trace);
+        co_return;
+      }
+      case routing::decision::action::proxy:
+        break;
+    }
+    const auto length = req.find(http::field::content_length);
+    std::uint64_t declared = 0;
+    if (length != req.end()) {
+      const auto v = length->value();
+      const auto [p, e] = std::from_chars(v.data(), v.data() + v.size(), declared);
+      if (e != std::errc() || p != v.data() + v.size()) {
+        refuse(400, routing::mapi_code::invalid_header, "invalid Content-Length");
+        co_return;
+      }
+    } else if (!st.end_in) {
+      // MAPI/HTTP requests carry Content-Length ([MS-OXCMAPIHTTP] 2.2.2.1).
+      refuse(411, routing::mapi_code::invalid_header, "request body without Content-Length");
+      co_return;
+    }
+    if (declared > cfg.limits.mapi_body_bytes) {
+      refuse(413, routing::mapi_code::too_large, "request body larger than the limit");
+      co_return;
+    }
+    if (facts.cookies_changed) rewrite_cookies(req, facts);
+    const auto request_type = std::string(facts.request_type);
+    const auto request_id = std::string(facts.request_id);
+    strip_hop_by_hop(req, true);
+    append_forwarded_for(req, cx_.client_ip);
+    ++cx_.ws.active_requests;
+    struct active {
+      worker_state& ws;
+      ~active() { --ws.active_requests; }
+    } counted{cx_.ws};
+    co_await forward(st, req, d, trace, request_type, request_id);
+  }
+
+  /// Next request body chunk (empty with `end` set when the body is complete), or nullopt when
+  /// the stream closed.
+  awaitable<std::optional<std::string>> next_body(h2_stream& st, bool& end) {
+    while (st.body_in.empty() && !st.end_in && !st.closed)
+      co_await wait(st);
+    if (st.closed) co_return std::nullopt;
+    end = st.end_in && st.body_in.size() <= 1;
+    if (st.body_in.empty()) co_return std::string();
+    auto chunk = std::move(st.body_in.front());
+    st.body_in.pop_front();
+    co_return chunk;
+  }
+
+  template <class Up>
+  awaitable<error_code> send_request(Up& up, h2_stream& st, http::request<http::buffer_body>& req,
+                                     std::size_t& sent, std::uint64_t& body_bytes) {
+    const auto& t = cx_.rt->cfg->timeouts;
+    req.body().data = nullptr;
+    req.body().more = !(st.end_in && st.body_in.empty());
+    http::request_serializer<http::buffer_body> sr{req};
+    arm_deadline(up, t.upstream_idle);
+    auto [hec, hn] = co_await http::async_write_header(up, sr, use_nothrow);
+    sent += hn;
+    if (hec) co_return hec;
+    while (!sr.is_done()) {
+      bool end = false;
+      auto chunk = co_await next_body(st, end);
+      if (!chunk) co_return net::error::operation_aborted;
+      req.body().data = chunk->empty() ? nullptr : chunk->data();
+      req.body().size = chunk->size();
+      req.body().more = !end;
+      arm_deadline(up, t.upstream_idle);
+      auto [wec, wn] = co_await http::async_write(up, sr, use_nothrow);
+      sent += wn;
+      if (wec == http::error::need_buffer) wec = {};
+      if (wec) co_return wec;
+      body_bytes += chunk->size();
+      // Only now may the client send this much more (flow control follows the backend).
+      sess_.consume(st.id, chunk->size());
+      notify_writer();
+    }
+    co_return error_code{};
+  }
+
+  awaitable<void> forward(h2_stream& st, http::request<http::buffer_body>& req,
+                          const routing::decision& d, request_trace& trace,
+                          const std::string& request_type, const std::string& request_id) {
+    const auto& cfg = *cx_.rt->cfg;
+    const auto plan = backend_order(d, cx_);
+    if (plan.session_backend_down && !d.new_session) {
+      trace.add_error("SessionBackendDown: " + cfg.backends[*d.affinity_backend].name);
+      respond(st,
+              make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
+                              "the mailbox server holding the session is down", false),
+              trace);
+      co_return;
+    }
+    if (d.affinity_backend)
+      trace.rec.backend_cookie =
+          backend_cookie(cfg.backends[*d.affinity_backend].name, d.affinity_expires);
+
+    upstream_ptr conn;
+    for (std::size_t b : plan.order) {
+      upstream_ptr c;
+      if (cx_.ws.pool.serves(cx_.rt.get())) c = cx_.ws.pool.take(b);
+      if (!c) {
+        error_code ec;
+        const auto started = clock::now();
+        c = co_await connect_upstream(*cx_.rt, b, ec);
+        const auto took = clock::now() - started;
+        if (!c) {
+          cx_.rt->metrics->upstream_connect_failed(b);
+          note_failure(cx_, b);
+          trace.add_error("BackendConnectFailed: " + cfg.backends[b].name + " " + ec.message());
+          if (b == d.affinity_backend && !d.new_session) {
+            respond(st,
+                    make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
+                                    "the mailbox server holding the session is unreachable", false),
+                    trace);
+            co_return;
+          }
+          continue;
+        }
+        cx_.rt->metrics->upstream_connected(b, std::chrono::duration<double>(took).count());
+        trace.rec.backend_connect = std::chrono::duration_cast<std::chrono::milliseconds>(took);
+      }
+      std::size_t sent = 0;
+      std::uint64_t body_bytes = 0;
+      const auto ec = co_await std::visit(
+          [&](auto& up) { return send_request(up, st, req, sent, body_bytes); }, c->stream);
+      trace.rec.request_bytes += body_bytes;
+      if (!ec) {
+        conn = std::move(c);
+        break;
+      }
+      c->abort();
+      if (st.closed) co_return;
+      if (sent > 0) {
+        trace.add_error("BackendFailedMidRequest: " + ec.message());
+        respond(st, make_error(502, "backend failed while receiving the request", false), trace);
+        co_return;
+      }
+    }
+    if (!conn) {
+      trace.add_error("NoBackendReachable");
+      if (!st.closed) respond(st, make_error(502, "no backend reachable", false), trace);
+      co_return;
+    }
+    const std::size_t b = conn->backend;
+    trace.backend = b;
+    trace.rec.proxy_action = "Proxy";
+    trace.rec.target_server = cfg.backends[b].name;
+    trace.rec.routing_hint = b == d.affinity_backend                            ? "token"
+                             : d.source == routing::route_source::default_route ? "hash"
+                                                                                : "explicit";
+    if (!plan.order.empty() && b != plan.order.front())
+      trace.add_info("FailedOver", cfg.backends[plan.order.front()].name);
+    const gauge_guard in_flight{&cx_.rt->live[b].in_flight};
+    const gauge_guard long_poll{trace.notification_wait ? &cx_.ws.notification_waits : nullptr};
+    const gauge_guard sessions{trace.notification_wait ? &cx_.rt->live[b].notification_waits
+                                                       : nullptr};
+    st.upstream = conn.get();
+    const bool reusable =
+        co_await std::visit([&](auto& up) { return relay(up, *conn, st, d, trace); }, conn->stream);
+    st.upstream = nullptr;
+    if (reusable && !st.closed && !cx_.ws.draining)
+      cx_.ws.pool.give_back(std::move(conn));
+    else
+      conn->abort();
+  }
+
+  /// Backend response → stream. Returns whether the backend connection may be reused.
+  template <class Up>
+  awaitable<bool> relay(Up& up, upstream_conn& uc, h2_stream& st, const routing::decision& d,
+                        request_trace& trace) {
+    const auto& t = cx_.rt->cfg->timeouts;
+    const auto sent_at = clock::now();
+    std::optional<http::response_parser<http::buffer_body>> rp;
+    for (;;) {  // skip interim 1xx responses
+      rp.emplace();
+      rp->header_limit(upstream_header_limit);
+      rp->body_limit(boost::none);
+      arm_deadline(up, t.upstream_idle);
+      auto [ec, n] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
+      if (ec) {
+        if (st.closed) {
+          trace.add_error("ClientDisconnected");
+          co_return false;
+        }
+        const int status = ec == beast::error::timeout ? 504 : 502;
+        trace.add_error((status == 504 ? "BackendTimeout: " : "BackendError: ") + ec.message());
+        note_failure(cx_, uc.backend);
+        respond(st,
+                make_error(status,
+                           status == 504 ? "backend did not answer in time"
+                                         : "backend closed or sent an invalid response",
+                           false),
+                trace);
+        co_return false;
+      }
+      const unsigned code = rp->get().result_int();
+      if (code < 100 || code >= 200 || code == 101) break;
+    }
+    auto& res = rp->get();
+    const bool upstream_keep_alive = res.keep_alive();
+    const unsigned code = res.result_int();
+    const auto head_at = clock::now();
+    trace.rec.backend_status = int(code);
+    trace.rec.is_authenticated = code != 401;
+    trace.rec.time_to_first_byte = request_trace::since(sent_at, head_at);
+    cx_.rt->metrics->first_byte(uc.backend,
+                                std::chrono::duration<double>(head_at - sent_at).count());
+    if (code >= 500)
+      note_failure(cx_, uc.backend);
+    else
+      cx_.rt->live[uc.backend].record_success();
+    if (auto it = res.find("X-ResponseCode"); it != res.end()) {
+      trace.mapi_code = metrics::parse_mapi_code(it->value());
+      trace.add_info("X-ResponseCode", std::string(it->value()));
+    }
+    const bool has_body = !(code == 204 || code == 304) && !rp->is_done();
+    strip_hop_by_hop(res, false);
+    prepare_response_head(res, d, uc.backend, cx_, &trace);
+    if (st.closed) {
+      trace.add_error("ClientDisconnected");
+      co_return false;
+    }
+    sess_.submit_response(st.id, int(code), h2_headers(res), has_body);
+    st.responded = true;
+    trace.responded = true;
+    trace.rec.http_status = int(code);
+    notify_writer();
+    struct stream_timer {
+      request_trace& tr;
+      clock::time_point from;
+      ~stream_timer() { tr.rec.streaming = request_trace::since(from, clock::now()); }
+    } streaming{trace, head_at};
+    if (!has_body) {
+      co_return upstream_keep_alive;
+    }
+    std::array<char, relay_chunk> buf;
+    while (!rp->is_done()) {
+      while (st.out_pending() >= out_high_water && !st.closed)
+        co_await wait(st);
+      if (st.closed) {
+        trace.add_error("ClientDisconnected");
+        co_return false;
+      }
+      res.body().data = buf.data();
+      res.body().size = buf.size();
+      arm_deadline(up, t.upstream_idle);
+      auto [rec, rn] = co_await http::async_read_some(up, uc.buffer, *rp, use_nothrow);
+      if (rec == http::error::need_buffer) rec = {};
+      if (rec) {
+        trace.add_error(st.closed ? std::string("ClientDisconnected")
+                                  : "BackendFailedMidResponse: " + rec.message());
+        if (!st.closed) sess_.reset(st.id, NGHTTP2_INTERNAL_ERROR);
+        notify_writer();
+        co_return false;
+      }
+      const std::size_t got = buf.size() - res.body().size;
+      if (got == 0 && !rp->is_done()) continue;
+      st.out.append(buf.data(), got);
+      trace.rec.response_bytes += got;
+      if (rp->is_done()) st.out_end = true;
+      sess_.resume(st.id);
+      notify_writer();
+    }
+    st.out_end = true;
+    sess_.resume(st.id);
+    notify_writer();
+    co_return upstream_keep_alive;
+  }
+
+  tls_stream& sock_;
+  conn_ctx& cx_;
+  net::any_io_executor ex_;
+  h2::session sess_;
+  std::unordered_map<std::int32_t, std::shared_ptr<h2_stream>> streams_;
+  std::vector<std::shared_ptr<h2_stream>> ready_;
+  net::steady_timer write_wake_;
+  net::steady_timer tick_;
+  std::size_t running_ = 0;
+  bool reading_done_ = false;
+  bool stop_reading_ = false;
+  bool goaway_sent_ = false;
+  bool write_failed_ = false;
+  bool finished_ = false;
+  clock::time_point last_activity_ = clock::now();
+  std::optional<clock::time_point> writing_since_;
+};
+
+}  // namespace
+
+awaitable<void> serve_h2(tls_stream& client, conn_ctx& cx) {
+  beast::get_lowest_layer(client).expires_never();  // the watchdog keeps the deadlines
+  h2_conn conn(client, cx, co_await net::this_coro::executor);
+  co_await conn.run();
+}
+
+}  // namespace proxy

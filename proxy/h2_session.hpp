@@ -1,0 +1,97 @@
+// A server-side HTTP/2 session without I/O: bytes in, bytes out, events. Wraps nghttp2 (its
+// framing, HPACK, flow control and abuse limits); the connection coroutine does the I/O.
+// Asio-free, so the fuzz target can feed it arbitrary bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct nghttp2_session;
+
+namespace proxy::h2 {
+
+struct header {
+  std::string name, value;  ///< as received (HTTP/2 names are lower-case)
+};
+
+/// What the session reports. Called only from inside receive() / take_output() / submit_*.
+class events {
+ public:
+  virtual ~events() = default;
+  /// A request's complete header block. `too_large`: its header list exceeded the limit (the
+  /// headers beyond it were dropped); the request should be answered 431.
+  virtual void on_request(std::int32_t stream, std::vector<header> headers, bool end_stream,
+                          bool too_large) = 0;
+  /// Request body bytes. Flow control: the client may only send more once consume() is called.
+  virtual void on_data(std::int32_t stream, std::string_view data) = 0;
+  /// The client ended its side of the stream (after on_request or the last on_data).
+  virtual void on_end_stream(std::int32_t stream) = 0;
+  /// The stream is gone (completed, reset by either side, or the session ended).
+  virtual void on_stream_close(std::int32_t stream, std::uint32_t error_code) = 0;
+  /// Response body source: copy up to `n` bytes to `out`; set `eof` after the last byte.
+  /// Return the number of bytes, or -1 when nothing is available yet (resume() later).
+  virtual std::ptrdiff_t read_body(std::int32_t stream, std::uint8_t* out, std::size_t n,
+                                   bool& eof) = 0;
+};
+
+struct settings {
+  std::uint32_t max_concurrent_streams = 100;
+  std::uint32_t initial_window = 256 * 1024;  ///< per stream, request bodies
+  std::uint32_t max_header_list = 16 * 1024;  ///< request header list (names + values + 32 each)
+  /// RST_STREAM rate limit (CVE-2023-44487, rapid reset): tokens and tokens per second.
+  std::uint64_t reset_burst = 200;
+  std::uint64_t reset_rate = 50;
+  std::size_t max_continuations = 8;  ///< CONTINUATION flood (CVE-2024-27316 class)
+};
+
+/// Contract: single-threaded; `ev` outlives the session. Protocol errors never throw: the
+/// session queues a GOAWAY and receive() returns false; after that, flush take_output() and
+/// close the connection.
+class session {
+ public:
+  session(events& ev, const settings& s);
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  /// Processes received bytes. False on a connection error (send the output, then close).
+  bool receive(std::span<const std::uint8_t> bytes);
+  /// Everything to send now (empty when nothing): frames, HPACK, DATA from read_body.
+  std::string take_output();
+  /// Whether the session still wants to read / has something to write. Both false: close.
+  bool want_read() const;
+  bool want_write() const;
+
+  /// Response head; `has_body`: DATA will come from events::read_body.
+  void submit_response(std::int32_t stream, int status, const std::vector<header>& headers,
+                       bool has_body);
+  /// read_body has more now.
+  void resume(std::int32_t stream);
+  /// `n` request body bytes were passed on: the client may send that much more.
+  void consume(std::int32_t stream, std::size_t n);
+  void reset(std::int32_t stream, std::uint32_t error_code);
+  /// Graceful shutdown: GOAWAY with the last stream id processed; open streams complete.
+  void goaway(std::uint32_t error_code);
+
+ private:
+  struct callbacks;
+  nghttp2_session* s_ = nullptr;
+  events& ev_;
+  settings settings_;
+  bool failed_ = false;
+  /// Request header blocks being received (normally one at a time).
+  struct pending_block {
+    std::int32_t stream;
+    std::vector<header> headers;
+    std::size_t bytes = 0;
+    bool too_large = false;
+  };
+  std::vector<pending_block> blocks_;
+  pending_block* block(std::int32_t stream);
+};
+
+}  // namespace proxy::h2

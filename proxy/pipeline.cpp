@@ -1,0 +1,204 @@
+// What HTTP/1.1 and HTTP/2 requests share between the parsed head and the backend: log
+// columns, backend order, passive health, response head rewriting.
+#include "proxy/pipeline.hpp"
+
+#include "accesslog/format.hpp"
+#include "proxy/local_reply.hpp"
+#include "proxy/log.hpp"
+#include "proxy/request_facts.hpp"
+#include "routing/auth_policy.hpp"
+#include "routing/cookies.hpp"
+#include "routing/credentials.hpp"
+
+namespace proxy {
+
+void start_trace(request_trace& t, const conn_ctx& cx) {
+  t.rec.date_time = std::chrono::system_clock::now();
+  t.rec.client_ip = cx.client_ip;
+  t.rec.server_host_name = cx.rt->cfg->server_name;
+  t.rec.protocol = "Unknown";
+}
+
+void count_affinity(const routing::decision& d, const conn_ctx& cx) {
+  if (d.act == routing::decision::action::proxy && d.affinity == routing::affinity_outcome::none &&
+      !d.new_session && cx.rt->routes.affinity()) {
+    // A miss: a session request without a token, routed by hash alone (slot "none").
+    cx.ws.affinity_outcomes[0].fetch_add(1, std::memory_order_relaxed);
+  }
+  if (d.affinity != routing::affinity_outcome::none) {
+    cx.ws.affinity_outcomes[std::size_t(d.affinity)].fetch_add(1, std::memory_order_relaxed);
+    if (d.affinity != routing::affinity_outcome::hit)
+      log(log_level::info, "c", cx.id, " ", cx.client_ip, " affinity token ignored (",
+          routing::to_string(d.affinity), ")");
+  }
+}
+
+http::response<http::string_body> refusal(const conn_ctx& cx, request_trace& t,
+                                          const http::request_header<>& req,
+                                          const request_facts& facts, bool mapi, int status,
+                                          int code, std::string_view reason, bool close) {
+  t.add_error(reason);
+  log(log_level::info, "c", cx.id, " ", cx.client_ip, " ", req.method_string(), " ", req.target(),
+      " -> ", status, code ? " X-ResponseCode " : "", code ? std::to_string(code) : "", " (",
+      reason, ")");
+  auto res = mapi && code
+                 ? make_mapi_error(code, facts.request_type, facts.request_id, reason, close)
+                 : make_error(status, reason, close);
+  if (status == 401)
+    for (const auto& c : routing::challenges_for(cx.rt->cfg->mapi.authentication, facts.host_name))
+      res.insert(http::field::www_authenticate, c);
+  return res;
+}
+
+std::string_view log_scheme_name(config::auth_scheme s) {
+  switch (s) {
+    case config::auth_scheme::ntlm:
+      return "NTLM";
+    case config::auth_scheme::negotiate:
+      return "Negotiate";
+    case config::auth_scheme::basic:
+      return "Basic";
+    case config::auth_scheme::oauth:
+      break;
+  }
+  return "Bearer";
+}
+
+/// The request's own columns: URL, client headers, who it authenticates as. NTLM and Negotiate
+/// authenticate the connection, so their user stays with it for the requests that follow.
+void describe_request(request_trace& t, const http::request<http::buffer_body>& req,
+                      const request_facts& facts, conn_ctx& cx) {
+  auto& r = t.rec;
+  r.method = std::string(req.method_string());
+  const std::string_view target = req.target();
+  const auto q = target.find('?');
+  r.url_stem = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) r.url_query = std::string(target.substr(q));
+  r.url_host = facts.host_name;
+  r.protocol = std::string(accesslog::protocol_for_path(r.url_stem));
+  r.user_agent = std::string(req[http::field::user_agent]);
+  r.x_request_id = std::string(facts.request_id);
+  r.x_request_type = std::string(facts.request_type);
+  r.x_client_info = std::string(req["X-ClientInfo"]);
+  if (facts.authorization) {
+    const auto scheme = routing::scheme_of(*facts.authorization);
+    std::string type = scheme ? std::string(log_scheme_name(*scheme)) : std::string();
+    auto user = routing::authenticated_user(*facts.authorization);
+    if (scheme && routing::binds_connection(*scheme)) {
+      cx.auth_type = type;
+      // A type 1 message starts a new handshake: nobody is authenticated until the type 3.
+      cx.user = user.value_or(std::string());
+    }
+    r.authentication_type = std::move(type);
+    r.authenticated_user = user.value_or(cx.auth_type == r.authentication_type ? cx.user : "");
+  } else if (cx.auth_bound) {
+    r.authentication_type = cx.auth_type;
+    r.authenticated_user = cx.user;
+  }
+}
+
+/// What routing decided, in the trace's columns and labels.
+void describe_decision(request_trace& t, const routing::decision& d, std::string_view type,
+                       request_trace::clock::time_point routed) {
+  if (d.ns) t.ns = std::size_t(*d.ns);
+  t.vdir = !d.ns || !d.vdir                        ? metrics::vdir_label::other
+           : *d.vdir == routing::vdir_kind::emsmdb ? metrics::vdir_label::emsmdb
+           : *d.vdir == routing::vdir_kind::nspi   ? metrics::vdir_label::nspi
+                                                   : metrics::vdir_label::other;
+  t.mapi = t.vdir != metrics::vdir_label::other;
+  t.request_type = metrics::request_type_index(t.vdir, type);
+  t.notification_wait = t.vdir == metrics::vdir_label::emsmdb &&
+                        metrics::request_types(t.vdir)[t.request_type] == "NotificationWait";
+  if (d.mailbox) {
+    t.rec.anchor_mailbox = d.mailbox->kind == routing::mailbox_id::form::guid
+                               ? "MailboxGuid~" + std::string(d.mailbox->local())
+                               : "Smtp~" + d.mailbox->value;
+  }
+  t.rec.routing_latency = request_trace::since(t.start, routed);
+  if (d.affinity != routing::affinity_outcome::none)
+    t.add_info("Affinity", std::string(routing::to_string(d.affinity)));
+}
+
+backend_plan backend_order(const routing::decision& d, const conn_ctx& cx) {
+  // The backend named by a valid affinity token first: the session context lives there. Then
+  // the hash order, backends the admin drained after the others, and backends that health
+  // checks or ejection took out only as a last resort (health can be wrong; an error is sure).
+  backend_plan plan;
+  const auto now = steady_ms();
+  const auto* live = cx.rt->live.get();
+  if (d.affinity_backend) {
+    if (live[*d.affinity_backend].usable(now))
+      plan.order.push_back(*d.affinity_backend);
+    else
+      plan.session_backend_down = true;
+  }
+  for (int pass = 0; pass < 3; ++pass)
+    for (auto b : d.candidates) {
+      if (b == d.affinity_backend) continue;
+      const bool usable = live[b].usable(now);
+      const bool drained = live[b].drained.load(std::memory_order_relaxed);
+      if ((pass == 0 && usable && !drained) || (pass == 1 && usable && drained) ||
+          (pass == 2 && !usable))
+        plan.order.push_back(b);
+    }
+
+  return plan;
+}
+
+/// Passive health: a connect failure or a 5xx. Ejects the backend after health.eject_after in
+/// a row (logged and counted once, by whoever crossed the line).
+void note_failure(const conn_ctx& cx, std::size_t b) {
+  const auto& cfg = *cx.rt->cfg;
+  if (cx.rt->live[b].record_failure(steady_ms(), cfg.health)) {
+    log(log_level::warn, "backend ", cfg.backends[b].name, " ejected for ",
+        cfg.health.eject_for.count(), " ms after ", cfg.health.eject_after, " failures in a row");
+    cx.rt->metrics->backend_ejected(b);
+  }
+}
+
+/// The BackEndCookie column: which backend an affinity token names and until when it holds.
+std::string backend_cookie(std::string_view backend, std::int64_t expires_unix) {
+  return "Server~" + std::string(backend) + "~~" +
+         accesslog::iso_utc(std::chrono::system_clock::from_time_t(std::time_t(expires_unix)));
+}
+
+/// Backend response head → client response head, beyond hop-by-hop rules: a 401's challenges
+/// are cut to the schemes the vdir allows; a response that starts or refreshes a session gets
+/// mapigate's affinity cookie naming the backend that answered. Returns whether the backend
+/// offered a connection-bound scheme (NTLM/Negotiate).
+bool prepare_response_head(http::response_header<>& res, const routing::decision& d,
+                           std::size_t backend, const conn_ctx& cx, request_trace* trace) {
+  const auto& cfg = *cx.rt->cfg;
+  bool binds = false;
+  const unsigned code = res.result_int();
+  if (code == 401) {
+    std::string name = "WWW-Authenticate";
+    std::vector<std::string> kept;
+    for (auto it = res.find(http::field::www_authenticate);
+         it != res.end() && it->name() == http::field::www_authenticate; ++it) {
+      name = std::string(it->name_string());
+      const auto scheme = routing::scheme_of(it->value());
+      if (scheme && routing::binds_connection(*scheme)) binds = true;
+      if (scheme && routing::allows(cfg.mapi.authentication, *scheme))
+        kept.emplace_back(it->value());
+    }
+    res.erase(http::field::www_authenticate);
+    for (const auto& v : kept)
+      res.insert(name, v);
+  }
+  const auto* codec = cx.rt->routes.affinity();
+  if (codec && d.mailbox && code == 200 &&
+      (d.new_session || res.find(http::field::set_cookie) != res.end())) {
+    const auto now = unix_now();
+    res.insert(
+        http::field::set_cookie,
+        routing::affinity_set_cookie(
+            cx.rt->cookie_name, codec->issue(cfg.backends[backend].name, d.mailbox->value, now)));
+    if (cx.trace)
+      cx.trace->rec.backend_cookie =
+          backend_cookie(cfg.backends[backend].name, now + codec->max_age());
+  }
+  return binds;
+}
+
+}  // namespace proxy

@@ -1,0 +1,82 @@
+// What HTTP/1.1 and HTTP/2 requests share between the parsed head and the backend: log
+// columns, backend order, passive health, response head rewriting. Executor affinity: the
+// connection's worker.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/net.hpp"
+#include "proxy/request_facts.hpp"
+#include "proxy/session.hpp"
+
+namespace proxy {
+
+/// Fills the columns every request has from the start (time, client, this server).
+void start_trace(request_trace& t, const conn_ctx& cx);
+
+/// Counts the request's affinity outcome (and a miss: a session request without a token) and
+/// logs an ignored token.
+void count_affinity(const routing::decision& d, const conn_ctx& cx);
+
+/// A refusal as the vdir speaks it: on /mapi/emsmdb and /mapi/nspi with an X-ResponseCode
+/// (`code` != 0) the MAPI form (HTTP 200), otherwise `status` with a text body; a 401 offers
+/// the allowed schemes. Logged, and recorded in `t`.
+http::response<http::string_body> refusal(const conn_ctx& cx, request_trace& t,
+                                          const http::request_header<>& req,
+                                          const request_facts& facts, bool mapi, int status,
+                                          int code, std::string_view reason, bool close);
+
+/// Adds one to a gauge for as long as it lives (null: nothing).
+struct gauge_guard {
+  std::atomic<std::size_t>* n;
+  explicit gauge_guard(std::atomic<std::size_t>* g) : n(g) {
+    if (n) ++*n;
+  }
+  ~gauge_guard() {
+    if (n) --*n;
+  }
+  gauge_guard(const gauge_guard&) = delete;
+  gauge_guard& operator=(const gauge_guard&) = delete;
+};
+
+/// The log scheme name of an auth scheme: "NTLM", "Negotiate", "Basic", "Bearer".
+std::string_view log_scheme_name(config::auth_scheme s);
+
+/// The request's own columns: URL, client headers, who it authenticates as. NTLM and Negotiate
+/// authenticate the connection, so their user stays with it (in `cx`) for later requests.
+void describe_request(request_trace& t, const http::request<http::buffer_body>& req,
+                      const request_facts& facts, conn_ctx& cx);
+
+/// What routing decided, in the trace's columns and metric labels.
+void describe_decision(request_trace& t, const routing::decision& d, std::string_view type,
+                       request_trace::clock::time_point routed);
+
+struct backend_plan {
+  std::vector<std::size_t> order;     ///< backends to try, in this order
+  bool session_backend_down = false;  ///< the affinity token's backend is down or ejected
+};
+
+/// The backend named by a valid affinity token first (the session context lives there), then
+/// the hash order, backends the admin drained after the others, and backends that health checks
+/// or ejection took out only as a last resort (health can be wrong; an error is sure).
+backend_plan backend_order(const routing::decision& d, const conn_ctx& cx);
+
+/// Passive health: a connect failure or a 5xx. Ejects the backend after health.eject_after in
+/// a row (logged and counted once, by whoever crossed the line).
+void note_failure(const conn_ctx& cx, std::size_t b);
+
+/// The BackEndCookie column: which backend an affinity token names and until when it holds.
+std::string backend_cookie(std::string_view backend, std::int64_t expires_unix);
+
+/// Backend response head → client response head, beyond hop-by-hop rules: a 401's challenges
+/// are cut to the schemes the vdir allows; a response that starts or refreshes a session gets
+/// mapigate's affinity cookie naming the backend that answered (recorded in `trace`, if any).
+/// Returns whether the backend offered a connection-bound scheme (NTLM/Negotiate).
+bool prepare_response_head(http::response_header<>& res, const routing::decision& d,
+                           std::size_t backend, const conn_ctx& cx, request_trace* trace);
+
+}  // namespace proxy

@@ -1,0 +1,219 @@
+// HTTP/2 front end (ALPN h2) with nghttp2's own client in-process and nghttp2-client's h2load:
+// MAPI over h2 with streaming timing, NTLM refused with HTTP_1_1_REQUIRED as Windows does,
+// rapid reset and floods, GOAWAY on drain with streams completing.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <regex>
+#include <thread>
+
+#include "tests/support/gateway.hpp"
+#include "tests/support/h2_client.hpp"
+#include "tests/support/sims.hpp"
+#include "tools/sim/mapi_sim.hpp"
+
+namespace testing_support {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+gateway_options h2_options(std::uint16_t backend_port) {
+  return gateway_options{.backends = {{"mbx01", backend_port}}};
+}
+
+/// A gateway whose listener offers h2 first, then http/1.1.
+std::unique_ptr<gateway> h2_gateway(gateway_options o) {
+  o.listener_alpn = "[h2, http/1.1]";
+  return std::make_unique<gateway>(std::move(o));
+}
+
+h2_test_client h2_client(gateway& gw) {
+  return h2_test_client(gw.port(), internal_host, test_pki::instance().ca_file());
+}
+
+std::string cookies_of(const h2_test_client::response& r) {
+  std::string out;
+  for (const auto& [k, v] : r.headers)
+    if (k == "set-cookie") out += (out.empty() ? "" : "; ") + v.substr(0, v.find(';'));
+  return out;
+}
+
+TEST(Http2, ConnectExecuteWithPendingChunksStreamedAsDataFrames) {
+  sim::options o;
+  o.pending_period = 100ms;
+  o.execute_delay = 650ms;
+  auto mbx = start_sim("mbx01", o);
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  auto c = h2_client(*gw);
+  const std::string path = "/mapi/emsmdb/?MailboxId=u@corp.test";
+  const auto connect = c.wait(
+      c.request("POST", path, internal_host, h2_test_client::mapi_headers("Connect"), "connect"));
+  ASSERT_EQ(connect.status, 200);
+  EXPECT_EQ(connect.header("x-responsecode"), "0");
+  EXPECT_EQ(connect.header("x-beserver"), "mbx01");
+  EXPECT_FALSE(cookies_of(connect).empty());
+  mbx->clear_records();
+
+  const auto id = c.request("POST", path, internal_host,
+                            h2_test_client::mapi_headers("Execute", cookies_of(connect)), "rops");
+  const auto r = c.wait(id, 5s);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("x-responsecode"), "0");
+  EXPECT_EQ(r.error_code, 0u);
+  // The backend received the request over HTTP/1.1, body intact.
+  const auto seen = mbx->requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].body, "rops");
+
+  // Each PROCESSING/PENDING the backend wrote reached the client promptly, as its own DATA.
+  const auto writes = mbx->writes();
+  std::size_t matched = 0, next = 0;
+  for (const auto& got : r.chunks) {
+    if (got.data != "PROCESSING\r\n" && got.data != "PENDING\r\n") continue;
+    while (next < writes.size() && writes[next].data != got.data)
+      ++next;
+    ASSERT_LT(next, writes.size());
+    const auto gap = duration_cast<milliseconds>(got.at - writes[next].at);
+    EXPECT_LT(gap.count(), 50) << "chunk " << matched << " " << gap.count() << " ms late";
+    ++matched;
+    ++next;
+  }
+  EXPECT_GE(matched, 6u);
+}
+
+TEST(Http2, NtlmIsRefusedWithHttp11RequiredAndBasicWorks) {
+  sim::options o;
+  o.require_auth = true;
+  auto mbx = start_sim("mbx01", o);
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  auto c = h2_client(*gw);
+  const std::string path = "/mapi/emsmdb/?MailboxId=u@corp.test";
+  const auto ntlm = c.wait(
+      c.request("POST", path, internal_host,
+                h2_test_client::mapi_headers("Connect", {}, "NTLM " + sim::ntlm_type1_b64()), "x"));
+  EXPECT_EQ(ntlm.error_code, 0xdu);  // HTTP_1_1_REQUIRED
+  EXPECT_EQ(ntlm.status, 0);
+  const auto nego = c.wait(c.request(
+      "POST", path, internal_host,
+      h2_test_client::mapi_headers("Connect", {}, "Negotiate " + sim::ntlm_type1_b64()), "x"));
+  EXPECT_EQ(nego.error_code, 0xdu);
+  EXPECT_TRUE(mbx->requests().empty());  // nothing reached the backend
+  // The connection itself is fine: Basic goes through.
+  const auto basic = c.wait(
+      c.request("POST", path, internal_host,
+                h2_test_client::mapi_headers("Connect", {}, "Basic Q09SUFxhbGljZTpwdw=="), "x"));
+  EXPECT_EQ(basic.status, 200);
+  EXPECT_EQ(basic.header("x-responsecode"), "0");
+  // Anonymous: the backend's challenge, cut to what the vdir allows.
+  const auto anon =
+      c.wait(c.request("POST", path, internal_host, h2_test_client::mapi_headers("Connect"), "x"));
+  EXPECT_EQ(anon.status, 401);
+}
+
+TEST(Http2, RefusalsSpeakMapiAndHealthCheckWorks) {
+  auto mbx = start_sim("mbx01");
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  auto c = h2_client(*gw);
+  const auto health = c.wait(c.request("GET", "/mapi/healthcheck.htm", internal_host));
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "200 OK<br/>fe01.corp.test");
+  const auto foreign =
+      c.wait(c.request("POST", "/mapi/emsmdb/?MailboxId=u@corp.test", "evil.example",
+                       h2_test_client::mapi_headers("Connect"), "x"));
+  EXPECT_EQ(foreign.status, 421);
+  const auto no_mailbox = c.wait(c.request("POST", "/mapi/emsmdb/", internal_host,
+                                           h2_test_client::mapi_headers("Connect"), "x"));
+  EXPECT_EQ(no_mailbox.status, 400);
+  const auto big =
+      c.wait(c.request("POST", "/mapi/emsmdb/?MailboxId=u@corp.test", internal_host,
+                       h2_test_client::mapi_headers("Execute"), std::string(5 * 1024 * 1024, 'x')),
+             10s);
+  EXPECT_EQ(big.status, 200);
+  EXPECT_EQ(big.header("x-responsecode"), "9");
+  EXPECT_TRUE(mbx->requests().empty());
+}
+
+TEST(Http2, RapidResetBurstEndsThatSessionWithoutStallingOthers) {
+  sim::options o;
+  o.execute_delay = 200ms;
+  auto mbx = start_sim("mbx01", o);
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  auto good = h2_client(*gw);
+  const std::string path = "/mapi/emsmdb/?MailboxId=u@corp.test";
+  const auto connect = good.wait(
+      good.request("POST", path, internal_host, h2_test_client::mapi_headers("Connect"), "x"));
+  ASSERT_EQ(connect.status, 200);
+
+  auto bad = h2_client(*gw);
+  // CVE-2023-44487: open streams and cancel them at once, over and over.
+  for (int i = 0; i < 600 && !bad.connection_closed() && !bad.goaway_received(); ++i) {
+    const auto id = bad.request("GET", "/mapi/healthcheck.htm", internal_host);
+    bad.flush();  // HEADERS on the wire, then at once RST_STREAM
+    bad.reset(id);
+  }
+  EXPECT_TRUE(bad.run_until([&] { return bad.goaway_received() || bad.connection_closed(); }, 5s));
+  // nghttp2's reset rate limit ends the session with an error GOAWAY (not a graceful one).
+  if (bad.goaway_received()) EXPECT_NE(bad.goaway_code(), 0u);
+
+  // The other client is served as before, and nothing is left running.
+  const auto r =
+      good.wait(good.request("POST", path, internal_host,
+                             h2_test_client::mapi_headers("Execute", cookies_of(connect)), "x"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(eventually([&] { return gw->server().active_requests() == 0; }));
+}
+
+TEST(Http2, GoawayOnDrainLetsTheStreamInFlightComplete) {
+  sim::options o;
+  o.execute_delay = 600ms;
+  o.pending_period = 100ms;
+  auto mbx = start_sim("mbx01", o);
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  auto c = h2_client(*gw);
+  const std::string path = "/mapi/emsmdb/?MailboxId=u@corp.test";
+  const auto connect =
+      c.wait(c.request("POST", path, internal_host, h2_test_client::mapi_headers("Connect"), "x"));
+  ASSERT_EQ(connect.status, 200);
+  const auto id = c.request("POST", path, internal_host,
+                            h2_test_client::mapi_headers("Execute", cookies_of(connect)), "x");
+  ASSERT_TRUE(c.run_until([&] { return gw->server().active_requests() == 1; }));
+  std::thread stopper([&] { gw->server().stop(5s); });
+  ASSERT_TRUE(c.run_until([&] { return c.goaway_received(); }, 3s));
+  EXPECT_EQ(c.goaway_code(), 0u);  // NO_ERROR: a graceful shutdown
+  const auto r = c.wait(id, 5s);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("DONE\r\n"), std::string::npos);
+  EXPECT_TRUE(c.run_until([&] { return c.connection_closed(); }, 3s));
+  stopper.join();
+}
+
+TEST(Http2, H2loadManyStreamsOverFewConnections) {
+  auto mbx = start_sim("mbx01");
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  temp_dir dir;
+  const auto body = dir.file("body");
+  write_file(body, std::string(1024, 'r'));
+  const std::string cmd = "h2load -n 300 -c 3 -m 10 -d " + body +
+                          " --connect-to=127.0.0.1:" + std::to_string(gw->port()) +
+                          " -H 'content-type: application/mapi-http' -H 'x-requesttype: PING'"
+                          " -H 'x-requestid: {C715155F-2BE8-44E0-BD34-2960065754C8}:1'"
+                          " -H 'x-clientinfo: {2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1'"
+                          " 'https://" +
+                          std::string(internal_host) + ":" + std::to_string(gw->port()) +
+                          "/mapi/emsmdb/?MailboxId=u@corp.test' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;)
+    out.append(buf, n);
+  const int rc = ::pclose(p);
+  ASSERT_EQ(WEXITSTATUS(rc), 0) << out;
+  EXPECT_NE(out.find("Application protocol: h2"), std::string::npos) << out;
+  EXPECT_NE(out.find("300 succeeded"), std::string::npos) << out;
+  EXPECT_NE(out.find("status codes: 300 2xx"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace testing_support

@@ -1,0 +1,253 @@
+// HTTP/2 test client: Asio TLS socket + nghttp2 client session, pumped by run_until().
+#include "tests/support/h2_client.hpp"
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstring>
+
+#include "proxy/net.hpp"
+
+namespace testing_support {
+
+using namespace proxy;  // net, ssl, tcp aliases
+
+struct h2_test_client::impl {
+  net::io_context ioc;
+  // Keeps run_one_for() working between operations (an io_context without work stops).
+  net::executor_work_guard<net::io_context::executor_type> work = net::make_work_guard(ioc);
+  ssl::context ctx{ssl::context::tls_client};
+  std::unique_ptr<ssl::stream<tcp::socket>> sock;
+  nghttp2_session* s = nullptr;
+  std::map<std::int32_t, response> responses;
+  std::map<std::int32_t, std::pair<std::string, std::size_t>> bodies;  ///< to send, offset
+  std::array<std::uint8_t, 16384> rbuf{};
+  std::string wbuf;
+  bool reading = false, writing = false, closed = false, goaway = false;
+  std::uint32_t goaway_code = 0;
+
+  static impl& self(void* p) { return *static_cast<impl*>(p); }
+
+  void pump() {
+    if (closed) return;
+    if (!writing && nghttp2_session_want_write(s)) {
+      wbuf.clear();
+      for (;;) {
+        const std::uint8_t* d = nullptr;
+        const auto n = nghttp2_session_mem_send(s, &d);
+        if (n <= 0) break;
+        wbuf.append(reinterpret_cast<const char*>(d), std::size_t(n));
+      }
+      if (!wbuf.empty()) {
+        writing = true;
+        net::async_write(*sock, net::buffer(wbuf), [this](error_code ec, std::size_t) {
+          writing = false;
+          if (ec) closed = true;
+          pump();
+        });
+      }
+    }
+    if (!reading) {
+      reading = true;
+      sock->async_read_some(net::buffer(rbuf), [this](error_code ec, std::size_t n) {
+        reading = false;
+        if (ec) {
+          closed = true;
+          return;
+        }
+        if (nghttp2_session_mem_recv(s, rbuf.data(), n) < 0) closed = true;
+        pump();
+      });
+    }
+  }
+};
+
+std::string h2_test_client::response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (beast::iequals(k, name)) return v;
+  return {};
+}
+
+h2_test_client::h2_test_client(std::uint16_t port, const std::string& sni,
+                               const std::string& ca_file, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<impl>()) {
+  auto& m = *impl_;
+  m.ctx.load_verify_file(ca_file);
+  m.ctx.set_verify_mode(ssl::verify_peer);
+  static const unsigned char alpn[] = {2, 'h', '2'};
+  SSL_CTX_set_alpn_protos(m.ctx.native_handle(), alpn, sizeof alpn);
+  m.sock = std::make_unique<ssl::stream<tcp::socket>>(m.ioc, m.ctx);
+  SSL_set_tlsext_host_name(m.sock->native_handle(), sni.c_str());
+  bool connected = false, failed = false;
+  std::string why;
+  m.sock->lowest_layer().async_connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), port), [&](error_code ec) {
+        if (ec) {
+          failed = true;
+          why = ec.message();
+          return;
+        }
+        m.sock->async_handshake(ssl::stream_base::client, [&](error_code hec) {
+          if (hec) {
+            failed = true;
+            why = hec.message();
+          } else {
+            connected = true;
+          }
+        });
+      });
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!connected && !failed && std::chrono::steady_clock::now() < until)
+    m.ioc.run_one_for(std::chrono::milliseconds(10));
+  if (!connected) throw client_error("h2 connect: " + (failed ? why : "timeout"));
+  const unsigned char* sel = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(m.sock->native_handle(), &sel, &len);
+  if (len != 2 || std::memcmp(sel, "h2", 2) != 0) throw client_error("server did not select h2");
+
+  nghttp2_session_callbacks* cbs = nullptr;
+  nghttp2_session_callbacks_new(&cbs);
+  nghttp2_session_callbacks_set_on_header_callback(
+      cbs,
+      [](nghttp2_session*, const nghttp2_frame* f, const std::uint8_t* n, std::size_t nl,
+         const std::uint8_t* v, std::size_t vl, std::uint8_t, void* p) -> int {
+        auto& r = impl::self(p).responses[f->hd.stream_id];
+        std::string name(reinterpret_cast<const char*>(n), nl),
+            value(reinterpret_cast<const char*>(v), vl);
+        if (name == ":status")
+          r.status = std::atoi(value.c_str());
+        else
+          r.headers.emplace_back(std::move(name), std::move(value));
+        return 0;
+      });
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+      cbs,
+      [](nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* d, std::size_t n,
+         void* p) -> int {
+        auto& r = impl::self(p).responses[id];
+        r.body.append(reinterpret_cast<const char*>(d), n);
+        r.chunks.push_back(
+            {std::chrono::steady_clock::now(), std::string(reinterpret_cast<const char*>(d), n)});
+        return 0;
+      });
+  nghttp2_session_callbacks_set_on_stream_close_callback(
+      cbs, [](nghttp2_session*, std::int32_t id, std::uint32_t code, void* p) -> int {
+        auto& r = impl::self(p).responses[id];
+        r.done = true;
+        r.error_code = code;
+        return 0;
+      });
+  nghttp2_session_callbacks_set_on_frame_recv_callback(
+      cbs, [](nghttp2_session*, const nghttp2_frame* f, void* p) -> int {
+        if (f->hd.type == NGHTTP2_GOAWAY) {
+          impl::self(p).goaway = true;
+          impl::self(p).goaway_code = f->goaway.error_code;
+        }
+        return 0;
+      });
+  nghttp2_session_client_new(&m.s, cbs, &m);
+  nghttp2_session_callbacks_del(cbs);
+  nghttp2_submit_settings(m.s, NGHTTP2_FLAG_NONE, nullptr, 0);
+  m.pump();
+}
+
+h2_test_client::~h2_test_client() {
+  if (!impl_) return;
+  error_code ignored;
+  impl_->sock->lowest_layer().close(ignored);
+  impl_->ioc.run_for(std::chrono::milliseconds(10));  // completes the aborted operations
+  nghttp2_session_del(impl_->s);
+}
+
+std::int32_t h2_test_client::request(
+    const std::string& method, const std::string& path, const std::string& authority,
+    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
+  auto& m = *impl_;
+  std::vector<std::pair<std::string, std::string>> all = {
+      {":method", method}, {":scheme", "https"}, {":path", path}, {":authority", authority}};
+  for (const auto& h : headers)
+    all.push_back(h);
+  if (!body.empty()) all.emplace_back("content-length", std::to_string(body.size()));
+  std::vector<nghttp2_nv> nva;
+  for (auto& [n, v] : all)
+    nva.push_back({reinterpret_cast<std::uint8_t*>(n.data()),
+                   reinterpret_cast<std::uint8_t*>(v.data()), n.size(), v.size(),
+                   NGHTTP2_NV_FLAG_NONE});
+  nghttp2_data_provider provider{};
+  provider.read_callback = [](nghttp2_session*, std::int32_t id, std::uint8_t* buf, std::size_t len,
+                              std::uint32_t* flags, nghttp2_data_source*, void* p) -> ssize_t {
+    auto& [data, off] = impl::self(p).bodies[id];
+    const std::size_t n = std::min(len, data.size() - off);
+    std::memcpy(buf, data.data() + off, n);
+    off += n;
+    if (off == data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  };
+  const auto id = nghttp2_submit_request(m.s, nullptr, nva.data(), nva.size(),
+                                         body.empty() ? nullptr : &provider, nullptr);
+  if (id < 0) throw client_error("nghttp2_submit_request failed");
+  if (!body.empty()) m.bodies[id] = {body, 0};
+  m.responses[id];
+  m.pump();
+  return id;
+}
+
+void h2_test_client::reset(std::int32_t stream, std::uint32_t code) {
+  nghttp2_submit_rst_stream(impl_->s, NGHTTP2_FLAG_NONE, stream, code);
+  impl_->pump();
+}
+
+bool h2_test_client::run_until(const std::function<bool()>& pred,
+                               std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= until) return pred();
+    impl_->pump();
+    impl_->ioc.run_one_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+bool h2_test_client::flush(std::chrono::milliseconds timeout) {
+  return run_until(
+      [&] { return impl_->closed || (!impl_->writing && !nghttp2_session_want_write(impl_->s)); },
+      timeout);
+}
+
+const h2_test_client::response& h2_test_client::wait(std::int32_t stream,
+                                                     std::chrono::milliseconds timeout) {
+  if (!run_until([&] { return impl_->responses[stream].done || impl_->closed; }, timeout))
+    throw client_error("h2 stream " + std::to_string(stream) + ": deadline");
+  return impl_->responses[stream];
+}
+
+const h2_test_client::response& h2_test_client::get(std::int32_t stream) const {
+  return impl_->responses.at(stream);
+}
+
+bool h2_test_client::goaway_received() const noexcept {
+  return impl_->goaway;
+}
+
+std::uint32_t h2_test_client::goaway_code() const noexcept {
+  return impl_->goaway_code;
+}
+
+bool h2_test_client::connection_closed() const noexcept {
+  return impl_->closed;
+}
+
+std::vector<std::pair<std::string, std::string>> h2_test_client::mapi_headers(
+    std::string_view request_type, std::string_view cookie, std::string_view authorization) {
+  std::vector<std::pair<std::string, std::string>> h = {
+      {"content-type", "application/mapi-http"},
+      {"x-requesttype", std::string(request_type)},
+      {"x-requestid", "{C715155F-2BE8-44E0-BD34-2960065754C8}:1"},
+      {"x-clientinfo", "{2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1"},
+      {"x-clientapplication", "Outlook/16.0.17928.20114"},
+      {"user-agent", "Microsoft Office/16.0 (Windows NT 10.0; MAPI 16.0.17928; Pro)"}};
+  if (!cookie.empty()) h.emplace_back("cookie", std::string(cookie));
+  if (!authorization.empty()) h.emplace_back("authorization", std::string(authorization));
+  return h;
+}
+
+}  // namespace testing_support

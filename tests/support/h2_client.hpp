@@ -1,0 +1,66 @@
+// An HTTP/2 test client: nghttp2's own client session over TLS (ALPN h2) on 127.0.0.1, every
+// wait bounded by a deadline. Single-threaded: drive it with run_until().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/support/client.hpp"
+
+namespace testing_support {
+
+class h2_test_client {
+ public:
+  struct response {
+    int status = 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    std::vector<chunk_arrival> chunks;  ///< one per DATA frame
+    bool done = false;                  ///< the stream closed (normally or reset)
+    std::uint32_t error_code = 0;       ///< RST_STREAM / close code (0: none)
+    std::string header(std::string_view name) const;
+  };
+
+  /// Connects, negotiates h2 (throws client_error when the server does not select it).
+  h2_test_client(std::uint16_t port, const std::string& sni, const std::string& ca_file,
+                 std::chrono::milliseconds timeout = 5s);
+  ~h2_test_client();
+  h2_test_client(const h2_test_client&) = delete;
+  h2_test_client& operator=(const h2_test_client&) = delete;
+
+  /// Submits a request (a body makes it a DATA-carrying stream); returns the stream id.
+  std::int32_t request(const std::string& method, const std::string& path,
+                       const std::string& authority,
+                       const std::vector<std::pair<std::string, std::string>>& headers = {},
+                       const std::string& body = {});
+  /// RST_STREAM with `code` (CANCEL by default).
+  void reset(std::int32_t stream, std::uint32_t code = 0x8);
+  /// Does I/O until `pred` holds or `timeout` passes; returns pred().
+  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s);
+  /// run_until everything submitted so far is on the wire.
+  bool flush(std::chrono::milliseconds timeout = 5s);
+  /// run_until the stream is done; throws client_error on the deadline.
+  const response& wait(std::int32_t stream, std::chrono::milliseconds timeout = 5s);
+
+  const response& get(std::int32_t stream) const;
+  bool goaway_received() const noexcept;
+  std::uint32_t goaway_code() const noexcept;
+  bool connection_closed() const noexcept;  ///< the server closed the TCP/TLS connection
+
+  /// A MAPI request's headers (as mapi_request() sends them), lower-case for HTTP/2.
+  static std::vector<std::pair<std::string, std::string>> mapi_headers(
+      std::string_view request_type, std::string_view extra_cookie = {},
+      std::string_view authorization = {});
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace testing_support
