@@ -44,6 +44,7 @@ listeners:
       certificates:
         - cert: certs/mapigate.pem
           key: certs/mapigate.key
+      alpn: [h2, http/1.1]
 mapi:
   internal_url: https://mail.corp.test/mapi
   external_url: https://outlook.example.test/mapi

@@ -164,6 +164,49 @@ TEST(Http2, RapidResetBurstEndsThatSessionWithoutStallingOthers) {
   EXPECT_TRUE(eventually([&] { return gw->server().active_requests() == 0; }));
 }
 
+/// An HTTP/2 frame: 9-byte header and payload.
+std::string frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream,
+                  const std::string& payload) {
+  std::string f;
+  f += char((payload.size() >> 16) & 0xff);
+  f += char((payload.size() >> 8) & 0xff);
+  f += char(payload.size() & 0xff);
+  f += char(type);
+  f += char(flags);
+  for (int shift : {24, 16, 8, 0})
+    f += char((stream >> shift) & 0xff);
+  return f + payload;
+}
+
+TEST(Http2, ContinuationAndSettingsFloodsEndOnlyThatSession) {
+  auto mbx = start_sim("mbx01");
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  // GET / https, :authority mail.corp.test (HPACK: static indexes and one literal).
+  const std::string block = std::string("\x82\x87\x84\x41\x0e", 5) + internal_host;
+  {
+    auto c = h2_client(*gw);
+    std::string flood = frame(0x1, 0x0, 101, block);  // HEADERS without END_HEADERS
+    for (int i = 0; i < 64; ++i)
+      flood += frame(0x9, 0x0, 101, std::string("\x82", 1));  // CONTINUATION, never ending
+    c.send_raw(flood);
+    EXPECT_TRUE(c.run_until([&] { return c.goaway_received() || c.connection_closed(); }, 3s));
+  }
+  {
+    auto c = h2_client(*gw);
+    std::string flood;
+    for (int i = 0; i < 4000; ++i)
+      flood += frame(0x4, 0x0, 0, "");  // SETTINGS, each demanding an ACK
+    c.send_raw(flood);
+    EXPECT_TRUE(c.run_until([&] { return c.goaway_received() || c.connection_closed(); }, 3s));
+  }
+  // A header list over limits.header_bytes gets 431; the session goes on.
+  auto c = h2_client(*gw);
+  const auto big = c.wait(c.request("GET", "/mapi/healthcheck.htm", internal_host,
+                                    {{"x-padding", std::string(20000, 'p')}}));
+  EXPECT_EQ(big.status, 431);
+  EXPECT_EQ(c.wait(c.request("GET", "/mapi/healthcheck.htm", internal_host)).status, 200);
+}
+
 TEST(Http2, GoawayOnDrainLetsTheStreamInFlightComplete) {
   sim::options o;
   o.execute_delay = 600ms;
@@ -186,6 +229,18 @@ TEST(Http2, GoawayOnDrainLetsTheStreamInFlightComplete) {
   EXPECT_NE(r.body.find("DONE\r\n"), std::string::npos);
   EXPECT_TRUE(c.run_until([&] { return c.connection_closed(); }, 3s));
   stopper.join();
+}
+
+TEST(Http2, ReloadSendsAGracefulGoawaySoClientsReconnectToTheNewConfiguration) {
+  auto mbx = start_sim("mbx01");
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  auto c = h2_client(*gw);
+  EXPECT_EQ(c.wait(c.request("GET", "/mapi/healthcheck.htm", internal_host)).status, 200);
+  ASSERT_TRUE(gw->server().reload(gw->config_file()));
+  ASSERT_TRUE(c.run_until([&] { return c.goaway_received(); }, 3s));
+  EXPECT_EQ(c.goaway_code(), 0u);
+  auto fresh = h2_client(*gw);
+  EXPECT_EQ(fresh.wait(fresh.request("GET", "/mapi/healthcheck.htm", internal_host)).status, 200);
 }
 
 TEST(Http2, H2loadManyStreamsOverFewConnections) {

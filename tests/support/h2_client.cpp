@@ -207,6 +207,18 @@ bool h2_test_client::run_until(const std::function<bool()>& pred,
   return true;
 }
 
+void h2_test_client::send_raw(const std::string& bytes) {
+  flush();
+  auto& m = *impl_;
+  m.writing = true;
+  auto data = std::make_shared<std::string>(bytes);
+  net::async_write(*m.sock, net::buffer(*data), [&m, data](error_code ec, std::size_t) {
+    m.writing = false;
+    if (ec) m.closed = true;
+  });
+  run_until([&] { return !m.writing; });
+}
+
 bool h2_test_client::flush(std::chrono::milliseconds timeout) {
   return run_until(
       [&] { return impl_->closed || (!impl_->writing && !nghttp2_session_want_write(impl_->s)); },

@@ -43,6 +43,8 @@ class h2_test_client {
   void reset(std::int32_t stream, std::uint32_t code = 0x8);
   /// Does I/O until `pred` holds or `timeout` passes; returns pred().
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s);
+  /// Writes raw bytes after everything queued (hand-made frames for abuse tests).
+  void send_raw(const std::string& bytes);
   /// run_until everything submitted so far is on the wire.
   bool flush(std::chrono::milliseconds timeout = 5s);
   /// run_until the stream is done; throws client_error on the deadline.
