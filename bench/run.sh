@@ -18,6 +18,7 @@
 # "mapigate+logs" contender with HttpProxy logging on), HAPROXY_REUSE (http-reuse mode, "safe"),
 # RESULTS (file to append to; RESULTS=- appends nothing), KEEP=1 (keep the temporary directory).
 set -euo pipefail
+shopt -u patsub_replacement 2>/dev/null || true   # "&" in a substituted value stays "&"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BENCH=$ROOT/bench
@@ -87,8 +88,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'log "SIGINT received"; exit 130' INT
+trap 'log "SIGTERM received"; exit 143' TERM
 
 start_bg() {  # start_bg LABEL OUTFILE CMD...: starts CMD niced in the background, sets BG_PID
   local label=$1 out=$2; shift 2
@@ -142,18 +143,24 @@ SECONDS_START=$(date +%s)
 elapsed() { echo $(( $(date +%s) - SECONDS_START )); }
 
 # --- install and build ------------------------------------------------------------------------
+daemon_pid() {  # the live PID in a pid file, or nothing
+  local pid
+  pid=$(head -n1 "$1" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+}
 if [ "$INSTALL" = 1 ]; then
   log "installing what is missing (Debian packages)"
+  declare -A daemon_before=()
+  for pidfile in /run/nginx.pid /run/haproxy.pid; do daemon_before[$pidfile]=$(daemon_pid "$pidfile"); done
   scripts/install-deps.sh haproxy nginx wrk nghttp2-client
-  # The Debian packages may have started their own daemons (they do when invoke-rc.d allows it):
-  # stop them by the PID in their pid file, so nothing but our own processes listens.
+  # Installing nginx or haproxy may start the packaged daemon (where invoke-rc.d allows it): stop
+  # it by the PID in its pid file, so that only our own processes listen. A daemon that was
+  # already running before is not ours to stop and is left alone.
   for pidfile in /run/nginx.pid /run/haproxy.pid; do
-    if [ -s "$pidfile" ]; then
-      pid=$(head -n1 "$pidfile")
-      if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        log "stopping the packaged daemon with PID $pid ($pidfile)"
-        kill -TERM "$pid" 2>/dev/null || true
-      fi
+    pid=$(daemon_pid "$pidfile")
+    if [ -n "$pid" ] && [ "$pid" != "${daemon_before[$pidfile]}" ]; then
+      log "stopping the daemon the package just started: PID $pid ($pidfile)"
+      kill -TERM "$pid" 2>/dev/null || true
     fi
   done
 fi
@@ -177,6 +184,7 @@ log "work directory $RUN"
 "${NICE[@]}" cc -O2 -Wall -o "$RUN/mapi-responder" "$BENCH/tools/mapi-responder.c"
 "${NICE[@]}" cc -O2 -Wall -o "$RUN/mapiload" "$BENCH/tools/mapiload.c" -lssl -lcrypto
 
+ulimit -c 0   # a crashing proxy leaves no core file in the repository
 # Descriptors: thousands of held connections, on each side.
 hard=$(ulimit -Hn)
 if [ "$hard" = unlimited ] || [ "$hard" -gt 200000 ]; then ulimit -n 200000; else ulimit -n "$hard"; fi
@@ -299,7 +307,8 @@ DIRECT_SIZE=$(curl -sS --max-time 5 -H 'X-RequestType: Execute' -H 'X-RequestId:
 # --- measurements -----------------------------------------------------------------------------
 DATA=$RUN/data.tsv   # workload, metric, contender, round, value
 : >"$DATA"
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$DATA"; }
+MEAS=$RUN/measurement.tsv   # the current measurement's rows, moved to DATA once it is over
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$MEAS"; }
 field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" "$2" | head -n1; }
 CLK_TCK=$(getconf CLK_TCK)
 cpu_per_req() {  # cpu_per_req TICKS REQUESTS -> microseconds of proxy CPU per request
@@ -434,6 +443,9 @@ w_longpoll() {  # held NotificationWaits: RSS per long-poll, upstream cancelled 
   record longpoll left_open "$c" "$r" "$((w2 - w0))"
 }
 
+declare -A METRICS=([h1]="rps p99 cpu_us cpu_pct errors upstream_conns" [h2]="rps cpu_us cpu_pct errors"
+  [newconn]="rps p99 cpu_us cpu_pct errors upstream_conns" [idle]="kib_per_conn opened"
+  [longpoll]="kib_per_poll held left_open")
 read -r -a WORKLOADS <<<"${WORKLOADS:-h1 h2 newconn idle longpoll}"
 for w in "${WORKLOADS[@]}"; do declare -F "w_$w" >/dev/null || fail "unknown workload $w"; done
 log "contenders: ${CONTENDERS[*]}; ${ROUNDS} rounds; ${DURATION} s per measurement; budget ${BUDGET} s"
@@ -441,6 +453,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_start=$(elapsed)
 rounds_done=0
 budget_hit=0
+CRASHES=0
 for r in $(seq 1 "$ROUNDS"); do
   for w in "${WORKLOADS[@]}"; do
     for c in "${CONTENDERS[@]}"; do
@@ -448,8 +461,21 @@ for r in $(seq 1 "$ROUNDS"); do
       log "round $r/$ROUNDS  $w  $c"
       if [ "$w" = h2 ] && ! offers_h2 "$c"; then w_h2 "$c" "$r"; continue; fi
       start_proxy "$c"
+      : >"$MEAS"
       "w_$w" "$c" "$r"
-      stop_proxy
+      if kill -0 "$PROXY_PID" 2>/dev/null; then
+        cat "$MEAS" >>"$DATA"
+        stop_proxy
+      else
+        # The proxy died during the measurement: its figures mean nothing; say so in the table.
+        rc=0; wait "$PROXY_PID" 2>/dev/null || rc=$?
+        unset "STARTED[$PROXY_PID]"; PROXY_PID=""
+        log "$c CRASHED during $w (exit status $rc$([ "$rc" -gt 128 ] && echo ", signal $((rc - 128))")); its last output:"
+        tail -n 5 "$RUN/$c.out" >&2 || true
+        cp "$RUN/$c.out" "$RUN/$c-crash-$w-$r.out" 2>/dev/null || true
+        CRASHES=$((CRASHES + 1))
+        for m in ${METRICS[$w]}; do printf '%s\t%s\t%s\t%s\tcrashed\n' "$w" "$m" "$c" "$r" >>"$DATA"; done
+      fi
       # the backend must not keep anything of this proxy's (pooled connections close with it)
       for _ in $(seq 1 30); do [ "$(backend_stat open)" -le 1 ] && break; sleep 0.1; done
     done
@@ -459,6 +485,7 @@ done
 bench_secs=$(( $(elapsed) - bench_start ))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$budget_hit" = 1 ] && log "time budget reached: stopped after $rounds_done complete rounds"
+[ "$CRASHES" -gt 0 ] && log "WARNING: a proxy crashed $CRASHES time(s) during the measurements (see the table)"
 
 # --- table ------------------------------------------------------------------------------------
 # Medians per (workload, metric, contender); ratio = mapigate / best of the peers (HAProxy, nginx).
@@ -492,7 +519,13 @@ table() {
       # display order
       split("1 2 3 4 5 20 6 7 8 9 10 11 12 13 14 21 15 16 17 18 19", ord, " ")
     }
-    { key = $1 "|" $2 "|" $3; vals[key] = (key in vals) ? vals[key] " " $5 : $5 }
+    {
+      key = $1 "|" $2 "|" $3
+      if ($5 == "crashed") { crashed[key]++; seen[key] = 1; next }
+      if ($5 == "") next
+      vals[key] = (nv[key]++ > 0) ? vals[key] " " $5 : $5
+      seen[key] = 1
+    }
     function median(s,   a, k, i, j, t, num) {
       k = split(s, a, " ")
       if (k == 0) return ""
@@ -501,6 +534,11 @@ table() {
       if (!num) return a[int((k + 1) / 2)]   # text (n/a, x/y): the middle round
       for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
       return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+    }
+    function cell(key, v) {  # formatted median, with the rounds in which the proxy crashed
+      v = fmt(median(vals[key]))
+      if (crashed[key] > 0) v = (nv[key] > 0) ? v " (" crashed[key] "× crashed)" : "crashed"
+      return v
     }
     function fmt(v) {
       if (v == "" ) return "–"
@@ -519,13 +557,13 @@ table() {
         x = ord[o]
         split(row[x], wm, "|"); split(lab[x], lm, " \\| ")
         any = 0
-        for (i = 1; i <= n; i++) if ((wm[1] "|" wm[2] "|" C[i]) in vals) any = 1
+        for (i = 1; i <= n; i++) if ((wm[1] "|" wm[2] "|" C[i]) in seen) any = 1
         if (!any) continue   # workload not run
         line = "| " lm[1] " | " lm[2] " |"
         best = ""
         for (i = 1; i <= n; i++) {
           m[i] = median(vals[wm[1] "|" wm[2] "|" C[i]])
-          line = line " " fmt(m[i]) " |"
+          line = line " " cell(wm[1] "|" wm[2] "|" C[i]) " |"
           if (C[i] !~ /^mapigate/ && m[i] ~ /^-?[0-9.]+$/) {
             if (best == "" || (dir[x] > 0 && m[i] + 0 > best + 0) || (dir[x] < 0 && m[i] + 0 < best + 0)) best = m[i]
           }
@@ -542,7 +580,7 @@ table() {
 }
 
 raw_table() {  # every round, for the record
-  awk -F'\t' '{ key = $1 " " $2 " " $3; v[key] = (key in v) ? v[key] " / " $5 : $5; if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
+  awk -F'\t' '{ key = $1 " " $2 " " $3; v[key] = (cnt[key]++ > 0) ? v[key] " / " $5 : $5; if (cnt[key] == 1) order[++n] = key }
     END { print "| workload metric contender | rounds |"; print "|---|---|"; for (i = 1; i <= n; i++) print "| " order[i] " | " v[order[i]] " |" }' "$DATA"
 }
 
@@ -569,7 +607,7 @@ if [ "$RESULTS" != - ]; then
       "$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)" "$(h2load --version)" "$(openssl version)"
     printf -- '- parameters: %s rounds (%s complete), %s s per measurement (+%s s warm-up), %s connections (wrk/h2load), %s new-connection clients, %s idle connections, %s long-polls, %s workers per proxy, haproxy http-reuse %s; measuring took %s s%s\n' \
       "$ROUNDS" "$rounds_done" "$DURATION" "$WARMUP" "$CONNS" "$NEWCONN_CLIENTS" "$IDLE_CONNS" "$LONGPOLLS" "$WORKERS" "$HAPROXY_REUSE" "$bench_secs" \
-      "$([ "$budget_hit" = 1 ] && echo ' (time budget reached)')"
+      "$([ "$budget_hit" = 1 ] && echo ' (time budget reached)')$([ "$CRASHES" -gt 0 ] && echo "; a proxy crashed $CRASHES time(s): those rounds are left out of the medians and counted in the cells")"
     printf '\n%s\n\n<details><summary>every round</summary>\n\n%s\n\n</details>\n' "$TABLE" "$(raw_table)"
   } >>"$RESULTS"
   log "appended to $RESULTS"

@@ -284,7 +284,9 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   append_forwarded_for(req, cx.client_ip);
   req.version(11);
 
-  const auto [order, session_backend_down] = backend_order(d, cx);
+  const auto plan = backend_order(d, cx);
+  const auto& order = plan.order;
+  const bool session_backend_down = plan.session_backend_down;
 
   auto& trace = *cx.trace;
   if (session_backend_down && !d.new_session) {
@@ -338,14 +340,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
 
   // The request is fully sent: watch the client while the response is awaited and streamed.
   const std::size_t b = conn->backend;
-  trace.backend = b;
-  trace.rec.proxy_action = "Proxy";
-  trace.rec.target_server = cfg.backends[b].name;
-  trace.rec.routing_hint = b == d.affinity_backend                            ? "token"
-                           : d.source == routing::route_source::default_route ? "hash"
-                                                                              : "explicit";
-  if (!order.empty() && b != order.front())
-    trace.add_info("FailedOver", cfg.backends[order.front()].name);
+  record_backend(trace, d, plan, b, cx);
   beast::get_lowest_layer(client).expires_never();
   const gauge_guard in_flight{&cx.rt->live[b].in_flight};
   const gauge_guard long_poll{trace.notification_wait ? &cx.ws.notification_waits : nullptr};

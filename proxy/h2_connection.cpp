@@ -139,10 +139,20 @@ class h2_conn final : public h2::events {
     return it == streams_.end() ? nullptr : it->second.get();
   }
   void notify_writer() { write_wake_.cancel(); }
-  /// Waits until something for stream `st` happened (data, room, close).
-  awaitable<void> wait(h2_stream& st) {
-    st.wake.expires_at(clock::time_point::max());
-    co_await st.wake.async_wait(use_nothrow);
+  /// Waits until something for stream `st` happened (data, room, close), at most `limit`;
+  /// false when nothing happened in that time.
+  awaitable<bool> wait_for(h2_stream& st, std::chrono::milliseconds limit) {
+    st.wake.expires_after(limit);
+    auto [ec] = co_await st.wake.async_wait(use_nothrow);
+    co_return ec == net::error::operation_aborted;  // woken, not expired
+  }
+
+  /// A client that stalls its stream (no body, no window) loses it, not the backend connection.
+  void stall(h2_stream& st, request_trace& trace, std::string_view why) {
+    trace.add_error(why);
+    st.closed = true;
+    sess_.reset(st.id, NGHTTP2_CANCEL);
+    notify_writer();
   }
 
   awaitable<void> reader() {
@@ -402,10 +412,11 @@ class h2_conn final : public h2::events {
   }
 
   /// Next request body chunk (empty with `end` set when the body is complete), or nullopt when
-  /// the stream closed.
-  awaitable<std::optional<std::string>> next_body(h2_stream& st, bool& end) {
+  /// the stream closed or no body byte came for timeouts.body_idle (the stream is then reset).
+  awaitable<std::optional<std::string>> next_body(h2_stream& st, bool& end, request_trace& trace) {
     while (st.body_in.empty() && !st.end_in && !st.closed)
-      co_await wait(st);
+      if (!co_await wait_for(st, cx_.rt->cfg->timeouts.body_idle))
+        stall(st, trace, "request body idle timeout");
     if (st.closed) co_return std::nullopt;
     end = st.end_in && st.body_in.size() <= 1;
     if (st.body_in.empty()) co_return std::string();
@@ -416,7 +427,8 @@ class h2_conn final : public h2::events {
 
   template <class Up>
   awaitable<error_code> send_request(Up& up, h2_stream& st, http::request<http::buffer_body>& req,
-                                     std::size_t& sent, std::uint64_t& body_bytes) {
+                                     std::size_t& sent, std::uint64_t& body_bytes,
+                                     request_trace& trace) {
     const auto& t = cx_.rt->cfg->timeouts;
     req.body().data = nullptr;
     req.body().more = !(st.end_in && st.body_in.empty());
@@ -427,7 +439,7 @@ class h2_conn final : public h2::events {
     if (hec) co_return hec;
     while (!sr.is_done()) {
       bool end = false;
-      auto chunk = co_await next_body(st, end);
+      auto chunk = co_await next_body(st, end, trace);
       if (!chunk) co_return net::error::operation_aborted;
       req.body().data = chunk->empty() ? nullptr : chunk->data();
       req.body().size = chunk->size();
@@ -490,7 +502,7 @@ class h2_conn final : public h2::events {
       std::size_t sent = 0;
       std::uint64_t body_bytes = 0;
       const auto ec = co_await std::visit(
-          [&](auto& up) { return send_request(up, st, req, sent, body_bytes); }, c->stream);
+          [&](auto& up) { return send_request(up, st, req, sent, body_bytes, trace); }, c->stream);
       trace.rec.request_bytes += body_bytes;
       if (!ec) {
         conn = std::move(c);
@@ -510,14 +522,7 @@ class h2_conn final : public h2::events {
       co_return;
     }
     const std::size_t b = conn->backend;
-    trace.backend = b;
-    trace.rec.proxy_action = "Proxy";
-    trace.rec.target_server = cfg.backends[b].name;
-    trace.rec.routing_hint = b == d.affinity_backend                            ? "token"
-                             : d.source == routing::route_source::default_route ? "hash"
-                                                                                : "explicit";
-    if (!plan.order.empty() && b != plan.order.front())
-      trace.add_info("FailedOver", cfg.backends[plan.order.front()].name);
+    record_backend(trace, d, plan, b, cx_);
     const gauge_guard in_flight{&cx_.rt->live[b].in_flight};
     const gauge_guard long_poll{trace.notification_wait ? &cx_.ws.notification_waits : nullptr};
     const gauge_guard sessions{trace.notification_wait ? &cx_.rt->live[b].notification_waits
@@ -604,7 +609,8 @@ class h2_conn final : public h2::events {
     std::array<char, relay_chunk> buf;
     while (!rp->is_done()) {
       while (st.out_pending() >= out_high_water && !st.closed)
-        co_await wait(st);
+        if (!co_await wait_for(st, cx_.rt->cfg->timeouts.client_write))
+          stall(st, trace, "client took no response data (flow control) in time");
       if (st.closed) {
         trace.add_error("ClientDisconnected");
         co_return false;

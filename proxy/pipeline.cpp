@@ -145,6 +145,19 @@ backend_plan backend_order(const routing::decision& d, const conn_ctx& cx) {
   return plan;
 }
 
+void record_backend(request_trace& t, const routing::decision& d, const backend_plan& plan,
+                    std::size_t b, const conn_ctx& cx) {
+  const auto& backends = cx.rt->cfg->backends;
+  t.backend = b;
+  t.rec.proxy_action = "Proxy";
+  t.rec.target_server = backends[b].name;
+  t.rec.routing_hint = b == d.affinity_backend                            ? "token"
+                       : d.source == routing::route_source::default_route ? "hash"
+                                                                          : "explicit";
+  if (!plan.order.empty() && b != plan.order.front())
+    t.add_info("FailedOver", backends[plan.order.front()].name);
+}
+
 /// Passive health: a connect failure or a 5xx. Ejects the backend after health.eject_after in
 /// a row (logged and counted once, by whoever crossed the line).
 void note_failure(const conn_ctx& cx, std::size_t b) {

@@ -65,6 +65,11 @@ struct backend_plan {
 /// or ejection took out only as a last resort (health can be wrong; an error is sure).
 backend_plan backend_order(const routing::decision& d, const conn_ctx& cx);
 
+/// The columns of the backend that took the request: ProxyAction, TargetServer, RoutingHint
+/// (token, explicit or hash) and a FailedOver note when it was not the first choice.
+void record_backend(request_trace& t, const routing::decision& d, const backend_plan& plan,
+                    std::size_t b, const conn_ctx& cx);
+
 /// Passive health: a connect failure or a 5xx. Ejects the backend after health.eject_after in
 /// a row (logged and counted once, by whoever crossed the line).
 void note_failure(const conn_ctx& cx, std::size_t b);

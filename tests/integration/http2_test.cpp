@@ -39,10 +39,11 @@ std::string cookies_of(const h2_test_client::response& r) {
   return out;
 }
 
-TEST(Http2, ConnectExecuteWithPendingChunksStreamedAsDataFrames) {
+TEST(Http2, ConnectExecuteNotificationWaitWithPendingChunksStreamedAsDataFrames) {
   sim::options o;
   o.pending_period = 100ms;
   o.execute_delay = 650ms;
+  o.notification_wait = 500ms;
   auto mbx = start_sim("mbx01", o);
   auto gw = h2_gateway(h2_options(mbx->port()));
   auto c = h2_client(*gw);
@@ -80,6 +81,18 @@ TEST(Http2, ConnectExecuteWithPendingChunksStreamedAsDataFrames) {
     ++next;
   }
   EXPECT_GE(matched, 6u);
+
+  // A NotificationWait long-poll over the same connection, alongside a PING on another stream.
+  const auto nw = c.request("POST", path, internal_host,
+                            h2_test_client::mapi_headers("NotificationWait", cookies_of(connect)),
+                            "nw");
+  const auto ping =
+      c.wait(c.request("POST", path, internal_host, h2_test_client::mapi_headers("PING"), ""));
+  EXPECT_EQ(ping.status, 200);
+  EXPECT_FALSE(c.get(nw).done);  // the long-poll is still held while the PING completed
+  const auto wait = c.wait(nw, 5s);
+  EXPECT_EQ(wait.status, 200);
+  EXPECT_NE(wait.body.find("DONE\r\n"), std::string::npos);
 }
 
 TEST(Http2, NtlmIsRefusedWithHttp11RequiredAndBasicWorks) {
@@ -204,6 +217,23 @@ TEST(Http2, ContinuationAndSettingsFloodsEndOnlyThatSession) {
   const auto big = c.wait(c.request("GET", "/mapi/healthcheck.htm", internal_host,
                                     {{"x-padding", std::string(20000, 'p')}}));
   EXPECT_EQ(big.status, 431);
+  EXPECT_EQ(c.wait(c.request("GET", "/mapi/healthcheck.htm", internal_host)).status, 200);
+}
+
+TEST(Http2, AStalledRequestBodyLosesItsStreamNotTheConnection) {
+  auto mbx = start_sim("mbx01");
+  auto o = h2_options(mbx->port());
+  o.timeouts = {{"body_idle", "300ms"}};
+  auto gw = h2_gateway(std::move(o));
+  auto c = h2_client(*gw);
+  const auto id = c.request("POST", "/mapi/emsmdb/?MailboxId=u@corp.test", internal_host,
+                            h2_test_client::mapi_headers("Execute"), "never sent", true);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = c.wait(id, 3s);
+  EXPECT_EQ(r.error_code, 0x8u);  // CANCEL
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_TRUE(eventually([&] { return gw->server().active_requests() == 0; }));
+  // The connection is still good.
   EXPECT_EQ(c.wait(c.request("GET", "/mapi/healthcheck.htm", internal_host)).status, 200);
 }
 

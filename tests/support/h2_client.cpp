@@ -160,7 +160,8 @@ h2_test_client::~h2_test_client() {
 
 std::int32_t h2_test_client::request(
     const std::string& method, const std::string& path, const std::string& authority,
-    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
+    const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
+    bool hold_body) {
   auto& m = *impl_;
   std::vector<std::pair<std::string, std::string>> all = {
       {":method", method}, {":scheme", "https"}, {":path", path}, {":authority", authority}};
@@ -176,6 +177,7 @@ std::int32_t h2_test_client::request(
   provider.read_callback = [](nghttp2_session*, std::int32_t id, std::uint8_t* buf, std::size_t len,
                               std::uint32_t* flags, nghttp2_data_source*, void* p) -> ssize_t {
     auto& [data, off] = impl::self(p).bodies[id];
+    if (off == std::string::npos) return NGHTTP2_ERR_DEFERRED;  // held back for good
     const std::size_t n = std::min(len, data.size() - off);
     std::memcpy(buf, data.data() + off, n);
     off += n;
@@ -185,7 +187,7 @@ std::int32_t h2_test_client::request(
   const auto id = nghttp2_submit_request(m.s, nullptr, nva.data(), nva.size(),
                                          body.empty() ? nullptr : &provider, nullptr);
   if (id < 0) throw client_error("nghttp2_submit_request failed");
-  if (!body.empty()) m.bodies[id] = {body, 0};
+  if (!body.empty()) m.bodies[id] = {body, hold_body ? std::string::npos : 0};
   m.responses[id];
   m.pump();
   return id;

@@ -35,10 +35,11 @@ class h2_test_client {
   h2_test_client& operator=(const h2_test_client&) = delete;
 
   /// Submits a request (a body makes it a DATA-carrying stream); returns the stream id.
+  /// `hold_body`: announce the body (content-length) but never send it, as a stalled client.
   std::int32_t request(const std::string& method, const std::string& path,
                        const std::string& authority,
                        const std::vector<std::pair<std::string, std::string>>& headers = {},
-                       const std::string& body = {});
+                       const std::string& body = {}, bool hold_body = false);
   /// RST_STREAM with `code` (CANCEL by default).
   void reset(std::int32_t stream, std::uint32_t code = 0x8);
   /// Does I/O until `pred` holds or `timeout` passes; returns pred().
