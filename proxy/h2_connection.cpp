@@ -162,8 +162,12 @@ class h2_conn final : public h2::events {
       if (ec) break;
       last_activity_ = clock::now();
       const bool ok = sess_.receive({buf.data(), n});
-      for (auto& st : ready_)
+      for (auto& st : ready_) {
+        // Counted from here, not from when it starts: the connection must outlive a stream
+        // coroutine that is spawned but not yet running.
+        ++running_;
         net::co_spawn(ex_, handle(std::move(st)), net::detached);
+      }
       ready_.clear();
       notify_writer();
       if (!ok) {
@@ -182,17 +186,19 @@ class h2_conn final : public h2::events {
     notify_writer();
   }
 
+  /// Writes whatever the session has to send. Ends only once reading is over and every stream
+  /// coroutine has finished (they use this connection), even after a write failed.
   awaitable<void> writer() {
     for (;;) {
-      const auto out = sess_.take_output();
+      const auto out = write_failed_ ? std::string() : sess_.take_output();
       if (!out.empty()) {
         writing_since_ = clock::now();
         auto [ec, n] = co_await net::async_write(sock_, net::buffer(out), use_nothrow);
         writing_since_.reset();
         if (ec) {
           write_failed_ = true;
-          beast::get_lowest_layer(sock_).socket().close();  // the reader learns it too
-          break;
+          error_code ignored;
+          beast::get_lowest_layer(sock_).socket().close(ignored);  // the reader learns it too
         }
         continue;
       }
@@ -214,7 +220,8 @@ class h2_conn final : public h2::events {
       if (finished_) break;
       const auto now = clock::now();
       if (writing_since_ && now - *writing_since_ > t.client_write) {
-        beast::get_lowest_layer(sock_).socket().close();
+        error_code ignored;
+        beast::get_lowest_layer(sock_).socket().close(ignored);
         continue;
       }
       // Drain, a reload (the client reconnects to the new configuration and certificate;
@@ -274,8 +281,8 @@ class h2_conn final : public h2::events {
     return out;
   }
 
+  /// One stream. The reader counted it in running_ when it spawned it.
   awaitable<void> handle(std::shared_ptr<h2_stream> stp) {
-    ++running_;
     struct done {
       h2_conn& c;
       ~done() {

@@ -83,9 +83,9 @@ TEST(Http2, ConnectExecuteNotificationWaitWithPendingChunksStreamedAsDataFrames)
   EXPECT_GE(matched, 6u);
 
   // A NotificationWait long-poll over the same connection, alongside a PING on another stream.
-  const auto nw = c.request("POST", path, internal_host,
-                            h2_test_client::mapi_headers("NotificationWait", cookies_of(connect)),
-                            "nw");
+  const auto nw =
+      c.request("POST", path, internal_host,
+                h2_test_client::mapi_headers("NotificationWait", cookies_of(connect)), "nw");
   const auto ping =
       c.wait(c.request("POST", path, internal_host, h2_test_client::mapi_headers("PING"), ""));
   EXPECT_EQ(ping.status, 200);
@@ -237,6 +237,34 @@ TEST(Http2, AStalledRequestBodyLosesItsStreamNotTheConnection) {
   EXPECT_EQ(c.wait(c.request("GET", "/mapi/healthcheck.htm", internal_host)).status, 200);
 }
 
+TEST(Http2, ClientVanishingMidResponseEndsItsStreamsAndNothingElse) {
+  sim::options o;
+  o.execute_delay = 400ms;
+  o.pending_period = 20ms;
+  o.response_body_bytes = 64 * 1024;
+  auto mbx = start_sim("mbx01", o);
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  const std::string path = "/mapi/emsmdb/?MailboxId=u@corp.test";
+  for (int round = 0; round < 6; ++round) {
+    auto c = h2_client(*gw);
+    const auto connect = c.wait(
+        c.request("POST", path, internal_host, h2_test_client::mapi_headers("Connect"), "x"));
+    ASSERT_EQ(connect.status, 200);
+    std::vector<std::int32_t> ids;
+    for (int i = 0; i < 24; ++i)
+      ids.push_back(c.request("POST", path, internal_host,
+                              h2_test_client::mapi_headers("Execute", cookies_of(connect)), "x"));
+    // Leave (with unread data: a reset) while PENDINGs stream on every stream and, in later
+    // rounds, while the first responses' bodies are being written: the server's reads and
+    // writes fail while stream coroutines are still running.
+    ASSERT_TRUE(c.run_until([&] { return !c.get(ids.back()).chunks.empty(); }, 3s));
+    if (round % 2 == 1) c.run_until([&] { return c.get(ids.front()).body.size() > 1000; }, 2s);
+  }
+  EXPECT_TRUE(eventually([&] { return gw->server().active_requests() == 0; }, 5s));
+  auto fresh = h2_client(*gw);
+  EXPECT_EQ(fresh.wait(fresh.request("GET", "/mapi/healthcheck.htm", internal_host)).status, 200);
+}
+
 TEST(Http2, GoawayOnDrainLetsTheStreamInFlightComplete) {
   sim::options o;
   o.execute_delay = 600ms;
@@ -251,7 +279,7 @@ TEST(Http2, GoawayOnDrainLetsTheStreamInFlightComplete) {
   const auto id = c.request("POST", path, internal_host,
                             h2_test_client::mapi_headers("Execute", cookies_of(connect)), "x");
   ASSERT_TRUE(c.run_until([&] { return gw->server().active_requests() == 1; }));
-  std::thread stopper([&] { gw->server().stop(5s); });
+  std::jthread stopper([&] { gw->server().stop(5s); });  // joined however the test ends
   ASSERT_TRUE(c.run_until([&] { return c.goaway_received(); }, 3s));
   EXPECT_EQ(c.goaway_code(), 0u);  // NO_ERROR: a graceful shutdown
   const auto r = c.wait(id, 5s);

@@ -291,7 +291,7 @@ TEST(Stop, IdleConnectionsEndCleanlyWhileTheRequestInFlightFinishes) {
                          "Cookie: " + cookies_from(connect) + "\r\n"));
   ASSERT_TRUE(eventually([&] { return gw.server().active_requests() == 1; }));
 
-  std::thread stopper([&] { gw.server().stop(5s); });
+  std::jthread stopper([&] { gw.server().stop(5s); });  // joined however the test ends
   // The idle keep-alive connection is closed at once, cleanly; the Execute completes.
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_TRUE(idle.wait_closed(2s));
