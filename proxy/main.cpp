@@ -1,4 +1,5 @@
 // mapigate: `run` the proxy, or `check` a configuration.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -9,7 +10,6 @@
 #include "proxy/log.hpp"
 #include "proxy/probe.hpp"
 #include "proxy/runtime.hpp"
-#include "proxy/sd_notify.hpp"
 #include "proxy/server.hpp"
 
 namespace {
@@ -35,12 +35,13 @@ config::snapshot_ptr load(const std::string& file) {
 }
 
 int run(const std::string& file) {
+  // Until run_until_signal handles it, a SIGHUP (an early `systemctl reload`) must not kill us.
+  std::signal(SIGHUP, SIG_IGN);
   auto cfg = load(file);
   if (!cfg) return 1;
   try {
     proxy::server srv(cfg);
     srv.start();
-    proxy::sd_notify("READY=1");
     srv.run_until_signal(cfg->timeouts.drain, file);
   } catch (const std::exception& e) {
     proxy::log(proxy::log_level::error, "cannot start: ", e.what());

@@ -410,6 +410,9 @@ void server::run_until_signal(std::chrono::milliseconds grace, const std::string
     received = sig;
   };
   signals.async_wait(on_signal);
+  // Ready only now: the signals are ours, so a reload right after it cannot kill the process.
+  sd_notify("READY=1");
+  log(log_level::info, "ready (SIGHUP reloads, SIGTERM drains)");
   control.run();
   log(log_level::info, "signal ", received, " received; stopping (a second signal ends the drain)");
   sd_notify("STOPPING=1");

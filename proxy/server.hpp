@@ -39,8 +39,9 @@ class server {
   bool reload(const std::string& file);
 
   /// Blocks until SIGINT or SIGTERM, then stop(grace); a second signal ends the drain at once.
-  /// SIGHUP reloads `config_file` (ignored when empty). Notifies systemd (READY, RELOADING,
-  /// STOPPING) when run under Type=notify. For the mapigate executable.
+  /// SIGHUP reloads `config_file` (ignored when empty). Notifies systemd (READY once the signal
+  /// handlers are in place, RELOADING, STOPPING) when run under Type=notify. For the mapigate
+  /// executable.
   void run_until_signal(std::chrono::milliseconds grace, const std::string& config_file = {});
 
   /// The admin listener's port (0 when the config disables it).

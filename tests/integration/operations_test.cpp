@@ -2,7 +2,10 @@
 // check, the admin API (readiness, backends, drain, token), hot reload under traffic, and the
 // graceful stop that ends idle connections cleanly.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <atomic>
@@ -320,6 +323,7 @@ TEST(Signal, SighupReloadsAndASecondSigtermEndsTheDrain) {
   const auto m = proc.wait_for_line(std::regex("listener front on 127\\.0\\.0\\.1:([0-9]+)"), 5s);
   ASSERT_FALSE(m.empty());
   const auto port = std::uint16_t(std::stoi(m[1]));
+  ASSERT_FALSE(proc.wait_for_line(std::regex("ready \\(SIGHUP reloads"), 5s).empty());
   EXPECT_EQ(backend_field(admin, "mbx02", "health"), "");
 
   opts.backends.push_back({"mbx02", b->port()});
@@ -404,6 +408,56 @@ TEST(Probe, ConnectPingDisconnectThroughMapigateAndFailureExitsNonZero) {
 
   EXPECT_EQ(run_command("probe").status, 2);
   EXPECT_EQ(run_command("probe ftp://x/mapi").status, 2);
+}
+
+}  // namespace
+}  // namespace testing_support
+
+namespace testing_support {
+namespace {
+
+/// A systemd-style notification socket: datagrams from sd_notify.
+class notify_socket {
+ public:
+  explicit notify_socket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      throw std::runtime_error("bind " + path);
+  }
+  ~notify_socket() { ::close(fd_); }
+  /// The next datagram within `timeout` ("" on the deadline).
+  std::string next(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, int(timeout.count())) <= 0) return {};
+    char buf[512];
+    const auto n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, std::size_t(n)) : std::string();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+TEST(Signal, SystemdNotificationsForReadyReloadAndStop) {
+  auto a = start_sim("mbx01");
+  temp_dir dir;
+  const auto file = dir.file("mapigate.yaml");
+  write_file(file, gateway_yaml({.backends = {{"mbx01", a->port()}}}, dir.path().string()));
+  notify_socket notify(dir.file("notify"));
+  ::setenv("NOTIFY_SOCKET", dir.file("notify").c_str(), 1);
+  child_process proc(file);
+  ::unsetenv("NOTIFY_SOCKET");
+  EXPECT_EQ(notify.next(10s), "READY=1");
+  ASSERT_EQ(::kill(proc.pid(), SIGHUP), 0);
+  EXPECT_TRUE(notify.next(5s).starts_with("RELOADING=1\nMONOTONIC_USEC="));
+  EXPECT_EQ(notify.next(5s), "READY=1");
+  ASSERT_EQ(::kill(proc.pid(), SIGTERM), 0);
+  EXPECT_EQ(notify.next(5s), "STOPPING=1");
+  EXPECT_EQ(proc.wait_exit(5s), 0);
 }
 
 }  // namespace
