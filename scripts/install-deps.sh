@@ -30,5 +30,19 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Some packages ship daemons (prometheus, which brings promtool; the benchmark's haproxy and
+# nginx): they are tools here, not services. A policy-rc.d that denies every start keeps
+# their postinst scripts from starting them; it is removed again afterwards. An existing
+# policy-rc.d is left untouched.
+policy=/usr/sbin/policy-rc.d
+added_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# mapigate install-deps: no service starts during this install\nexit 101\n' |
+    "${as_root[@]}" tee "$policy" >/dev/null
+  "${as_root[@]}" chmod 755 "$policy"
+  added_policy=1
+fi
+cleanup() { if [ "$added_policy" = 1 ]; then "${as_root[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
