@@ -5,29 +5,18 @@
 #include <filesystem>
 
 #include "tests/support/gateway.hpp"
+#include "tests/support/shell.hpp"
 #include "tools/sim/mapi_sim.hpp"
 
 namespace testing_support {
 namespace {
 
-struct result {
-  int status;
-  std::string output;
-};
-
-result run_check(const std::string& file) {
+command_result run_check(const std::string& file) {
   // `file` may carry options before the path ("--strict FILE").
   const auto space = file.rfind(' ');
-  const std::string cmd = std::string(MAPIGATE_BINARY) + " check " +
-                          (space == std::string::npos ? "" : file.substr(0, space + 1)) + "-c " +
-                          file.substr(space == std::string::npos ? 0 : space + 1) + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p))
-    out.append(buf, n);
-  const int rc = ::pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
+  return run_shell(std::string(MAPIGATE_BINARY) + " check " +
+                   (space == std::string::npos ? "" : file.substr(0, space + 1)) + "-c " +
+                   file.substr(space == std::string::npos ? 0 : space + 1));
 }
 
 TEST(Cli, DeployExamplePassesCheck) {

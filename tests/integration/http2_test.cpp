@@ -9,6 +9,7 @@
 
 #include "tests/support/gateway.hpp"
 #include "tests/support/h2_client.hpp"
+#include "tests/support/shell.hpp"
 #include "tests/support/sims.hpp"
 #include "tools/sim/mapi_sim.hpp"
 
@@ -167,7 +168,9 @@ TEST(Http2, RapidResetBurstEndsThatSessionWithoutStallingOthers) {
   }
   EXPECT_TRUE(bad.run_until([&] { return bad.goaway_received() || bad.connection_closed(); }, 5s));
   // nghttp2's reset rate limit ends the session with an error GOAWAY (not a graceful one).
-  if (bad.goaway_received()) EXPECT_NE(bad.goaway_code(), 0u);
+  if (bad.goaway_received()) {
+    EXPECT_NE(bad.goaway_code(), 0u);
+  }
 
   // The other client is served as before, and nothing is left running.
   const auto r =
@@ -315,15 +318,9 @@ TEST(Http2, H2loadManyStreamsOverFewConnections) {
                           " -H 'x-clientinfo: {2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1'"
                           " 'https://" +
                           std::string(internal_host) + ":" + std::to_string(gw->port()) +
-                          "/mapi/emsmdb/?MailboxId=u@corp.test' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;)
-    out.append(buf, n);
-  const int rc = ::pclose(p);
-  ASSERT_EQ(WEXITSTATUS(rc), 0) << out;
+                          "/mapi/emsmdb/?MailboxId=u@corp.test'";
+  const auto [status, out] = run_shell(cmd);
+  ASSERT_EQ(status, 0) << out;
   EXPECT_NE(out.find("Application protocol: h2"), std::string::npos) << out;
   EXPECT_NE(out.find("300 succeeded"), std::string::npos) << out;
   EXPECT_NE(out.find("status codes: 300 2xx"), std::string::npos) << out;

@@ -11,6 +11,7 @@
 
 #include "tests/support/csv.hpp"
 #include "tests/support/gateway.hpp"
+#include "tests/support/shell.hpp"
 #include "tests/support/sims.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tools/sim/mapi_sim.hpp"
@@ -250,9 +251,8 @@ TEST(Metrics, ScrapePassesPromtoolAndCountersMoveByExactlyTheRequestsSent) {
   temp_dir dir;
   const auto file = dir.file("scrape.prom");
   std::ofstream(file, std::ios::binary) << after;
-  const std::string cmd = "promtool check metrics < " + file + " > " + dir.file("out") + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  EXPECT_EQ(rc, 0) << read_text(dir.file("out"));
+  const auto lint = run_shell("promtool check metrics < " + file);
+  EXPECT_EQ(lint.status, 0) << lint.output;
 
   // Only /metrics on the admin listener, and never /metrics on a data listener.
   auto admin = test_client::plain(gw.admin_port());

@@ -16,6 +16,7 @@
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/gateway.hpp"
+#include "tests/support/shell.hpp"
 #include "tests/support/sims.hpp"
 #include "tools/sim/mapi_sim.hpp"
 
@@ -359,22 +360,8 @@ TEST(Signal, SighupReloadsAndASecondSigtermEndsTheDrain) {
 namespace testing_support {
 namespace {
 
-struct command_result {
-  int status = -1;
-  std::string output;
-};
-
 command_result run_command(const std::string& args) {
-  const std::string cmd = std::string(MAPIGATE_BINARY) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  command_result r;
-  if (!p) return r;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;)
-    r.output.append(buf, n);
-  const int rc = ::pclose(p);
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return r;
+  return run_shell(std::string(MAPIGATE_BINARY) + " " + args);
 }
 
 TEST(Probe, ConnectPingDisconnectThroughMapigateAndFailureExitsNonZero) {
