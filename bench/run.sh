@@ -375,13 +375,13 @@ w_h2() {  # HTTP/2 (ALPN h2): h2load, CONNS connections, one stream each
   record h2 errors "$c" "$r" "$errors"
 }
 
-w_newconn() {  # a new TLS connection (full handshake) per request
+w_newconn() {  # a new TLS connection per request, resuming the session ticket of the previous one
   local c=$1 r=$2 port=${PORT[$1]} out=$RUN/newconn-$c-$r.out t0 t1 pids a0
   pids=$(proc_tree "$PROXY_PID")
   a0=$(backend_stat accepted)
   t0=$(cpu_ticks $pids)
   run_fg "$out" $((DURATION + 30)) "$RUN/mapiload" newconn --connect "127.0.0.1:$port" \
-    --host "$HOST" --mailbox "$MAILBOX" -c "$NEWCONN_CLIENTS" -d "$DURATION" ||
+    --host "$HOST" --mailbox "$MAILBOX" -c "$NEWCONN_CLIENTS" -d "$DURATION" --resume ||
     { log "$c: mapiload newconn failed: $(tail -n 3 "$out" | tr '\n' ' ')"; return 0; }
   t1=$(cpu_ticks $pids)
   record newconn rps "$c" "$r" "$(field rps "$out")"
@@ -389,6 +389,7 @@ w_newconn() {  # a new TLS connection (full handshake) per request
   record newconn cpu_us "$c" "$r" "$(cpu_per_req $((t1 - t0)) "$(field requests "$out")")"
   record newconn cpu_pct "$c" "$r" "$(cpu_pct $((t1 - t0)) "$(field seconds "$out")")"
   record newconn errors "$c" "$r" "$(field errors "$out")"
+  record newconn resumed_pct "$c" "$r" "$(awk -v a="$(field resumed "$out")" -v n="$(field requests "$out")" 'BEGIN { if (n > 0) printf "%.0f", a / n * 100 }')"
   record newconn upstream_conns "$c" "$r" "$(per_k $(( $(backend_stat accepted) - a0 - 1 )) "$(field requests "$out")")"
 }
 
@@ -444,7 +445,7 @@ w_longpoll() {  # held NotificationWaits: RSS per long-poll, upstream cancelled 
 }
 
 declare -A METRICS=([h1]="rps p99 cpu_us cpu_pct errors upstream_conns" [h2]="rps cpu_us cpu_pct errors"
-  [newconn]="rps p99 cpu_us cpu_pct errors upstream_conns" [idle]="kib_per_conn opened"
+  [newconn]="rps p99 cpu_us cpu_pct errors upstream_conns resumed_pct" [idle]="kib_per_conn opened"
   [longpoll]="kib_per_poll held left_open")
 read -r -a WORKLOADS <<<"${WORKLOADS:-h1 h2 newconn idle longpoll}"
 for w in "${WORKLOADS[@]}"; do declare -F "w_$w" >/dev/null || fail "unknown workload $w"; done
@@ -515,9 +516,10 @@ table() {
       row[17] = "longpoll|kib_per_poll"; lab[17] = "held NotificationWaits | RSS KiB/long-poll";      dir[17] = -1
       row[18] = "longpoll|held";      lab[18] = "held NotificationWaits | upstream held/opened";     dir[18] = 0
       row[19] = "longpoll|left_open"; lab[19] = "held NotificationWaits | upstream still open 1 s after clients left"; dir[19] = -1
-      rows = 21
+      row[22] = "newconn|resumed_pct"; lab[22] = "new TLS connection per request | handshakes resumed %"; dir[22] = 0
+      rows = 22
       # display order
-      split("1 2 3 4 5 20 6 7 8 9 10 11 12 13 14 21 15 16 17 18 19", ord, " ")
+      split("1 2 3 4 5 20 6 7 8 9 10 11 12 13 14 22 21 15 16 17 18 19", ord, " ")
     }
     {
       key = $1 "|" $2 "|" $3

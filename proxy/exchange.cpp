@@ -1,6 +1,9 @@
 // Forwarding one request to a backend and streaming the response back, chunk by chunk.
 #include <array>
+#include <cstdio>
+#include <cstring>
 #include <optional>
+#include <string>
 
 #include "accesslog/format.hpp"
 #include "metrics/registry.hpp"
@@ -19,51 +22,101 @@ using namespace net::experimental::awaitable_operators;
 
 namespace {
 
-constexpr std::size_t relay_chunk = 16 * 1024;
+constexpr std::size_t relay_chunk = 16 * 1024;  ///< largest piece read from one side at once
+constexpr std::size_t relay_batch = 64 * 1024;  ///< most response bytes framed per client write
+constexpr std::size_t chunk_slot = 8 + 2;       ///< room for a chunk-size line ("%zx\r\n")
 constexpr std::size_t upstream_header_limit = 64 * 1024;
 
-/// Sends the request head and streams the body to the backend. `sent` counts bytes written.
-/// Client-side failures set `client_failed`.
+/// A worker's spare buffer, borrowed for one framing-and-write step and handed back empty.
+/// Held only while bytes are in it, so a long-poll waiting for its backend holds none.
+class wire_lease {
+ public:
+  explicit wire_lease(worker_state& ws) : ws_(ws) { take_spare(ws_, buf_); }
+  ~wire_lease() { give_spare(ws_, buf_); }
+  wire_lease(const wire_lease&) = delete;
+  wire_lease& operator=(const wire_lease&) = delete;
+  beast::flat_buffer& operator*() noexcept { return buf_; }
+
+ private:
+  worker_state& ws_;
+  beast::flat_buffer buf_;
+};
+
+void append(beast::flat_buffer& b, std::string_view s) {
+  const auto m = b.prepare(s.size());
+  std::memcpy(m.data(), s.data(), s.size());
+  b.commit(s.size());
+}
+
+/// Appends `h` as it goes on the wire: the start line, every field as stored (name case and
+/// order kept), the empty line. The fields are authoritative (Beast writes nothing of its own).
+void append_fields(beast::flat_buffer& out, const http::fields& h) {
+  for (const auto& f : h) {
+    append(out, f.name_string());
+    append(out, ": ");
+    append(out, f.value());
+    append(out, "\r\n");
+  }
+  append(out, "\r\n");
+}
+void append_head(beast::flat_buffer& out, const http::request_header<>& h) {
+  append(out, h.method_string());
+  append(out, " ");
+  append(out, h.target());
+  append(out, " HTTP/1.1\r\n");
+  append_fields(out, h);
+}
+void append_head(beast::flat_buffer& out, const http::response_header<>& h) {
+  char status[16];
+  const int n = std::snprintf(status, sizeof status, "HTTP/1.1 %03u ", h.result_int() % 1000);
+  append(out, {status, static_cast<std::size_t>(n)});
+  append(out, h.reason().empty() ? http::obsolete_reason(h.result()) : h.reason());
+  append(out, "\r\n");
+  append_fields(out, h);
+}
+
+/// Sends the request head and its Content-Length body to the backend: the head and the body
+/// bytes already read go out in one write, the rest as it arrives (the body is never parsed:
+/// chunked request bodies were refused before). `sent` counts bytes written; nothing of `cbuf`
+/// is consumed while `sent` is 0, so the caller may retry elsewhere. Client-side failures set
+/// `client_failed`.
 template <class Stream, class Up>
 awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, request_parser& p,
                                    Up& up, conn_ctx& cx, std::size_t& sent, bool& client_failed) {
   const auto& t = cx.rt->cfg->timeouts;
-  auto& req = p.get();
-  req.body().data = nullptr;
-  req.body().more = !p.is_done();
-  http::request_serializer<http::buffer_body> sr{req};
-  arm_deadline(up, t.upstream_idle);
-  auto [hec, hn] = co_await http::async_write_header(up, sr, use_nothrow);
-  sent += hn;
-  if (hec) co_return hec;
-  std::array<char, relay_chunk> buf;
-  while (!sr.is_done()) {
-    if (!p.is_done()) {
-      req.body().data = buf.data();
-      req.body().size = buf.size();
+  std::uint64_t remaining = p.content_length().value_or(0);
+  std::size_t now = std::min<std::uint64_t>(remaining, std::min(cbuf.size(), relay_chunk));
+  {
+    wire_lease out(cx.ws);
+    append_head(*out, p.get().base());
+    append(*out, {static_cast<const char*>(cbuf.data().data()), now});
+    arm_deadline(up, t.upstream_idle);
+    auto [ec, n] = co_await net::async_write(up, (*out).data(), use_nothrow);
+    sent += n;
+    if (ec) co_return ec;
+  }
+  for (;;) {
+    cbuf.consume(now);
+    remaining -= now;
+    if (cx.trace) cx.trace->rec.request_bytes += now;
+    if (remaining == 0) co_return error_code{};
+    if (cbuf.size() == 0) {
       arm_deadline(client, t.body_idle);
-      auto [rec, rn] = co_await http::async_read(client, cbuf, p, use_nothrow);
-      if (rec == http::error::need_buffer) rec = {};
+      auto [rec, rn] = co_await client.async_read_some(
+          cbuf.prepare(std::min<std::uint64_t>(remaining, relay_chunk)), use_nothrow);
       if (rec) {
         client_failed = true;
         co_return rec;
       }
-      req.body().size = buf.size() - req.body().size;
-      req.body().data = buf.data();
-      if (cx.trace) cx.trace->rec.request_bytes += req.body().size;
-      req.body().more = !p.is_done();
-    } else {
-      req.body().data = nullptr;
-      req.body().size = 0;
-      req.body().more = false;
+      cbuf.commit(rn);
     }
+    now = std::min<std::uint64_t>(remaining, cbuf.size());
     arm_deadline(up, t.upstream_idle);
-    auto [wec, wn] = co_await http::async_write(up, sr, use_nothrow);
+    auto [wec, wn] =
+        co_await net::async_write(up, net::buffer(cbuf.data().data(), now), use_nothrow);
     sent += wn;
-    if (wec == http::error::need_buffer) wec = {};
     if (wec) co_return wec;
   }
-  co_return error_code{};
 }
 
 /// Reads from the client while a response is pending, to learn at once when it goes away
@@ -73,17 +126,16 @@ awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, req
 /// exchange completes first.
 template <class Stream>
 awaitable<void> watch_client(Stream& client, beast::flat_buffer& cbuf, std::size_t limit,
-                             upstream_conn& up, bool& gone) {
+                             upstream_conn& up, bool& gone, worker_state& ws) {
   while (cbuf.size() < limit) {
-    auto [ec, n] = co_await client.async_read_some(
-        cbuf.prepare(std::min<std::size_t>(4096, limit - cbuf.size())), use_nothrow);
+    auto [ec, n] = co_await read_some_lazily(client, cbuf,
+                                             std::min<std::size_t>(4096, limit - cbuf.size()), ws);
     if (ec == net::error::operation_aborted) co_return;
     if (ec) {
       gone = true;
       up.abort();
       co_return;
     }
-    cbuf.commit(n);
   }
   // A full pipelined head is waiting: nothing more to learn until this exchange ends.
   net::steady_timer park(co_await net::this_coro::executor, net::steady_timer::time_point::max());
@@ -112,7 +164,16 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
     rp->header_limit(upstream_header_limit);
     rp->body_limit(boost::none);  // streamed, never buffered: no size cap needed
     arm_deadline(up, t.upstream_idle);
-    auto [ec, n] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
+    // While the backend works on it (a long-poll: minutes), the connection holds no buffer.
+    error_code ec;
+    if (uc.buffer.size() == 0) {
+      auto [lec, ln] = co_await read_some_lazily(up, uc.buffer, relay_chunk, cx.ws);
+      ec = lec;
+    }
+    if (!ec) {
+      auto [hec, hn] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
+      ec = hec;
+    }
     if (ec) {
       out.status = ec == beast::error::timeout ? 504 : 502;
       cx.trace->add_error((ec == beast::error::timeout ? "BackendTimeout: " : "BackendError: ") +
@@ -154,52 +215,81 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   }
   res.keep_alive(client_keep_alive);
 
-  res.body().data = nullptr;
-  res.body().more = !rp->is_done();
-  http::response_serializer<http::buffer_body> sr{res};
-  arm_deadline(client, t.client_write);
-  auto [hec, hn] = co_await http::async_write_header(client, sr, use_nothrow);
-  out.head_sent = true;
-  trace.responded = true;
-  trace.rec.http_status = int(code);
-  trace.rec.response_bytes += hn;
+  // The head and every body byte already read from the backend leave in one client write;
+  // then each backend read is framed and written at once (a PENDING must not wait for more).
+  const bool chunk_out = res.chunked();
+  bool head_written = false;
   // However the body ends, the time spent streaming it is known then.
   struct stream_timer {
     request_trace& t;
     request_trace::clock::time_point from;
     ~stream_timer() { t.rec.streaming = request_trace::since(from, request_trace::clock::now()); }
   } streaming{trace, head_at};
-  if (hec) {
-    trace.add_error("ClientWriteFailed");
-    co_return out;
-  }
-
-  std::array<char, relay_chunk> buf;
-  while (!sr.is_done()) {
-    std::size_t got = 0;
-    if (!rp->is_done()) {
-      res.body().data = buf.data();
-      res.body().size = buf.size();
-      arm_deadline(up, t.upstream_idle);
-      // read_some, not read: return as soon as any body bytes are parsed.
-      auto [rec, rn] = co_await http::async_read_some(up, uc.buffer, *rp, use_nothrow);
-      if (rec == http::error::need_buffer) rec = {};
-      if (rec) {  // mid-body failure: the client can only learn by the close
-        trace.add_error("BackendFailedMidResponse: " + rec.message());
-        co_return out;
+  for (;;) {
+    bool need_input = !rp->is_done() && uc.buffer.size() == 0;
+    {
+      wire_lease lease(cx.ws);
+      auto& wire = *lease;
+      if (!head_written) append_head(wire, res.base());
+      while (!rp->is_done() && !need_input && wire.size() < relay_batch) {
+        const std::size_t slot = chunk_out ? chunk_slot : 0;
+        // The body bytes parsed can be no more than those buffered.
+        const std::size_t room_size = std::min(relay_chunk, uc.buffer.size());
+        const auto room = wire.prepare(slot + room_size + 2);
+        auto* at = static_cast<char*>(room.data());
+        res.body().data = at + slot;
+        res.body().size = room_size;
+        error_code ec;
+        const std::size_t used = rp->put(uc.buffer.data(), ec);
+        uc.buffer.consume(used);
+        const std::size_t got = room_size - res.body().size;
+        if (got > 0 && chunk_out) {
+          // "<hex size>\r\n" right before the data, then the chunk's closing CRLF.
+          char line[chunk_slot + 1];
+          const auto len =
+              static_cast<std::size_t>(std::snprintf(line, sizeof line, "%zx\r\n", got));
+          std::memmove(at + len, at + slot, got);
+          std::memcpy(at, line, len);
+          std::memcpy(at + len + got, "\r\n", 2);
+          wire.commit(len + got + 2);
+        } else {
+          wire.commit(got);
+        }
+        if (ec == http::error::need_more || (!ec && used == 0 && got == 0)) {
+          need_input = true;
+        } else if (ec && ec != http::error::need_buffer) {
+          trace.add_error("BackendFailedMidResponse: " + ec.message());
+          co_return out;
+        }
+        if (!need_input) need_input = uc.buffer.size() == 0 && !rp->is_done();
       }
-      got = buf.size() - res.body().size;
-      if (got == 0 && !rp->is_done()) continue;
+      if (rp->is_done() && chunk_out) append(wire, "0\r\n\r\n");
+      if (wire.size() > 0) {
+        arm_deadline(client, t.client_write);
+        auto [wec, wn] = co_await net::async_write(client, wire.data(), use_nothrow);
+        trace.rec.response_bytes += wn;
+        if (!head_written) {
+          head_written = out.head_sent = trace.responded = true;
+          trace.rec.http_status = int(code);
+        }
+        if (wec) {
+          trace.add_error("ClientWriteFailed");
+          co_return out;
+        }
+      }
     }
-    res.body().data = got ? buf.data() : nullptr;
-    res.body().size = got;
-    res.body().more = !rp->is_done();
-    arm_deadline(client, t.client_write);
-    auto [wec, wn] = co_await http::async_write(client, sr, use_nothrow);
-    trace.rec.response_bytes += wn;
-    if (wec == http::error::need_buffer) wec = {};
-    if (wec) {
-      trace.add_error("ClientWriteFailed");
+    if (rp->is_done()) break;
+    if (!need_input) continue;
+    arm_deadline(up, t.upstream_idle);
+    auto [rec, rn] = co_await read_some_lazily(up, uc.buffer, relay_chunk, cx.ws);
+    if (rec == net::error::eof || rec == net::ssl::error::stream_truncated) {
+      // Close-delimited bodies end here; any other framing ends too early.
+      error_code eec;
+      rp->put_eof(eec);
+      if (!eec && rp->is_done()) continue;
+    }
+    if (rec) {  // mid-body failure: the client can only learn by the close
+      trace.add_error("BackendFailedMidResponse: " + rec.message());
       co_return out;
     }
   }
@@ -346,12 +436,20 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   const gauge_guard long_poll{trace.notification_wait ? &cx.ws.notification_waits : nullptr};
   const gauge_guard sessions{trace.notification_wait ? &cx.rt->live[b].notification_waits
                                                      : nullptr};
+  // A client that leaves a long-poll must free its backend connection at once, so the client
+  // side is read while such a response is pending. MAPI requests other than NotificationWait are
+  // answered promptly by the mailbox server: they are not watched (a vanished client is learned
+  // when the response is written), which saves a read and its cancellation per request.
+  const bool watch = trace.notification_wait || !trace.mapi;
   bool gone = false;
   auto result = co_await std::visit(
       [&](auto& up) -> awaitable<response_outcome> {
+        if (!watch)
+          co_return co_await relay_response(client, up, *conn, d, client_keep_alive, client_version,
+                                            cx);
         auto r =
             co_await (relay_response(client, up, *conn, d, client_keep_alive, client_version, cx) ||
-                      watch_client(client, cbuf, cfg.limits.header_bytes, *conn, gone));
+                      watch_client(client, cbuf, cfg.limits.header_bytes, *conn, gone, cx.ws));
         if (r.index() == 0) co_return std::get<0>(r);
         co_return response_outcome{};
       },
@@ -371,6 +469,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
     co_return client_keep_alive;
   }
   ++conn->requests;
+  if (conn->buffer.size() == 0) give_spare(cx.ws, conn->buffer);  // idle: no buffer held
   cx.auth_bound = cx.auth_bound || request_binds || result.binds;
   if (cx.auth_bound) trace.add_info("Pinned", "true");
   if (!result.upstream_ok || cx.ws.draining) {

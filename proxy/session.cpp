@@ -47,14 +47,11 @@ awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, bool 
       case head_scan::state::need_more:
         break;
     }
-    // Waiting for a request's first byte is idle: draining may wake this read to close.
+    // Waiting for a request's first byte is idle: draining may wake this wait to close.
     auto* idle = started ? nullptr : &beast::get_lowest_layer(client);
-    if (idle) cx.ws.idle.insert(idle);
-    auto [ec, n] = co_await client.async_read_some(cbuf.prepare(4096), use_nothrow);
-    if (idle) cx.ws.idle.erase(idle);
+    auto [ec, n] = co_await read_some_lazily(client, cbuf, 4096, cx.ws, idle);
     if (ec == beast::error::timeout) co_return started ? head_status::timeout : head_status::closed;
     if (ec) co_return head_status::closed;
-    cbuf.commit(n);
     if (!started) {
       started = true;
       arm_deadline(client, cfg.timeouts.header_read);
@@ -79,6 +76,156 @@ struct trace_scope {
   trace_scope& operator=(const trace_scope&) = delete;
 };
 
+/// How a request left its connection.
+enum class request_end { next, close, linger };
+
+/// Answers one request whose head read_head has finished reading (or refused): every request
+/// that gets here gets an answer, a log record and its metrics. Its own coroutine, so that the
+/// parser, the trace and the routing decision exist only while a request does, not in the
+/// frame of every idle keep-alive connection.
+template <class Stream>
+awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, head_status status,
+                                     const head_scan& scan, std::size_t served, conn_ctx& cx) {
+  const auto& cfg = *cx.rt->cfg;
+  // From here on every request gets an answer, a log record and its metrics.
+  request_trace trace;
+  trace_scope scope{cx, trace};
+  switch (status) {
+    case head_status::complete:
+    case head_status::closed:
+    case head_status::timeout:
+      break;
+    case head_status::too_large:
+      log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head too large (431)");
+      trace.add_error("request header fields too large");
+      co_await write_local(client, make_error(431, "request header fields too large", true), cx);
+      co_return request_end::linger;
+    case head_status::bad:
+      log(log_level::info, "c", cx.id, " ", cx.client_ip, " bad request head: ", scan.reason);
+      trace.add_error(scan.reason);
+      co_await write_local(client, make_error(400, scan.reason, true), cx);
+      co_return request_end::linger;
+  }
+
+  request_parser p;
+  p.header_limit(static_cast<std::uint32_t>(cfg.limits.header_bytes));
+  p.body_limit(boost::none);  // checked below, once the vdir is known (MAPI answers differ)
+  error_code ec;
+  const std::size_t used = p.put(net::buffer(cbuf.data().data(), scan.length), ec);
+  if (ec || !p.is_header_done() || used != scan.length) {
+    log(log_level::info, "c", cx.id, " ", cx.client_ip,
+        " rejected request: ", ec ? ec.message() : "incomplete head");
+    auto res = make_error(400, ec ? ec.message() : "malformed request head", true);
+    trace.add_error("malformed request head");
+    co_await write_local(client, std::move(res), cx);
+    co_return request_end::linger;
+  }
+  cbuf.consume(used);
+  trace.rec.request_bytes = used;
+  auto& req = p.get();
+
+  const auto facts = read_request_facts(req, cx.rt->cookie_name);
+  describe_request(trace, req, facts, cx);
+  if (facts.hosts > 1) {
+    trace.add_error("more than one Host header");
+    co_await write_local(client, make_error(400, "more than one Host header", true), cx);
+    co_return request_end::linger;
+  }
+  if (facts.be_resource)
+    log(log_level::warn, "c", cx.id, " ", cx.client_ip, " X-BEResource cookie removed");
+  std::optional<std::string_view> sni;
+  if (!cx.sni.empty()) sni = cx.sni;
+  const auto d =
+      cx.rt->routes.decide({req.method_string(), req.target(), facts.host, sni, facts.request_type,
+                            facts.authorization, facts.token, unix_now()});
+  describe_decision(trace, d, facts.request_type, request_trace::clock::now());
+  count_affinity(d, cx);
+  const bool has_body = !p.is_done();
+  const bool last = served + 1 >= cfg.limits.max_requests_per_connection;
+  const bool keep_alive = req.keep_alive() && !last && !cx.ws.draining;
+  const bool mapi = d.vdir == routing::vdir_kind::emsmdb || d.vdir == routing::vdir_kind::nspi;
+
+  // Answers mapigate gives itself. On the MAPI vdirs a refusal that has an X-ResponseCode is
+  // written the protocol's way. An unread body would be parsed as the next request: close then.
+  auto refuse = [&](int status_code, int code, std::string_view reason, bool close) {
+    return refusal(cx, trace, req, facts, mapi, status_code, code, reason, close || !keep_alive);
+  };
+
+  switch (d.act) {
+    case routing::decision::action::reject: {
+      // A small body is read and dropped first, so the connection survives the refusal. A
+      // client waiting for 100 Continue sends none: close instead of waiting for it.
+      const bool expects_continue = req.find(http::field::expect) != req.end();
+      const bool drained =
+          expects_continue ? p.is_done() : co_await discard_body(client, cbuf, p, cx);
+      auto res = refuse(d.status, d.mapi_code, d.reason, !drained);
+      const bool close = !res.keep_alive();
+      co_await write_local(client, std::move(res), cx);
+      if (close) co_return drained ? request_end::close : request_end::linger;
+      co_return request_end::next;
+    }
+    case routing::decision::action::healthcheck: {
+      // What a load balancer in front of mapigate sees: 200 while this instance can serve
+      // MAPI (not draining, some backend usable), 503 otherwise, as Exchange's own check.
+      bool usable = false;
+      const auto now = steady_ms();
+      for (std::size_t b = 0; b < cfg.backends.size() && !usable; ++b)
+        usable = cx.rt->live[b].usable(now);
+      const bool ok = usable && !cx.ws.draining;
+      if (!ok) trace.add_error(cx.ws.draining ? "Draining" : "NoBackendUsable");
+      auto res = ok ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name,
+                                 !keep_alive || has_body)
+                    : make_reply(503, "text/html", "503 Service Unavailable<br/>" + cfg.server_name,
+                                 !keep_alive || has_body);
+      if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
+      co_await write_local(client, std::move(res), cx);
+      if (!keep_alive || has_body) co_return has_body ? request_end::linger : request_end::close;
+      co_return request_end::next;
+    }
+    case routing::decision::action::proxy:
+      break;
+  }
+
+  // MAPI/HTTP requests carry Content-Length ([MS-OXCMAPIHTTP] 2.2.2.1). A chunked body could
+  // only be checked after parts of it were already relayed, so it is refused up front.
+  if (auto te = req.find(http::field::transfer_encoding); te != req.end()) {
+    // RFC 9112 §6.1: an unknown transfer coding is 501; chunked is known but not accepted.
+    auto res =
+        beast::iequals(te->value(), "chunked")
+            ? refuse(411, routing::mapi_code::invalid_header,
+                     "chunked request bodies are not accepted", true)
+            : refuse(501, routing::mapi_code::invalid_header, "unsupported transfer coding", true);
+    co_await write_local(client, std::move(res), cx);
+    co_return request_end::linger;
+  }
+  if (p.content_length().value_or(0) > cfg.limits.mapi_body_bytes) {
+    auto res =
+        refuse(413, routing::mapi_code::too_large, "request body larger than the limit", true);
+    co_await write_local(client, std::move(res), cx);
+    co_return request_end::linger;
+  }
+  if (auto it = req.find(http::field::expect); it != req.end()) {
+    if (!beast::iequals(it->value(), "100-continue")) {
+      auto res = refuse(417, routing::mapi_code::invalid_header, "unsupported expectation", true);
+      co_await write_local(client, std::move(res), cx);
+      co_return request_end::linger;
+    }
+    if (has_body) {
+      static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+      arm_deadline(client, cfg.timeouts.client_write);
+      auto [wec, wn] = co_await net::async_write(client, net::buffer(cont), use_nothrow);
+      if (wec) co_return request_end::close;
+    }
+  }
+  if (!keep_alive) req.keep_alive(false);
+  if (facts.cookies_changed) rewrite_cookies(req, facts);
+
+  ++cx.ws.active_requests;
+  const bool again = co_await forward_request(client, cbuf, p, d, cx);
+  --cx.ws.active_requests;
+  co_return again&& keep_alive ? request_end::next : request_end::close;
+}
+
 /// The HTTP/1.1 request loop. Returns when the connection should close: true when mapigate
 /// refused a request whose remaining bytes the client may still be sending (close lingering).
 template <class Stream>
@@ -89,7 +236,6 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
     // After a reload, the next request uses the new configuration, unless NTLM/Negotiate
     // pinned backend connections to this one (their backend indexes belong to the old one).
     if (!cx.auth_bound && cx.rt != cx.ws.current) cx.rt = cx.ws.current;
-    const auto& cfg = *cx.rt->cfg;
     head_scan scan;
     const auto status = co_await read_head(client, cbuf, served == 0, scan, cx);
     switch (status) {
@@ -104,144 +250,15 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
         log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head timeout (408)");
         co_return false;
     }
-    // From here on every request gets an answer, a log record and its metrics.
-    request_trace trace;
-    trace_scope scope{cx, trace};
-    switch (status) {
-      case head_status::complete:
-      case head_status::closed:
-      case head_status::timeout:
-        break;
-      case head_status::too_large:
-        log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head too large (431)");
-        trace.add_error("request header fields too large");
-        co_await write_local(client, make_error(431, "request header fields too large", true), cx);
-        co_return true;
-      case head_status::bad:
-        log(log_level::info, "c", cx.id, " ", cx.client_ip, " bad request head: ", scan.reason);
-        trace.add_error(scan.reason);
-        co_await write_local(client, make_error(400, scan.reason, true), cx);
-        co_return true;
-    }
-
-    request_parser p;
-    p.header_limit(static_cast<std::uint32_t>(cfg.limits.header_bytes));
-    p.body_limit(boost::none);  // checked below, once the vdir is known (MAPI answers differ)
-    error_code ec;
-    const std::size_t used = p.put(net::buffer(cbuf.data().data(), scan.length), ec);
-    if (ec || !p.is_header_done() || used != scan.length) {
-      log(log_level::info, "c", cx.id, " ", cx.client_ip,
-          " rejected request: ", ec ? ec.message() : "incomplete head");
-      auto res = make_error(400, ec ? ec.message() : "malformed request head", true);
-      trace.add_error("malformed request head");
-      co_await write_local(client, std::move(res), cx);
-      co_return true;
-    }
-    cbuf.consume(used);
-    trace.rec.request_bytes = used;
-    auto& req = p.get();
-
-    const auto facts = read_request_facts(req, cx.rt->cookie_name);
-    describe_request(trace, req, facts, cx);
-    if (facts.hosts > 1) {
-      trace.add_error("more than one Host header");
-      co_await write_local(client, make_error(400, "more than one Host header", true), cx);
-      co_return true;
-    }
-    if (facts.be_resource)
-      log(log_level::warn, "c", cx.id, " ", cx.client_ip, " X-BEResource cookie removed");
-    std::optional<std::string_view> sni;
-    if (!cx.sni.empty()) sni = cx.sni;
-    const auto d =
-        cx.rt->routes.decide({req.method_string(), req.target(), facts.host, sni,
-                              facts.request_type, facts.authorization, facts.token, unix_now()});
-    describe_decision(trace, d, facts.request_type, request_trace::clock::now());
-    count_affinity(d, cx);
-    const bool has_body = !p.is_done();
-    const bool last = served + 1 >= cfg.limits.max_requests_per_connection;
-    const bool keep_alive = req.keep_alive() && !last && !cx.ws.draining;
-    const bool mapi = d.vdir == routing::vdir_kind::emsmdb || d.vdir == routing::vdir_kind::nspi;
-
-    // Answers mapigate gives itself. On the MAPI vdirs a refusal that has an X-ResponseCode is
-    // written the protocol's way. An unread body would be parsed as the next request: close then.
-    auto refuse = [&](int status, int code, std::string_view reason, bool close) {
-      return refusal(cx, trace, req, facts, mapi, status, code, reason, close || !keep_alive);
-    };
-
-    switch (d.act) {
-      case routing::decision::action::reject: {
-        // A small body is read and dropped first, so the connection survives the refusal. A
-        // client waiting for 100 Continue sends none: close instead of waiting for it.
-        const bool expects_continue = req.find(http::field::expect) != req.end();
-        const bool drained =
-            expects_continue ? p.is_done() : co_await discard_body(client, cbuf, p, cx);
-        auto res = refuse(d.status, d.mapi_code, d.reason, !drained);
-        const bool close = !res.keep_alive();
-        co_await write_local(client, std::move(res), cx);
-        if (close) co_return !drained;
+    const auto end = co_await serve_request(client, cbuf, status, scan, served, cx);
+    switch (end) {
+      case request_end::next:
         continue;
-      }
-      case routing::decision::action::healthcheck: {
-        // What a load balancer in front of mapigate sees: 200 while this instance can serve
-        // MAPI (not draining, some backend usable), 503 otherwise, as Exchange's own check.
-        bool usable = false;
-        const auto now = steady_ms();
-        for (std::size_t b = 0; b < cfg.backends.size() && !usable; ++b)
-          usable = cx.rt->live[b].usable(now);
-        const bool ok = usable && !cx.ws.draining;
-        if (!ok) trace.add_error(cx.ws.draining ? "Draining" : "NoBackendUsable");
-        auto res =
-            ok ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name,
-                            !keep_alive || has_body)
-               : make_reply(503, "text/html", "503 Service Unavailable<br/>" + cfg.server_name,
-                            !keep_alive || has_body);
-        if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
-        co_await write_local(client, std::move(res), cx);
-        if (!keep_alive || has_body) co_return has_body;
-        continue;
-      }
-      case routing::decision::action::proxy:
-        break;
-    }
-
-    // MAPI/HTTP requests carry Content-Length ([MS-OXCMAPIHTTP] 2.2.2.1). A chunked body could
-    // only be checked after parts of it were already relayed, so it is refused up front.
-    if (auto te = req.find(http::field::transfer_encoding); te != req.end()) {
-      // RFC 9112 §6.1: an unknown transfer coding is 501; chunked is known but not accepted.
-      auto res = beast::iequals(te->value(), "chunked")
-                     ? refuse(411, routing::mapi_code::invalid_header,
-                              "chunked request bodies are not accepted", true)
-                     : refuse(501, routing::mapi_code::invalid_header,
-                              "unsupported transfer coding", true);
-      co_await write_local(client, std::move(res), cx);
-      co_return true;
-    }
-    if (p.content_length().value_or(0) > cfg.limits.mapi_body_bytes) {
-      auto res =
-          refuse(413, routing::mapi_code::too_large, "request body larger than the limit", true);
-      co_await write_local(client, std::move(res), cx);
-      co_return true;
-    }
-    if (auto it = req.find(http::field::expect); it != req.end()) {
-      if (!beast::iequals(it->value(), "100-continue")) {
-        auto res = refuse(417, routing::mapi_code::invalid_header, "unsupported expectation", true);
-        co_await write_local(client, std::move(res), cx);
+      case request_end::close:
+        co_return false;
+      case request_end::linger:
         co_return true;
-      }
-      if (has_body) {
-        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        arm_deadline(client, cfg.timeouts.client_write);
-        auto [wec, wn] = co_await net::async_write(client, net::buffer(cont), use_nothrow);
-        if (wec) co_return false;
-      }
     }
-    if (!keep_alive) req.keep_alive(false);
-    if (facts.cookies_changed) rewrite_cookies(req, facts);
-
-    ++cx.ws.active_requests;
-    const bool again = co_await forward_request(client, cbuf, p, d, cx);
-    --cx.ws.active_requests;
-    if (!again || !keep_alive) co_return false;
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <tuple>
 
 #include "metrics/labels.hpp"
 #include "proxy/net.hpp"
@@ -65,6 +66,49 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
                                  std::size_t listener);
 
 using request_parser = http::request_parser<http::buffer_body>;
+
+/// Reads what arrives on `s` into `buf` (at most `max` bytes) without holding memory while
+/// nothing does: a non-blocking read first; when it finds nothing, `buf`'s storage (when it
+/// holds no bytes) goes back to the worker's spares while waiting for the socket to turn
+/// readable. `idle`: the client connection is waiting for its next request, listed in ws.idle
+/// meanwhile so that draining can wake it (operation_aborted). Under the stream's deadline.
+inline constexpr std::size_t small_leftover = 512;
+
+template <class Stream>
+awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast::flat_buffer& buf,
+                                                                std::size_t max, worker_state& ws,
+                                                                plain_stream* idle = nullptr) {
+  for (;;) {
+    take_spare(ws, buf);
+    error_code ec;
+    const std::size_t n = s.try_read_some(buf.prepare(max), ec);
+    if (!ec) {
+      buf.commit(n);
+      co_return std::tuple{ec, n};
+    }
+    if (ec == net::error::in_progress) {  // OpenSSL must write before it can read: full path
+      auto [rec, rn] = co_await s.async_read_some(buf.prepare(max), use_nothrow);
+      if (!rec) buf.commit(rn);
+      co_return std::tuple{rec, rn};
+    }
+    if (ec != net::error::would_block) co_return std::tuple{ec, std::size_t{0}};
+    if (buf.size() == 0) {
+      give_spare(ws, buf);
+    } else if (buf.size() <= small_leftover && buf.capacity() > 4 * small_leftover) {
+      // A few bytes wait for more (a chunk's CRLF, half a head): keep just those.
+      beast::flat_buffer rest;
+      net::buffer_copy(rest.prepare(buf.size()), buf.data());
+      rest.commit(buf.size());
+      buf.consume(buf.size());
+      give_spare(ws, buf);
+      buf = std::move(rest);
+    }
+    if (idle) ws.idle.insert(idle);
+    auto [wec] = co_await s.async_wait_readable(use_nothrow);
+    if (idle) ws.idle.erase(idle);
+    if (wec) co_return std::tuple{wec, std::size_t{0}};
+  }
+}
 
 /// Re-arms the deadline of the next operation on `s` (Beast closes the stream when it passes).
 template <class S>

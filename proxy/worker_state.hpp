@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_set>
+#include <vector>
 
 #include "proxy/upstream.hpp"
 
@@ -39,13 +40,16 @@ struct worker_state {
   runtime_ptr current;
   /// Client connections waiting for the first byte of their next request (worker thread only):
   /// draining wakes them so they close at once.
-  std::unordered_set<beast::tcp_stream*> idle;
+  std::unordered_set<plain_stream*> idle;
   std::atomic<std::size_t> active_requests = 0;
   std::atomic<std::size_t> pinned_connections = 0;  ///< NTLM/Negotiate-bound backend connections
   /// Requests per routing::affinity_outcome (indexed by its value): hits and every reason a
   /// token was ignored.
   std::array<std::atomic<std::uint64_t>, 8> affinity_outcomes{};
   std::uint64_t next_connection = 1;
+  /// Byte buffers for framing relayed messages, reused across requests (see wire_lease): a
+  /// fresh large buffer per request would cost a malloc, a zero-fill and the allocator's trims.
+  std::vector<beast::flat_buffer> spare_buffers;
 
   worker_state(unsigned worker_id, runtime_ptr rt, const process_services& shared)
       : id(worker_id),
@@ -54,5 +58,22 @@ struct worker_state {
         access_log(shared.access_log),
         current(std::move(rt)) {}
 };
+
+/// Gives empty `b` the storage of one of the worker's spare buffers, when it has none.
+inline void take_spare(worker_state& ws, beast::flat_buffer& b) {
+  if (b.capacity() != 0 || ws.spare_buffers.empty()) return;
+  b = std::move(ws.spare_buffers.back());
+  ws.spare_buffers.pop_back();
+}
+
+/// Hands the storage of `b` (whose bytes are all consumed) to the worker's spare buffers; `b`
+/// is left without any. Keeps at most 64 spares of at most 128 KiB; frees the others.
+inline void give_spare(worker_state& ws, beast::flat_buffer& b) {
+  if (b.capacity() == 0) return;
+  b.clear();
+  if (b.capacity() <= 128 * 1024 && ws.spare_buffers.size() < 64)
+    ws.spare_buffers.push_back(std::move(b));
+  b.shrink_to_fit();  // a moved-from buffer has none already
+}
 
 }  // namespace proxy

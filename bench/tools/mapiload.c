@@ -10,11 +10,13 @@
  *       and holds everything until SIGTERM/SIGINT, when it closes every socket at once (no TLS
  *       close_notify: the client just goes away) and exits 0.
  *
- *   mapiload newconn --connect IP:PORT --host NAME -c K -d SECONDS [--body-bytes N]
- *       K processes, each in a loop: TCP connect, full TLS handshake (no session resumption: no
- *       tickets, no session cache), one MAPI Execute POST (N-byte body, Connection: close), read
- *       the whole chunked response, close. Prints one line
- *         RESULT requests=<ok> errors=<e> seconds=<s> rps=<r> p50_ms=<x> p99_ms=<y>
+ *   mapiload newconn --connect IP:PORT --host NAME -c K -d SECONDS [--body-bytes N] [--resume]
+ *       K processes, each in a loop: TCP connect, TLS handshake, one MAPI Execute POST (N-byte
+ *       body, Connection: close), read the whole chunked response, close. Without --resume every
+ *       handshake is a full one (no tickets, no session cache); with it each process offers the
+ *       session ticket it received last, as Outlook's TLS stack does when it reconnects.
+ *       Prints one line
+ *         RESULT requests=<ok> errors=<e> seconds=<s> rps=<r> p50_ms=<x> p99_ms=<y> resumed=<n>
  *       Latency covers connect + handshake + request + response.
  *
  * Build: cc -O2 -o mapiload mapiload.c -lssl -lcrypto
@@ -54,9 +56,12 @@ static void usage(void) {
   fprintf(stderr,
           "usage: mapiload hold    --connect IP:PORT [--host NAME] -n N [--notification-wait]\n"
           "       mapiload newconn --connect IP:PORT [--host NAME] -c K -d SECONDS "
-          "[--body-bytes N]\n");
+          "[--body-bytes N] [--resume]\n");
   exit(2);
 }
+
+static int resume;             /* newconn --resume: offer the last session ticket */
+static SSL_SESSION *last_session; /* per process */
 
 static void make_ctx(void) {
   ctx = SSL_CTX_new(TLS_client_method());
@@ -66,7 +71,7 @@ static void make_ctx(void) {
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  if (!resume) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   static const unsigned char alpn[] = "\x08http/1.1";
   SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
 }
@@ -91,6 +96,7 @@ static SSL *tls_open(int timeout_s) {
   }
   SSL_set_fd(ssl, fd);
   SSL_set_tlsext_host_name(ssl, host);
+  if (resume && last_session) SSL_set_session(ssl, last_session);
   if (SSL_connect(ssl) != 1) {
     SSL_free(ssl);
     close(fd);
@@ -204,7 +210,7 @@ static int run_hold(int count, int notification_wait) {
 /* Latency histogram: 0.1 ms buckets up to 2 s, then one overflow bucket. */
 #define BUCKETS 20001
 struct result {
-  long long ok, errors;
+  long long ok, errors, resumed;
   long long hist[BUCKETS];
 };
 
@@ -243,6 +249,17 @@ static void newconn_worker(double deadline, size_t body_bytes, struct result *r)
       continue;
     }
     int good = write_all(ssl, req, req_len) == 0 && read_response(ssl) == 0;
+    if (good && SSL_session_reused(ssl)) r->resumed++;
+    if (good && resume) {
+      /* TLS 1.3 tickets arrive after the handshake: read with the response, usable now. */
+      SSL_SESSION *s = SSL_get1_session(ssl);
+      if (s && SSL_SESSION_is_resumable(s)) {
+        if (last_session) SSL_SESSION_free(last_session);
+        last_session = s;
+      } else if (s) {
+        SSL_SESSION_free(s);
+      }
+    }
     tls_drop(ssl);
     if (!good) {
       r->errors++;
@@ -315,13 +332,15 @@ static int run_newconn(int workers, double seconds, size_t body_bytes) {
     }
     total->ok += one->ok;
     total->errors += one->errors;
+    total->resumed += one->resumed;
     for (int i = 0; i < BUCKETS; i++) total->hist[i] += one->hist[i];
   }
   double elapsed = now_s() - start;
-  printf("RESULT requests=%lld errors=%lld seconds=%.3f rps=%.1f p50_ms=%.2f p99_ms=%.2f\n",
+  printf("RESULT requests=%lld errors=%lld seconds=%.3f rps=%.1f p50_ms=%.2f p99_ms=%.2f "
+         "resumed=%lld\n",
          total->ok, total->errors, elapsed, (double)total->ok / elapsed,
          total->ok ? percentile(total->hist, total->ok, 0.50) : 0.0,
-         total->ok ? percentile(total->hist, total->ok, 0.99) : 0.0);
+         total->ok ? percentile(total->hist, total->ok, 0.99) : 0.0, total->resumed);
   return 0;
 }
 
@@ -335,6 +354,10 @@ int main(int argc, char **argv) {
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--notification-wait")) {
       notification_wait = 1;
+      continue;
+    }
+    if (!strcmp(argv[i], "--resume")) {
+      resume = 1;
       continue;
     }
     if (i + 1 >= argc) usage();

@@ -1,0 +1,390 @@
+// The byte streams of client and backend connections: TCP with a deadline that costs nothing
+// per operation, and TLS driven by OpenSSL directly on the non-blocking socket. Included through
+// proxy/net.hpp only.
+//
+// Why not beast::tcp_stream and asio::ssl::stream: the first starts and cancels a timer wait
+// around every read and write; the second copies every byte through a BIO pair and holds four
+// 17 KiB buffers per connection for as long as it lives, idle or not. Here a connection holds no
+// buffer of its own (OpenSSL's record buffers are released while idle, SSL_MODE_RELEASE_BUFFERS)
+// and a deadline is a stored time point, enforced by one lazily re-armed timer per connection.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/core/error.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace proxy {
+namespace stream_detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+using clock = std::chrono::steady_clock;
+
+enum op_kind : int { reading = 0, writing = 1 };
+
+/// What a connection shares with its deadline timer's handler (which may run after the
+/// connection object is gone, hence the shared ownership): the socket, the deadline given to
+/// operations started from now on, and the deadline of the read and of the write in flight.
+///
+/// The timer is armed only when an operation starts with a deadline earlier than the one it
+/// already waits for; when it fires early it re-arms for the earliest deadline still pending.
+/// So a busy connection touches its timer about once per timeout period, not per operation.
+/// When an operation's deadline passes, the socket is closed (as beast::tcp_stream does), and
+/// the failing operations report beast::error::timeout.
+struct core : std::enable_shared_from_this<core> {
+  static constexpr clock::time_point never = clock::time_point::max();
+
+  explicit core(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+  explicit core(const net::any_io_executor& ex) : socket(ex), timer(ex) {}
+
+  tcp::socket socket;
+  net::steady_timer timer;
+  clock::time_point deadline = never;             ///< for the operations started from now on
+  clock::time_point pending[2] = {never, never};  ///< of the read / write in flight
+  clock::time_point timer_at = never;             ///< when the timer fires (never: not waiting)
+  std::uint64_t generation = 0;                   ///< of the timer wait that counts
+  bool timed_out = false;
+
+  /// Registers the start of an operation. False (and the socket closed) when its deadline has
+  /// passed already: the operation must fail with beast::error::timeout without starting.
+  bool begin(op_kind k);
+  void end(op_kind k) noexcept { pending[k] = never; }
+  /// The error an operation reports: a failure caused by the deadline closing the socket is
+  /// beast::error::timeout.
+  error_code outcome(error_code ec) const noexcept {
+    return ec && timed_out ? error_code(beast::error::timeout) : ec;
+  }
+  void close() noexcept;
+
+ private:
+  void arm(clock::time_point at);
+  void fired(std::uint64_t gen);
+};
+
+/// Completes a composed operation from outside its initiating function: asio never invokes a
+/// completion handler from inside the call that started the operation.
+template <class Self, class... Args>
+void post_completion(Self& self, const net::any_io_executor& ex, Args... args) {
+  net::post(ex, [self = std::move(self), args...]() mutable { self.complete(args...); });
+}
+
+template <class Buffers, bool Write>
+struct plain_op {
+  core* c;
+  Buffers buffers;
+  bool started = false;
+
+  template <class Self>
+  void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
+    constexpr op_kind kind = Write ? writing : reading;
+    if (!started) {
+      started = true;
+      if (!c->begin(kind))
+        return post_completion(self, c->socket.get_executor(), error_code(beast::error::timeout),
+                               std::size_t{0});
+      if constexpr (Write)
+        c->socket.async_write_some(buffers, std::move(self));
+      else
+        c->socket.async_read_some(buffers, std::move(self));
+      return;
+    }
+    c->end(kind);
+    self.complete(c->outcome(ec), n);
+  }
+};
+
+template <class Endpoints>
+struct connect_op {
+  core* c;
+  Endpoints endpoints;
+  bool started = false;
+
+  template <class Self>
+  void operator()(Self& self, error_code ec = {}, tcp::endpoint ep = {}) {
+    if (!started) {
+      started = true;
+      if (!c->begin(writing))
+        return post_completion(self, c->socket.get_executor(), error_code(beast::error::timeout),
+                               tcp::endpoint{});
+      net::async_connect(c->socket, endpoints, std::move(self));
+      return;
+    }
+    c->end(writing);
+    self.complete(c->outcome(ec), ep);
+  }
+};
+
+struct wait_op {
+  core* c;
+  bool started = false;
+
+  template <class Self>
+  void operator()(Self& self, error_code ec = {}) {
+    if (!started) {
+      started = true;
+      if (!c->begin(reading))
+        return post_completion(self, c->socket.get_executor(), error_code(beast::error::timeout));
+      c->socket.async_wait(tcp::socket::wait_read, std::move(self));
+      return;
+    }
+    c->end(reading);
+    self.complete(c->outcome(ec));
+  }
+};
+
+/// A non-blocking read of what has arrived: the bytes read, or `ec` set (would_block when
+/// nothing has). Honours the deadline like an operation started now.
+std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec);
+
+enum class tls_call { accept, connect, read, write, shutdown };
+
+/// One non-blocking OpenSSL call and what came of it: done (with `ec` and `n`), or a wait for
+/// the socket to become readable or writable before calling again.
+struct tls_step {
+  bool done = true;
+  error_code ec;
+  std::size_t n = 0;
+  net::socket_base::wait_type wait = net::socket_base::wait_read;
+};
+tls_step tls_try(SSL* ssl, tls_call call, void* data, std::size_t size);
+
+/// tls_try, unless the socket was closed (an abort, or a deadline): OpenSSL must never touch
+/// the descriptor number again, which the kernel may have given to another connection by now.
+inline tls_step tls_try_open(core& c, SSL* ssl, tls_call call, void* data, std::size_t size) {
+  if (!c.socket.is_open()) {
+    tls_step r;
+    r.ec = net::error::bad_descriptor;
+    return r;
+  }
+  return tls_try(ssl, call, data, size);
+}
+
+template <bool WithSize>
+struct tls_op {
+  core* c;
+  SSL* ssl;
+  tls_call call;
+  void* data;
+  std::size_t size;
+  std::unique_ptr<char[]> gathered;  ///< a multi-buffer write, linearized (owns `data` then)
+  bool started = false;
+
+  template <class Self>
+  void complete(Self& self, error_code ec, std::size_t n) {
+    if constexpr (WithSize)
+      self.complete(ec, n);
+    else
+      self.complete(ec);
+  }
+
+  template <class Self>
+  void operator()(Self& self, error_code ec = {}) {
+    const op_kind kind = call == tls_call::read ? reading : writing;
+    if (!started) {
+      started = true;
+      if (!c->begin(kind)) {
+        if constexpr (WithSize)
+          return post_completion(self, c->socket.get_executor(), error_code(beast::error::timeout),
+                                 std::size_t{0});
+        else
+          return post_completion(self, c->socket.get_executor(), error_code(beast::error::timeout));
+      }
+      const auto r = tls_try_open(*c, ssl, call, data, size);
+      if (!r.done) return c->socket.async_wait(r.wait, std::move(self));
+      c->end(kind);
+      if constexpr (WithSize)
+        return post_completion(self, c->socket.get_executor(), c->outcome(r.ec), r.n);
+      else
+        return post_completion(self, c->socket.get_executor(), c->outcome(r.ec));
+    }
+    if (ec) {  // the wait failed: cancelled, or the deadline closed the socket
+      c->end(kind);
+      return complete(self, c->outcome(ec), 0);
+    }
+    const auto r = tls_try_open(*c, ssl, call, data, size);
+    if (!r.done) return c->socket.async_wait(r.wait, std::move(self));
+    c->end(kind);
+    complete(self, c->outcome(r.ec), r.n);
+  }
+};
+
+struct ssl_free {
+  void operator()(SSL* s) const noexcept { SSL_free(s); }
+};
+
+/// The first non-empty buffer of a sequence (an empty one when all are).
+template <class Buffers, class Buffer>
+Buffer first_buffer(const Buffers& bs) {
+  for (auto it = net::buffer_sequence_begin(bs); it != net::buffer_sequence_end(bs); ++it) {
+    Buffer b(*it);
+    if (b.size() > 0) return b;
+  }
+  return Buffer{};
+}
+
+}  // namespace stream_detail
+
+/// A TCP connection with a deadline for its next operations (the subset of beast::tcp_stream
+/// mapigate uses). Executor affinity: its worker; at most one read and one write in flight.
+class tcp_conn {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  using clock = stream_detail::clock;
+
+  explicit tcp_conn(boost::asio::ip::tcp::socket s)
+      : core_(std::make_shared<stream_detail::core>(std::move(s))) {}
+  explicit tcp_conn(const executor_type& ex) : core_(std::make_shared<stream_detail::core>(ex)) {}
+  tcp_conn(tcp_conn&&) noexcept = default;
+  tcp_conn& operator=(tcp_conn&&) noexcept = default;
+  ~tcp_conn() {
+    if (core_) core_->close();
+  }
+
+  executor_type get_executor() const noexcept { return core_->socket.get_executor(); }
+  boost::asio::ip::tcp::socket& socket() noexcept { return core_->socket; }
+
+  /// The deadline of operations started from now on (beast::tcp_stream's semantics: one that
+  /// is in flight keeps the deadline it started with).
+  void expires_after(clock::duration d) { core_->deadline = clock::now() + d; }
+  void expires_at(clock::time_point t) { core_->deadline = t; }
+  void expires_never() { core_->deadline = stream_detail::core::never; }
+  /// Cancels the operations in flight (they complete with operation_aborted).
+  void cancel() {
+    boost::system::error_code ignored;
+    core_->socket.cancel(ignored);
+  }
+  void close() { core_->close(); }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& b, Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        stream_detail::plain_op<MutableBuffers, false>{core_.get(), b}, token, core_->socket);
+  }
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& b, Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        stream_detail::plain_op<ConstBuffers, true>{core_.get(), b}, token, core_->socket);
+  }
+  /// Connects to the first endpoint of `eps` that accepts (as asio::async_connect).
+  template <class Endpoints, class Token>
+  auto async_connect(const Endpoints& eps, Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code,
+                                                  boost::asio::ip::tcp::endpoint)>(
+        stream_detail::connect_op<Endpoints>{core_.get(), eps}, token, core_->socket);
+  }
+
+  /// Waits until the socket is readable, holding no buffer meanwhile. Only after a read (or
+  /// try_read_some) found nothing: readiness that came before is not reported again.
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code)>(
+        stream_detail::wait_op{core_.get()}, token, core_->socket);
+  }
+  /// Reads what has arrived without waiting: the bytes read, or `ec` set (would_block: none).
+  std::size_t try_read_some(boost::asio::mutable_buffer b, boost::system::error_code& ec) {
+    return stream_detail::try_read(*core_, b.data(), b.size(), ec);
+  }
+
+  stream_detail::core& core() noexcept { return *core_; }
+
+ private:
+  std::shared_ptr<stream_detail::core> core_;
+};
+
+/// TLS over a tcp_conn, OpenSSL reading and writing the socket itself (SSL_set_fd). The subset
+/// of asio::ssl::stream mapigate uses. A read and a write may be in flight at once (HTTP/2).
+/// Errors: a peer's close_notify reads as asio::error::eof, a close without one as
+/// asio::ssl::error::stream_truncated, OpenSSL failures in asio's SSL error category.
+class tls_conn {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  using next_layer_type = tcp_conn;
+
+  /// Throws boost::system::system_error when OpenSSL cannot make the connection's SSL object.
+  tls_conn(tcp_conn next, boost::asio::ssl::context& ctx);
+  tls_conn(tls_conn&&) noexcept = default;
+  tls_conn& operator=(tls_conn&&) noexcept = default;
+
+  executor_type get_executor() const noexcept { return next_.get_executor(); }
+  tcp_conn& next_layer() noexcept { return next_; }
+  SSL* native_handle() noexcept { return ssl_.get(); }
+
+  template <class Token>
+  auto async_handshake(boost::asio::ssl::stream_base::handshake_type type, Token&& token) {
+    using stream_detail::tls_call;
+    if (type == boost::asio::ssl::stream_base::server)
+      SSL_set_accept_state(ssl_.get());
+    else
+      SSL_set_connect_state(ssl_.get());
+    return start<false, Token>(
+        type == boost::asio::ssl::stream_base::server ? tls_call::accept : tls_call::connect,
+        nullptr, 0, token);
+  }
+  /// Sends close_notify (without waiting for the peer's).
+  template <class Token>
+  auto async_shutdown(Token&& token) {
+    return start<false, Token>(stream_detail::tls_call::shutdown, nullptr, 0, token);
+  }
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& bs, Token&& token) {
+    const auto b = stream_detail::first_buffer<MutableBuffers, boost::asio::mutable_buffer>(bs);
+    return start<true, Token>(stream_detail::tls_call::read, b.data(), b.size(), token);
+  }
+  /// See tcp_conn::async_wait_readable (OpenSSL holds no unread bytes after a read found none).
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return next_.async_wait_readable(std::forward<Token>(token));
+  }
+  /// Reads what has arrived without waiting: the bytes read, or `ec` set: would_block when
+  /// nothing has, in_progress when OpenSSL must write first (then use async_read_some).
+  /// (Not try_again: on Linux that is the same error as would_block.)
+  std::size_t try_read_some(boost::asio::mutable_buffer b, boost::system::error_code& ec);
+
+  /// Writes at most one buffer's worth; several small buffers are gathered into one TLS record
+  /// (a response head and its body go out in one record, not two).
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& bs, Token&& token) {
+    namespace net = boost::asio;
+    const auto first = stream_detail::first_buffer<ConstBuffers, net::const_buffer>(bs);
+    const std::size_t total = net::buffer_size(bs);
+    if (total == first.size() || first.size() >= gather_limit)
+      return start<true, Token>(stream_detail::tls_call::write, const_cast<void*>(first.data()),
+                                first.size(), token);
+    const std::size_t n = std::min(total, gather_limit);
+    std::unique_ptr<char[]> gathered(new char[n]);
+    net::buffer_copy(net::buffer(gathered.get(), n), bs);
+    void* data = gathered.get();
+    return net::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        stream_detail::tls_op<true>{&next_.core(), ssl_.get(), stream_detail::tls_call::write, data,
+                                    n, std::move(gathered)},
+        token, next_.socket());
+  }
+
+ private:
+  static constexpr std::size_t gather_limit = 16 * 1024;  ///< one TLS record's payload
+
+  template <bool WithSize, class Token>
+  auto start(stream_detail::tls_call call, void* data, std::size_t size, Token& token) {
+    using sig = std::conditional_t<WithSize, void(boost::system::error_code, std::size_t),
+                                   void(boost::system::error_code)>;
+    return boost::asio::async_compose<Token, sig>(
+        stream_detail::tls_op<WithSize>{&next_.core(), ssl_.get(), call, data, size, nullptr},
+        token, next_.socket());
+  }
+
+  tcp_conn next_;
+  std::unique_ptr<SSL, stream_detail::ssl_free> ssl_;
+};
+
+}  // namespace proxy

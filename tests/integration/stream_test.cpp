@@ -1,0 +1,209 @@
+// proxy/stream: the deadline kept per connection, the non-blocking reads that hold no buffer,
+// and TLS run by OpenSSL on the socket, through real sockets on 127.0.0.1.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "proxy/net.hpp"
+#include "tests/support/pki.hpp"
+
+namespace testing_support {
+namespace {
+
+using namespace std::chrono_literals;
+using proxy::error_code;
+using proxy::tcp;
+using proxy::tcp_conn;
+using proxy::tls_conn;
+namespace net = proxy::net;
+namespace beast = proxy::beast;
+
+/// A connected pair of TCP sockets on 127.0.0.1 (port 0).
+struct socket_pair {
+  tcp::socket a, b;
+  explicit socket_pair(net::io_context& ioc) : a(ioc), b(ioc) {
+    tcp::acceptor acc(ioc, {net::ip::make_address("127.0.0.1"), 0});
+    a.connect(acc.local_endpoint());
+    b = acc.accept();
+  }
+};
+
+/// Runs `ioc` until `done` or the test's own deadline (5 s), whichever comes first.
+template <class Pred>
+void run_until(net::io_context& ioc, Pred done) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  ioc.restart();
+  while (!done() && std::chrono::steady_clock::now() < deadline)
+    ioc.run_one_for(50ms);
+}
+
+TEST(Stream, ReadPastItsDeadlineFailsWithTimeoutAndClosesTheSocket) {
+  net::io_context ioc;
+  socket_pair p(ioc);
+  tcp_conn s(std::move(p.b));
+  s.expires_after(100ms);
+  char buf[16];
+  std::optional<error_code> got;
+  s.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t) { got = ec; });
+  run_until(ioc, [&] { return got.has_value(); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, beast::error::timeout);
+  EXPECT_FALSE(s.socket().is_open());
+}
+
+TEST(Stream, AnOperationKeepsTheDeadlineItStartedWith) {
+  net::io_context ioc;
+  {
+    SCOPED_TRACE("started with a deadline, then expires_never: still times out");
+    socket_pair p(ioc);
+    tcp_conn s(std::move(p.b));
+    s.expires_after(100ms);
+    char buf[16];
+    std::optional<error_code> got;
+    s.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t) { got = ec; });
+    s.expires_never();
+    run_until(ioc, [&] { return got.has_value(); });
+    ASSERT_TRUE(got);
+    EXPECT_EQ(*got, beast::error::timeout);
+  }
+  {
+    // A long-poll's client watch reads with no deadline while the response writes arm their
+    // own: those must not cut the watch short.
+    SCOPED_TRACE("started without a deadline, then expires_after: the read is not cut short");
+    socket_pair p(ioc);
+    tcp_conn s(std::move(p.b));
+    s.expires_never();
+    char buf[16];
+    std::optional<error_code> got;
+    std::size_t n = 0;
+    s.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t k) {
+      got = ec;
+      n = k;
+    });
+    s.expires_after(50ms);
+    net::steady_timer later(ioc, 300ms);  // well past the 50 ms
+    later.async_wait([&](error_code) { net::write(p.a, net::buffer("hi", 2)); });
+    run_until(ioc, [&] { return got.has_value(); });
+    ASSERT_TRUE(got);
+    EXPECT_FALSE(*got) << got->message();
+    EXPECT_EQ(n, 2u);
+  }
+}
+
+TEST(Stream, TryReadFindsNothingThenWaitReadableWakesWhenBytesArrive) {
+  net::io_context ioc;
+  socket_pair p(ioc);
+  tcp_conn s(std::move(p.b));
+  char buf[16];
+  error_code ec;
+  EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 0u);
+  EXPECT_EQ(ec, net::error::would_block);
+  std::optional<error_code> woke;
+  s.async_wait_readable([&](error_code e) { woke = e; });
+  ioc.restart();
+  ioc.poll();
+  EXPECT_FALSE(woke) << "nothing has arrived yet";
+  net::write(p.a, net::buffer("abc", 3));
+  run_until(ioc, [&] { return woke.has_value(); });
+  ASSERT_TRUE(woke);
+  EXPECT_FALSE(*woke);
+  EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 3u);
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(std::string(buf, 3), "abc");
+  p.a.close();
+  EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 0u);
+  EXPECT_EQ(ec, net::error::eof);
+}
+
+/// A TLS client and server over a fresh socket pair, handshake done.
+struct tls_pair {
+  net::ssl::context server_ctx{net::ssl::context::tls_server};
+  net::ssl::context client_ctx{net::ssl::context::tls_client};
+  std::optional<tls_conn> server, client;
+
+  explicit tls_pair(net::io_context& ioc) {
+    const auto leaf = test_pki::instance().issue("stream-test", {"stream.test"});
+    server_ctx.use_certificate_chain_file(leaf.cert);
+    server_ctx.use_private_key_file(leaf.key, net::ssl::context::pem);
+    SSL_CTX_set_mode(server_ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+    client_ctx.set_verify_mode(net::ssl::verify_none);
+    socket_pair p(ioc);
+    client.emplace(tcp_conn(std::move(p.a)), client_ctx);
+    server.emplace(tcp_conn(std::move(p.b)), server_ctx);
+    std::optional<error_code> s_ec, c_ec;
+    server->async_handshake(net::ssl::stream_base::server, [&](error_code e) { s_ec = e; });
+    client->async_handshake(net::ssl::stream_base::client, [&](error_code e) { c_ec = e; });
+    run_until(ioc, [&] { return s_ec && c_ec; });
+    if (!s_ec || !c_ec || *s_ec || *c_ec) throw std::runtime_error("TLS handshake failed");
+  }
+};
+
+TEST(Stream, TlsGathersSmallBuffersAndReadsArriveWhole) {
+  net::io_context ioc;
+  tls_pair t(ioc);
+  const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", body = "hello";
+  const std::array<net::const_buffer, 2> parts{net::buffer(head), net::buffer(body)};
+  std::optional<error_code> w;
+  std::size_t written = 0;
+  net::async_write(*t.server, parts, [&](error_code e, std::size_t n) {
+    w = e;
+    written = n;
+  });
+  std::string got(head.size() + body.size(), '\0');
+  std::optional<error_code> r;
+  net::async_read(*t.client, net::buffer(got), [&](error_code e, std::size_t) { r = e; });
+  run_until(ioc, [&] { return w && r; });
+  ASSERT_TRUE(w && r);
+  EXPECT_FALSE(*w);
+  EXPECT_FALSE(*r);
+  EXPECT_EQ(written, head.size() + body.size());
+  EXPECT_EQ(got, head + body);
+
+  // close_notify reads as eof on the other side.
+  std::optional<error_code> shut, eof;
+  t.server->async_shutdown([&](error_code e) { shut = e; });
+  char byte;
+  t.client->async_read_some(net::buffer(&byte, 1), [&](error_code e, std::size_t) { eof = e; });
+  run_until(ioc, [&] { return shut && eof; });
+  ASSERT_TRUE(shut && eof);
+  EXPECT_FALSE(*shut);
+  EXPECT_EQ(*eof, net::error::eof);
+}
+
+TEST(Stream, TlsAfterAnAbortNeverWritesToTheDescriptorNumberAgain) {
+  // OpenSSL keeps the descriptor number it was given. Once mapigate closed the socket (an abort,
+  // a deadline), the kernel may hand that number to the next connection: a TLS write that
+  // reached OpenSSL then would put one client's bytes on another's connection.
+  net::io_context ioc;
+  tls_pair t(ioc);
+  tcp::acceptor acc(ioc, {net::ip::make_address("127.0.0.1"), 0});
+  const int old_fd = t.server->next_layer().socket().native_handle();
+  t.server->next_layer().close();
+  // The next socket takes the lowest free descriptor number: the one just closed.
+  struct {
+    tcp::socket a, b;
+  } next{tcp::socket(ioc), tcp::socket(ioc)};
+  next.a.connect(acc.local_endpoint());
+  next.b = acc.accept();
+  const bool reused = next.a.native_handle() == old_fd;
+  std::optional<error_code> w;
+  const std::string secret = "another client's mail";
+  t.server->async_write_some(net::buffer(secret), [&](error_code e, std::size_t) { w = e; });
+  run_until(ioc, [&] { return w.has_value(); });
+  ASSERT_TRUE(w);
+  EXPECT_TRUE(*w) << "a write on an aborted TLS connection must fail";
+  // Whichever end got the old number: its peer must see only what the pair itself sends.
+  net::write(next.a, net::buffer("A", 1));
+  net::write(next.b, net::buffer("B", 1));
+  char a = 0, b = 0;
+  net::read(next.a, net::buffer(&a, 1));
+  net::read(next.b, net::buffer(&b, 1));
+  EXPECT_EQ(a, 'B');
+  EXPECT_EQ(b, 'A');
+  if (!reused) GTEST_SKIP() << "the kernel did not reuse the descriptor number this time";
+}
+
+}  // namespace
+}  // namespace testing_support
