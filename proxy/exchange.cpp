@@ -13,6 +13,7 @@
 #include "proxy/pipeline.hpp"
 #include "proxy/request_facts.hpp"
 #include "proxy/session.hpp"
+#include "proxy/wire.hpp"
 #include "routing/auth_policy.hpp"
 #include "routing/cookies.hpp"
 
@@ -26,54 +27,6 @@ constexpr std::size_t relay_chunk = 16 * 1024;  ///< largest piece read from one
 constexpr std::size_t relay_batch = 64 * 1024;  ///< most response bytes framed per client write
 constexpr std::size_t chunk_slot = 8 + 2;       ///< room for a chunk-size line ("%zx\r\n")
 constexpr std::size_t upstream_header_limit = 64 * 1024;
-
-/// A worker's spare buffer, borrowed for one framing-and-write step and handed back empty.
-/// Held only while bytes are in it, so a long-poll waiting for its backend holds none.
-class wire_lease {
- public:
-  explicit wire_lease(worker_state& ws) : ws_(ws) { take_spare(ws_, buf_); }
-  ~wire_lease() { give_spare(ws_, buf_); }
-  wire_lease(const wire_lease&) = delete;
-  wire_lease& operator=(const wire_lease&) = delete;
-  beast::flat_buffer& operator*() noexcept { return buf_; }
-
- private:
-  worker_state& ws_;
-  beast::flat_buffer buf_;
-};
-
-void append(beast::flat_buffer& b, std::string_view s) {
-  const auto m = b.prepare(s.size());
-  std::memcpy(m.data(), s.data(), s.size());
-  b.commit(s.size());
-}
-
-/// Appends `h` as it goes on the wire: the start line, every field as stored (name case and
-/// order kept), the empty line. The fields are authoritative (Beast writes nothing of its own).
-void append_fields(beast::flat_buffer& out, const http::fields& h) {
-  for (const auto& f : h) {
-    append(out, f.name_string());
-    append(out, ": ");
-    append(out, f.value());
-    append(out, "\r\n");
-  }
-  append(out, "\r\n");
-}
-void append_head(beast::flat_buffer& out, const http::request_header<>& h) {
-  append(out, h.method_string());
-  append(out, " ");
-  append(out, h.target());
-  append(out, " HTTP/1.1\r\n");
-  append_fields(out, h);
-}
-void append_head(beast::flat_buffer& out, const http::response_header<>& h) {
-  char status[16];
-  const int n = std::snprintf(status, sizeof status, "HTTP/1.1 %03u ", h.result_int() % 1000);
-  append(out, {status, static_cast<std::size_t>(n)});
-  append(out, h.reason().empty() ? http::obsolete_reason(h.result()) : h.reason());
-  append(out, "\r\n");
-  append_fields(out, h);
-}
 
 /// Sends the request head and its Content-Length body to the backend: the head and the body
 /// bytes already read go out in one write, the rest as it arrives (the body is never parsed:

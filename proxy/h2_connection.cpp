@@ -19,6 +19,7 @@
 #include "proxy/log.hpp"
 #include "proxy/pipeline.hpp"
 #include "proxy/request_facts.hpp"
+#include "proxy/wire.hpp"
 #include "routing/auth_policy.hpp"
 #include "routing/mapi_codes.hpp"
 #include "routing/text.hpp"
@@ -426,50 +427,42 @@ class h2_conn final : public h2::events {
     co_await forward(st, req, d, trace, request_type, request_id);
   }
 
-  /// Next request body chunk (empty with `end` set when the body is complete), or nullopt when
-  /// the stream closed or no body byte came for timeouts.body_idle (the stream is then reset).
-  awaitable<std::optional<std::string>> next_body(h2_stream& st, bool& end, request_trace& trace) {
-    while (st.body_in.empty() && !st.end_in && !st.closed)
-      if (!co_await wait_for(st, cx_.rt->cfg->timeouts.body_idle))
-        stall(st, trace, "request body idle timeout");
-    if (st.closed) co_return std::nullopt;
-    end = st.end_in && st.body_in.size() <= 1;
-    if (st.body_in.empty()) co_return std::string();
-    auto chunk = std::move(st.body_in.front());
-    st.body_in.pop_front();
-    co_return chunk;
-  }
-
   template <class Up>
   awaitable<error_code> send_request(Up& up, h2_stream& st, http::request<http::buffer_body>& req,
                                      std::size_t& sent, std::uint64_t& body_bytes,
                                      request_trace& trace) {
+    // The head and the body bytes already received go out in one write, the rest as it comes.
+    // The body is relayed as its bytes (Content-Length framing: nghttp2 has checked the DATA
+    // against it; a body without one was refused).
     const auto& t = cx_.rt->cfg->timeouts;
-    req.body().data = nullptr;
-    req.body().more = !(st.end_in && st.body_in.empty());
-    http::request_serializer<http::buffer_body> sr{req};
-    arm_deadline(up, t.upstream_idle);
-    auto [hec, hn] = co_await http::async_write_header(up, sr, use_nothrow);
-    sent += hn;
-    if (hec) co_return hec;
-    while (!sr.is_done()) {
-      bool end = false;
-      auto chunk = co_await next_body(st, end, trace);
-      if (!chunk) co_return net::error::operation_aborted;
-      req.body().data = chunk->empty() ? nullptr : chunk->data();
-      req.body().size = chunk->size();
-      req.body().more = !end;
-      arm_deadline(up, t.upstream_idle);
-      auto [wec, wn] = co_await http::async_write(up, sr, use_nothrow);
-      sent += wn;
-      if (wec == http::error::need_buffer) wec = {};
-      if (wec) co_return wec;
-      body_bytes += chunk->size();
-      // Only now may the client send this much more (flow control follows the backend).
-      sess_.consume(st.id, chunk->size());
-      notify_writer();
+    bool head = true;
+    for (;;) {
+      wire_lease out(cx_.ws);
+      if (head) append_head(*out, req.base());
+      std::size_t taken = 0;
+      while (!st.body_in.empty()) {
+        append(*out, st.body_in.front());
+        taken += st.body_in.front().size();
+        st.body_in.pop_front();
+      }
+      if ((*out).size() > 0) {
+        arm_deadline(up, t.upstream_idle);
+        auto [wec, wn] = co_await net::async_write(up, (*out).data(), use_nothrow);
+        sent += wn;
+        if (wec) co_return wec;
+      }
+      head = false;
+      if (taken > 0) {
+        body_bytes += taken;
+        // Only now may the client send this much more (flow control follows the backend).
+        sess_.consume(st.id, taken);
+        notify_writer();
+      }
+      if (st.end_in && st.body_in.empty()) co_return error_code{};
+      while (st.body_in.empty() && !st.end_in && !st.closed)
+        if (!co_await wait_for(st, t.body_idle)) stall(st, trace, "request body idle timeout");
+      if (st.closed) co_return net::error::operation_aborted;
     }
-    co_return error_code{};
   }
 
   awaitable<void> forward(h2_stream& st, http::request<http::buffer_body>& req,
@@ -564,7 +557,16 @@ class h2_conn final : public h2::events {
       rp->header_limit(upstream_header_limit);
       rp->body_limit(boost::none);
       arm_deadline(up, t.upstream_idle);
-      auto [ec, n] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
+      // While the backend works on it (a long-poll: minutes), the stream holds no buffer.
+      error_code ec;
+      if (uc.buffer.size() == 0) {
+        auto [lec, ln] = co_await read_some_lazily(up, uc.buffer, relay_chunk, cx_.ws);
+        ec = lec;
+      }
+      if (!ec) {
+        auto [hec, hn] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
+        ec = hec;
+      }
       if (ec) {
         if (st.closed) {
           trace.add_error("ClientDisconnected");
@@ -621,7 +623,16 @@ class h2_conn final : public h2::events {
     if (!has_body) {
       co_return upstream_keep_alive;
     }
-    std::array<char, relay_chunk> buf;
+    // Every body byte already read from the backend goes to the stream at once (the writer
+    // then sends HEADERS and DATA in one write); each later backend read is passed on as soon
+    // as it arrives (a PENDING must not wait for more).
+    auto mid_response_failure = [&](const error_code& ec) {
+      trace.add_error(st.closed ? std::string("ClientDisconnected")
+                                : "BackendFailedMidResponse: " + ec.message());
+      if (!st.closed) sess_.reset(st.id, NGHTTP2_INTERNAL_ERROR);
+      notify_writer();
+    };
+    bool need_input = uc.buffer.size() == 0;  // the parser needs bytes not yet read
     while (!rp->is_done()) {
       while (st.out_pending() >= out_high_water && !st.closed)
         if (!co_await wait_for(st, cx_.rt->cfg->timeouts.client_write))
@@ -630,22 +641,44 @@ class h2_conn final : public h2::events {
         trace.add_error("ClientDisconnected");
         co_return false;
       }
-      res.body().data = buf.data();
-      res.body().size = buf.size();
-      arm_deadline(up, t.upstream_idle);
-      auto [rec, rn] = co_await http::async_read_some(up, uc.buffer, *rp, use_nothrow);
-      if (rec == http::error::need_buffer) rec = {};
-      if (rec) {
-        trace.add_error(st.closed ? std::string("ClientDisconnected")
-                                  : "BackendFailedMidResponse: " + rec.message());
-        if (!st.closed) sess_.reset(st.id, NGHTTP2_INTERNAL_ERROR);
-        notify_writer();
-        co_return false;
+      if (need_input) {
+        arm_deadline(up, t.upstream_idle);
+        auto [rec, rn] = co_await read_some_lazily(up, uc.buffer, relay_chunk, cx_.ws);
+        if (rec == net::error::eof || rec == net::ssl::error::stream_truncated) {
+          error_code eec;  // a close-delimited body ends here; any other framing too early
+          rp->put_eof(eec);
+          if (!eec && rp->is_done()) break;
+        }
+        if (rec) {
+          mid_response_failure(rec);
+          co_return false;
+        }
       }
-      const std::size_t got = buf.size() - res.body().size;
-      if (got == 0 && !rp->is_done()) continue;
-      st.out.append(buf.data(), got);
-      trace.rec.response_bytes += got;
+      std::size_t appended = 0;
+      need_input = uc.buffer.size() == 0;
+      while (!rp->is_done() && !need_input && st.out_pending() < out_high_water) {
+        const std::size_t room = std::min(relay_chunk, uc.buffer.size());
+        const std::size_t base = st.out.size();
+        st.out.resize(base + room);
+        res.body().data = st.out.data() + base;
+        res.body().size = room;
+        error_code ec;
+        const std::size_t used = rp->put(uc.buffer.data(), ec);
+        uc.buffer.consume(used);
+        const std::size_t got = room - res.body().size;
+        st.out.resize(base + got);
+        appended += got;
+        if (ec == http::error::need_more || (!ec && used == 0 && got == 0)) {
+          need_input = true;  // e.g. half a chunk-size line: read before parsing again
+        } else if (ec && ec != http::error::need_buffer) {
+          mid_response_failure(ec);
+          co_return false;
+        } else {
+          need_input = uc.buffer.size() == 0;
+        }
+      }
+      if (appended == 0 && !rp->is_done()) continue;
+      trace.rec.response_bytes += appended;
       if (rp->is_done()) st.out_end = true;
       sess_.resume(st.id);
       notify_writer();

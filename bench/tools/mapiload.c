@@ -260,6 +260,9 @@ static void newconn_worker(double deadline, size_t body_bytes, struct result *r)
         SSL_SESSION_free(s);
       }
     }
+    /* close_notify first: OpenSSL marks the session of a connection freed without one as not
+       resumable. */
+    if (good) SSL_shutdown(ssl);
     tls_drop(ssl);
     if (!good) {
       r->errors++;
