@@ -23,10 +23,8 @@ using namespace net::experimental::awaitable_operators;
 
 namespace {
 
-constexpr std::size_t relay_chunk = 16 * 1024;  ///< largest piece read from one side at once
 constexpr std::size_t relay_batch = 64 * 1024;  ///< most response bytes framed per client write
 constexpr std::size_t chunk_slot = 8 + 2;       ///< room for a chunk-size line ("%zx\r\n")
-constexpr std::size_t upstream_header_limit = 64 * 1024;
 
 /// Sends the request head and its Content-Length body to the backend: the head and the body
 /// bytes already read go out in one write, the rest as it arrives (the body is never parsed:
@@ -111,30 +109,13 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   const auto& t = cx.rt->cfg->timeouts;
   const auto sent_at = request_trace::clock::now();
   response_outcome out;
-  std::optional<http::response_parser<http::buffer_body>> rp;
-  for (;;) {  // skip interim 1xx responses (100 Continue, 102 Processing)
-    rp.emplace();
-    rp->header_limit(upstream_header_limit);
-    rp->body_limit(boost::none);  // streamed, never buffered: no size cap needed
-    arm_deadline(up, t.upstream_idle);
-    // While the backend works on it (a long-poll: minutes), the connection holds no buffer.
-    error_code ec;
-    if (uc.buffer.size() == 0) {
-      auto [lec, ln] = co_await read_some_lazily(up, uc.buffer, relay_chunk, cx.ws);
-      ec = lec;
-    }
-    if (!ec) {
-      auto [hec, hn] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
-      ec = hec;
-    }
-    if (ec) {
-      out.status = ec == beast::error::timeout ? 504 : 502;
-      cx.trace->add_error((ec == beast::error::timeout ? "BackendTimeout: " : "BackendError: ") +
-                          ec.message());
-      co_return out;
-    }
-    const unsigned code = rp->get().result_int();
-    if (code < 100 || code >= 200 || code == 101) break;
+  std::optional<upstream_parser> rp;
+  const auto head_ec = co_await read_final_head(up, uc, rp, t.upstream_idle, cx.ws);
+  if (const auto& ec = head_ec) {
+    out.status = ec == beast::error::timeout ? 504 : 502;
+    cx.trace->add_error((ec == beast::error::timeout ? "BackendTimeout: " : "BackendError: ") +
+                        ec.message());
+    co_return out;
   }
   auto& res = rp->get();
   const bool upstream_keep_alive = res.keep_alive();

@@ -29,11 +29,9 @@ namespace {
 
 using namespace net::experimental::awaitable_operators;
 
-constexpr std::size_t relay_chunk = 16 * 1024;
 /// Response bytes buffered per stream before the backend read pauses (flow control towards
 /// the client then holds the backend back, not mapigate's memory).
 constexpr std::size_t out_high_water = 64 * 1024;
-constexpr std::size_t upstream_header_limit = 64 * 1024;
 constexpr auto watchdog_tick = std::chrono::milliseconds(100);
 
 using clock = std::chrono::steady_clock;
@@ -551,40 +549,23 @@ class h2_conn final : public h2::events {
                         request_trace& trace) {
     const auto& t = cx_.rt->cfg->timeouts;
     const auto sent_at = clock::now();
-    std::optional<http::response_parser<http::buffer_body>> rp;
-    for (;;) {  // skip interim 1xx responses
-      rp.emplace();
-      rp->header_limit(upstream_header_limit);
-      rp->body_limit(boost::none);
-      arm_deadline(up, t.upstream_idle);
-      // While the backend works on it (a long-poll: minutes), the stream holds no buffer.
-      error_code ec;
-      if (uc.buffer.size() == 0) {
-        auto [lec, ln] = co_await read_some_lazily(up, uc.buffer, relay_chunk, cx_.ws);
-        ec = lec;
-      }
-      if (!ec) {
-        auto [hec, hn] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
-        ec = hec;
-      }
-      if (ec) {
-        if (st.closed) {
-          trace.add_error("ClientDisconnected");
-          co_return false;
-        }
-        const int status = ec == beast::error::timeout ? 504 : 502;
-        trace.add_error((status == 504 ? "BackendTimeout: " : "BackendError: ") + ec.message());
-        note_failure(cx_, uc.backend);
-        respond(st,
-                make_error(status,
-                           status == 504 ? "backend did not answer in time"
-                                         : "backend closed or sent an invalid response",
-                           false),
-                trace);
+    std::optional<upstream_parser> rp;
+    const auto head_ec = co_await read_final_head(up, uc, rp, t.upstream_idle, cx_.ws);
+    if (const auto& ec = head_ec) {
+      if (st.closed) {
+        trace.add_error("ClientDisconnected");
         co_return false;
       }
-      const unsigned code = rp->get().result_int();
-      if (code < 100 || code >= 200 || code == 101) break;
+      const int status = ec == beast::error::timeout ? 504 : 502;
+      trace.add_error((status == 504 ? "BackendTimeout: " : "BackendError: ") + ec.message());
+      note_failure(cx_, uc.backend);
+      respond(st,
+              make_error(status,
+                         status == 504 ? "backend did not answer in time"
+                                       : "backend closed or sent an invalid response",
+                         false),
+              trace);
+      co_return false;
     }
     auto& res = rp->get();
     const bool upstream_keep_alive = res.keep_alive();

@@ -39,17 +39,32 @@ void run_until(net::io_context& ioc, Pred done) {
     ioc.run_one_for(50ms);
 }
 
+/// One read on a stream, started with a deadline set before it (`before`) and one set after
+/// it has started (`after`; none: left alone); its outcome lands here.
+struct one_read {
+  char buf[16];
+  std::optional<error_code> ec;
+  std::size_t n = 0;
+
+  one_read(tcp_conn& s, std::optional<std::chrono::milliseconds> before,
+           std::optional<std::chrono::milliseconds> after) {
+    before ? s.expires_after(*before) : s.expires_never();
+    s.async_read_some(net::buffer(buf), [this](error_code e, std::size_t k) {
+      ec = e;
+      n = k;
+    });
+    if (after) *after == 0ms ? s.expires_never() : s.expires_after(*after);
+  }
+};
+
 TEST(Stream, ReadPastItsDeadlineFailsWithTimeoutAndClosesTheSocket) {
   net::io_context ioc;
   socket_pair p(ioc);
   tcp_conn s(std::move(p.b));
-  s.expires_after(100ms);
-  char buf[16];
-  std::optional<error_code> got;
-  s.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t) { got = ec; });
-  run_until(ioc, [&] { return got.has_value(); });
-  ASSERT_TRUE(got);
-  EXPECT_EQ(*got, beast::error::timeout);
+  one_read r(s, 100ms, std::nullopt);
+  run_until(ioc, [&] { return r.ec.has_value(); });
+  ASSERT_TRUE(r.ec);
+  EXPECT_EQ(*r.ec, beast::error::timeout);
   EXPECT_FALSE(s.socket().is_open());
 }
 
@@ -59,14 +74,10 @@ TEST(Stream, AnOperationKeepsTheDeadlineItStartedWith) {
     SCOPED_TRACE("started with a deadline, then expires_never: still times out");
     socket_pair p(ioc);
     tcp_conn s(std::move(p.b));
-    s.expires_after(100ms);
-    char buf[16];
-    std::optional<error_code> got;
-    s.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t) { got = ec; });
-    s.expires_never();
-    run_until(ioc, [&] { return got.has_value(); });
-    ASSERT_TRUE(got);
-    EXPECT_EQ(*got, beast::error::timeout);
+    one_read r(s, 100ms, 0ms);
+    run_until(ioc, [&] { return r.ec.has_value(); });
+    ASSERT_TRUE(r.ec);
+    EXPECT_EQ(*r.ec, beast::error::timeout);
   }
   {
     // A long-poll's client watch reads with no deadline while the response writes arm their
@@ -74,21 +85,13 @@ TEST(Stream, AnOperationKeepsTheDeadlineItStartedWith) {
     SCOPED_TRACE("started without a deadline, then expires_after: the read is not cut short");
     socket_pair p(ioc);
     tcp_conn s(std::move(p.b));
-    s.expires_never();
-    char buf[16];
-    std::optional<error_code> got;
-    std::size_t n = 0;
-    s.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t k) {
-      got = ec;
-      n = k;
-    });
-    s.expires_after(50ms);
+    one_read r(s, std::nullopt, 50ms);
     net::steady_timer later(ioc, 300ms);  // well past the 50 ms
     later.async_wait([&](error_code) { net::write(p.a, net::buffer("hi", 2)); });
-    run_until(ioc, [&] { return got.has_value(); });
-    ASSERT_TRUE(got);
-    EXPECT_FALSE(*got) << got->message();
-    EXPECT_EQ(n, 2u);
+    run_until(ioc, [&] { return r.ec.has_value(); });
+    ASSERT_TRUE(r.ec);
+    EXPECT_FALSE(*r.ec) << r.ec->message();
+    EXPECT_EQ(r.n, 2u);
   }
 }
 
