@@ -237,6 +237,8 @@ Buffer first_buffer(const Buffers& bs) {
 
 /// A TCP connection with a deadline for its next operations (the subset of beast::tcp_stream
 /// mapigate uses). Executor affinity: its worker; at most one read and one write in flight.
+/// Like asio::ssl::stream, the object must outlive the operations started on it (they refer
+/// to it); closing or cancelling ends them at once.
 class tcp_conn {
  public:
   using executor_type = boost::asio::any_io_executor;
@@ -246,7 +248,8 @@ class tcp_conn {
       : core_(std::make_shared<stream_detail::core>(std::move(s))) {}
   explicit tcp_conn(const executor_type& ex) : core_(std::make_shared<stream_detail::core>(ex)) {}
   tcp_conn(tcp_conn&&) noexcept = default;
-  tcp_conn& operator=(tcp_conn&&) noexcept = default;
+  /// Not assignable: the connection being replaced would stay open until its timer fired.
+  tcp_conn& operator=(tcp_conn&&) = delete;
   ~tcp_conn() {
     if (core_) core_->close();
   }
@@ -314,7 +317,7 @@ class tls_conn {
   /// Throws boost::system::system_error when OpenSSL cannot make the connection's SSL object.
   tls_conn(tcp_conn next, boost::asio::ssl::context& ctx);
   tls_conn(tls_conn&&) noexcept = default;
-  tls_conn& operator=(tls_conn&&) noexcept = default;
+  tls_conn& operator=(tls_conn&&) = delete;
 
   executor_type get_executor() const noexcept { return next_.get_executor(); }
   tcp_conn& next_layer() noexcept { return next_; }
