@@ -79,8 +79,10 @@ template <class Stream>
 awaitable<void> watch_client(Stream& client, beast::flat_buffer& cbuf, std::size_t limit,
                              upstream_conn& up, bool& gone, worker_state& ws) {
   while (cbuf.size() < limit) {
-    auto [ec, n] = co_await read_some_lazily(client, cbuf,
-                                             std::min<std::size_t>(4096, limit - cbuf.size()), ws);
+    // The watch has no deadline of its own (the exchange bounds it): a write deadline the relay
+    // armed, long past while the backend holds a long-poll, is not the watch's.
+    auto [ec, n] = co_await read_some_lazily(
+        client, cbuf, std::min<std::size_t>(4096, limit - cbuf.size()), ws, nullptr, true);
     if (ec == net::error::operation_aborted) co_return;
     if (ec) {
       gone = true;

@@ -71,13 +71,16 @@ using request_parser = http::request_parser<http::buffer_body>;
 /// nothing does: a non-blocking read first; when it finds nothing, `buf`'s storage (when it
 /// holds no bytes) goes back to the worker's spares while waiting for the socket to turn
 /// readable. `idle`: the client connection is waiting for its next request, listed in ws.idle
-/// meanwhile so that draining can wake it (operation_aborted). Under the stream's deadline.
+/// meanwhile so that draining can wake it (operation_aborted). The wait is under the stream's
+/// deadline, unless `no_deadline` (a long-poll's client watch, which the write deadlines of the
+/// coroutine relaying the response must not cut short).
 inline constexpr std::size_t small_leftover = 512;
 
 template <class Stream>
 awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast::flat_buffer& buf,
                                                                 std::size_t max, worker_state& ws,
-                                                                plain_stream* idle = nullptr) {
+                                                                plain_stream* idle = nullptr,
+                                                                bool no_deadline = false) {
   for (;;) {
     take_spare(ws, buf);
     error_code ec;
@@ -87,6 +90,7 @@ awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast
       co_return std::tuple{ec, n};
     }
     if (ec == net::error::in_progress) {  // OpenSSL must write before it can read: full path
+      if (no_deadline) beast::get_lowest_layer(s).expires_never();
       auto [rec, rn] = co_await s.async_read_some(buf.prepare(max), use_nothrow);
       if (!rec) buf.commit(rn);
       co_return std::tuple{rec, rn};
@@ -104,6 +108,7 @@ awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast
       buf = std::move(rest);
     }
     if (idle) ws.idle.insert(idle);
+    if (no_deadline) beast::get_lowest_layer(s).expires_never();
     auto [wec] = co_await s.async_wait_readable(use_nothrow);
     if (idle) ws.idle.erase(idle);
     if (wec) co_return std::tuple{wec, std::size_t{0}};

@@ -55,11 +55,10 @@ void core::close() noexcept {
 
 std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
   ec = {};
-  if (!c.begin(reading)) {
+  if (c.timed_out) {  // a read that does not wait has no deadline of its own
     ec = beast::error::timeout;
     return 0;
   }
-  c.end(reading);
   if (!c.socket.is_open()) {
     ec = net::error::bad_descriptor;
     return 0;
@@ -167,11 +166,10 @@ tls_conn::tls_conn(tcp_conn next, boost::asio::ssl::context& ctx)
 std::size_t tls_conn::try_read_some(net::mutable_buffer b, error_code& ec) {
   ec = {};
   auto& c = next_.core();
-  if (!c.begin(stream_detail::reading)) {
+  if (c.timed_out) {  // a read that does not wait has no deadline of its own
     ec = beast::error::timeout;
     return 0;
   }
-  c.end(stream_detail::reading);
   const auto r =
       stream_detail::tls_try_open(c, ssl_.get(), stream_detail::tls_call::read, b.data(), b.size());
   if (r.done) {

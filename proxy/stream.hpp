@@ -144,7 +144,8 @@ struct wait_op {
 };
 
 /// A non-blocking read of what has arrived: the bytes read, or `ec` set (would_block when
-/// nothing has). Honours the deadline like an operation started now.
+/// nothing has; timeout once a deadline has closed the connection). It never waits, so no
+/// deadline applies to it.
 std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec);
 
 enum class tls_call { accept, connect, read, write, shutdown };

@@ -96,6 +96,37 @@ TEST(Streaming, ClientGoneDuringNotificationWaitClosesTheBackendConnection) {
   EXPECT_TRUE(eventually([&] { return gw.server().active_requests() == 0u; }));
 }
 
+TEST(Streaming, RequestPipelinedBehindALongPollIsServedAfterIt) {
+  // While a NotificationWait is held, the client's next request arrives long after the relay's
+  // last write and its client_write deadline: reading it must not count as that write timing
+  // out (which closed the connection and cut the long-poll).
+  sim::options o;
+  o.name = "mbx01";
+  o.pending_period = 5s;  // no PENDING before DONE: nothing re-arms the write deadline
+  o.notification_wait = 1s;
+  sim::server mbx(o);
+  mbx.start();
+  gateway gw({.backends = {{"mbx01", mbx.port()}}, .timeouts = {{"client_write", "50ms"}}});
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Connect", "x"));
+  auto connect = c.read_response();
+  ASSERT_EQ(connect.status, 200);
+  const auto jar = "Cookie: " + cookies_from(connect) + "\r\n";
+  const auto before = mbx.requests().size();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "NotificationWait", "nw", jar));
+  ASSERT_TRUE(mbx.wait_for_requests(before + 1, 2s));
+  const auto conn = mbx.requests().back().connection_id;
+  // The long-poll is held, well past client_write after its PROCESSING chunk went out.
+  EXPECT_FALSE(eventually([&] { return mbx.connection_closed(conn); }, 300ms));
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", "", jar));
+  const auto nw = c.read_response(5s);
+  EXPECT_EQ(nw.status, 200);
+  EXPECT_NE(nw.body.find("DONE\r\n"), std::string::npos) << "the long-poll was cut short";
+  const auto ping = c.read_response(5s);
+  EXPECT_EQ(ping.status, 200);
+  EXPECT_EQ(ping.header("X-RequestType"), "PING");
+}
+
 TEST(Streaming, LongPollSurvivesPendingPeriodsLongerThanClientWrites) {
   // The upstream idle deadline, not a whole-request deadline, bounds a long-poll: a
   // NotificationWait lasting several PENDING periods completes normally.
