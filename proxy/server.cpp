@@ -4,7 +4,6 @@
 #include <openssl/crypto.h>
 
 #include <boost/version.hpp>
-#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <mutex>
@@ -215,9 +214,6 @@ admin_response server::impl::handle_admin(const admin_request& r) {
 }
 
 server::server(config::snapshot_ptr cfg) : impl_(std::make_unique<impl>()) {
-  // OpenSSL writes TLS records to the sockets itself (proxy/stream.hpp), with write(2): a peer
-  // that has gone must cost an EPIPE, not the process.
-  std::signal(SIGPIPE, SIG_IGN);
   impl_->rt = std::make_shared<const runtime>(std::move(cfg), impl_->registry);
   const auto& c = *impl_->rt->cfg;
   impl_->registry.config_loaded(true, unix_now());

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <csignal>
 
 namespace proxy {
 namespace stream_detail {
@@ -91,6 +92,7 @@ tls_step tls_try(SSL* ssl, tls_call call, void* data, std::size_t size) {
   tls_step r;
   const int len = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
   ERR_clear_error();
+  errno = 0;  // SSL_ERROR_SYSCALL with errno 0 is an EOF; a stale errno would misname it
   int ret = 0;
   switch (call) {
     case tls_call::accept:
@@ -152,6 +154,14 @@ namespace beast = boost::beast;
 
 tls_conn::tls_conn(tcp_conn next, boost::asio::ssl::context& ctx)
     : next_(std::move(next)), ssl_(SSL_new(ctx.native_handle())) {
+  // OpenSSL writes TLS records to the socket itself, with write(2) (no MSG_NOSIGNAL): a peer
+  // that has gone must cost an EPIPE, not the process. Every command that opens TLS
+  // connections (run, check --backends) gets here first.
+  static const bool sigpipe_ignored = [] {
+    std::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
   if (!ssl_ || SSL_set_fd(ssl_.get(), next_.socket().native_handle()) != 1)
     throw boost::system::system_error(
         error_code(static_cast<int>(ERR_get_error()), net::error::get_ssl_category()), "SSL_new");

@@ -176,6 +176,22 @@ TEST(Stream, TlsGathersSmallBuffersAndReadsArriveWhole) {
   EXPECT_EQ(*eof, net::error::eof);
 }
 
+TEST(Stream, TlsWriteOnABrokenPipeFailsWithoutKillingTheProcess) {
+  // OpenSSL writes with write(2), which raises SIGPIPE on a connection that can no longer be
+  // written (the peer reset it after our FIN, or, deterministically here, our own side is shut
+  // down). Unless the stream ignores SIGPIPE, that ends the process: each test runs in its own,
+  // where nothing else ignores it.
+  net::io_context ioc;
+  tls_pair t(ioc);
+  t.server->next_layer().socket().shutdown(tcp::socket::shutdown_send);
+  std::optional<error_code> w;
+  const std::string data = "too late";
+  t.server->async_write_some(net::buffer(data), [&](error_code e, std::size_t) { w = e; });
+  run_until(ioc, [&] { return w.has_value(); });
+  ASSERT_TRUE(w);
+  EXPECT_EQ(*w, net::error::broken_pipe) << w->message();
+}
+
 TEST(Stream, TlsAfterAnAbortNeverWritesToTheDescriptorNumberAgain) {
   // OpenSSL keeps the descriptor number it was given. Once mapigate closed the socket (an abort,
   // a deadline), the kernel may hand that number to the next connection: a TLS write that
