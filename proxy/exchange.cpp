@@ -42,7 +42,7 @@ awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, req
     append_head(*out, p.get().base());
     append(*out, {static_cast<const char*>(cbuf.data().data()), now});
     arm_deadline(up, t.upstream_idle);
-    auto [ec, n] = co_await net::async_write(up, (*out).data(), use_nothrow);
+    auto [ec, n] = co_await write_all(up, (*out).data());
     sent += n;
     if (ec) co_return ec;
   }
@@ -63,8 +63,7 @@ awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, req
     }
     now = std::min<std::uint64_t>(remaining, cbuf.size());
     arm_deadline(up, t.upstream_idle);
-    auto [wec, wn] =
-        co_await net::async_write(up, net::buffer(cbuf.data().data(), now), use_nothrow);
+    auto [wec, wn] = co_await write_all(up, net::buffer(cbuf.data().data(), now));
     sent += wn;
     if (wec) co_return wec;
   }
@@ -202,7 +201,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
       if (rp->is_done() && chunk_out) append(wire, "0\r\n\r\n");
       if (wire.size() > 0) {
         arm_deadline(client, t.client_write);
-        auto [wec, wn] = co_await net::async_write(client, wire.data(), use_nothrow);
+        auto [wec, wn] = co_await write_all(client, wire.data());
         trace.rec.response_bytes += wn;
         if (!head_written) {
           head_written = out.head_sent = trace.responded = true;

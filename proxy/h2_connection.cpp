@@ -200,7 +200,7 @@ class h2_conn final : public h2::events {
       const auto out = write_failed_ ? std::string() : sess_.take_output();
       if (!out.empty()) {
         writing_since_ = clock::now();
-        auto [ec, n] = co_await net::async_write(sock_, net::buffer(out), use_nothrow);
+        auto [ec, n] = co_await write_all(sock_, net::buffer(out));
         writing_since_.reset();
         if (ec) {
           write_failed_ = true;
@@ -445,7 +445,7 @@ class h2_conn final : public h2::events {
       }
       if ((*out).size() > 0) {
         arm_deadline(up, t.upstream_idle);
-        auto [wec, wn] = co_await net::async_write(up, (*out).data(), use_nothrow);
+        auto [wec, wn] = co_await write_all(up, (*out).data());
         sent += wn;
         if (wec) co_return wec;
       }

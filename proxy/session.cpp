@@ -253,6 +253,10 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
     const auto end = co_await serve_request(client, cbuf, status, scan, served, cx);
     switch (end) {
       case request_end::next:
+        // The response went out without waiting: let the worker run what else is ready before
+        // looking for the next request. Meanwhile the client has usually sent it; looking at
+        // once mostly finds nothing, which costs a failed read and re-arming the descriptor.
+        if (cbuf.size() == 0) co_await net::post(client.get_executor(), net::use_awaitable);
         continue;
       case request_end::close:
         co_return false;

@@ -115,6 +115,27 @@ awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast
   }
 }
 
+/// Writes all of `bytes` to `s`. What the socket takes at once is written without starting an
+/// asynchronous operation (usually all of it: a response fits the socket buffer), so nothing is
+/// allocated, posted or resumed for it; only the rest waits for the socket, under the stream's
+/// deadline. Returns the first failure and the bytes written.
+template <class Stream>
+awaitable<std::tuple<error_code, std::size_t>> write_all(Stream& s, net::const_buffer bytes) {
+  std::size_t done = 0;
+  error_code ec;
+  while (done < bytes.size()) {
+    const std::size_t n = s.try_write_some(bytes + done, ec);
+    if (ec || n == 0) break;
+    done += n;
+  }
+  if (done < bytes.size() &&
+      (!ec || ec == net::error::would_block || ec == net::error::in_progress)) {
+    auto [wec, wn] = co_await net::async_write(s, bytes + done, use_nothrow);
+    co_return std::tuple{wec, done + wn};
+  }
+  co_return std::tuple{ec, done};
+}
+
 /// Re-arms the deadline of the next operation on `s` (Beast closes the stream when it passes).
 template <class S>
 void arm_deadline(S& s, std::chrono::milliseconds d) {

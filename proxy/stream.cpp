@@ -76,6 +76,25 @@ std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
   return 0;
 }
 
+std::size_t try_write(core& c, const void* data, std::size_t size, error_code& ec) {
+  ec = {};
+  if (c.timed_out) {
+    ec = beast::error::timeout;
+    return 0;
+  }
+  if (!c.socket.is_open()) {
+    ec = net::error::bad_descriptor;
+    return 0;
+  }
+  if (size == 0) return 0;
+  const auto n = ::send(c.socket.native_handle(), data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n >= 0) return static_cast<std::size_t>(n);
+  ec = errno == EAGAIN || errno == EWOULDBLOCK
+           ? error_code(net::error::would_block)
+           : error_code(errno, boost::system::system_category());
+  return 0;
+}
+
 namespace {
 
 error_code ssl_failure() {
@@ -187,6 +206,23 @@ std::size_t tls_conn::try_read_some(net::mutable_buffer b, error_code& ec) {
     return r.n;
   }
   ec = r.wait == net::socket_base::wait_read ? net::error::would_block : net::error::in_progress;
+  return 0;
+}
+
+std::size_t tls_conn::try_write_some(net::const_buffer b, error_code& ec) {
+  ec = {};
+  auto& c = next_.core();
+  if (c.timed_out) {
+    ec = beast::error::timeout;
+    return 0;
+  }
+  const auto r = stream_detail::tls_try_open(c, ssl_.get(), stream_detail::tls_call::write,
+                                             const_cast<void*>(b.data()), b.size());
+  if (r.done) {
+    ec = r.ec;
+    return r.n;
+  }
+  ec = r.wait == net::socket_base::wait_write ? net::error::would_block : net::error::in_progress;
   return 0;
 }
 

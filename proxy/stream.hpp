@@ -147,6 +147,9 @@ struct wait_op {
 /// nothing has; timeout once a deadline has closed the connection). It never waits, so no
 /// deadline applies to it.
 std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec);
+/// A non-blocking write of as much as the socket takes now: the bytes written, or `ec` set
+/// (would_block: none). Never waits, so no deadline applies; never raises SIGPIPE.
+std::size_t try_write(core& c, const void* data, std::size_t size, error_code& ec);
 
 enum class tls_call { accept, connect, read, write, shutdown };
 
@@ -299,6 +302,11 @@ class tcp_conn {
   std::size_t try_read_some(boost::asio::mutable_buffer b, boost::system::error_code& ec) {
     return stream_detail::try_read(*core_, b.data(), b.size(), ec);
   }
+  /// Writes what the socket takes now without waiting: the bytes written, or `ec` set
+  /// (would_block: nothing fits). The rest is for async_write_some.
+  std::size_t try_write_some(boost::asio::const_buffer b, boost::system::error_code& ec) {
+    return stream_detail::try_write(*core_, b.data(), b.size(), ec);
+  }
 
   stream_detail::core& core() noexcept { return *core_; }
 
@@ -354,6 +362,11 @@ class tls_conn {
   /// nothing has, in_progress when OpenSSL must write first (then use async_read_some).
   /// (Not try_again: on Linux that is the same error as would_block.)
   std::size_t try_read_some(boost::asio::mutable_buffer b, boost::system::error_code& ec);
+  /// Writes what the socket takes now (whole TLS records) without waiting: the bytes written,
+  /// or `ec` set: would_block when nothing fits, in_progress when OpenSSL must read first. After
+  /// either, the rest must go through async_write_some, starting with the same bytes: OpenSSL
+  /// may hold part of a record of them.
+  std::size_t try_write_some(boost::asio::const_buffer b, boost::system::error_code& ec);
 
   /// Writes at most one buffer's worth; several small buffers are gathered into one TLS record
   /// (a response head and its body go out in one record, not two).

@@ -40,40 +40,73 @@ inline void append(beast::flat_buffer& b, std::string_view s) {
   b.commit(s.size());
 }
 
-/// Appends every field as stored (name case and order kept), then the empty line.
-inline void append_fields(beast::flat_buffer& out, const http::fields& h) {
-  for (const auto& f : h) {
-    append(out, f.name_string());
-    append(out, ": ");
-    append(out, f.value());
-    append(out, "\r\n");
-  }
-  append(out, "\r\n");
+namespace wire_detail {
+inline char* put(char* p, std::string_view s) noexcept {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
-/// Appends `h` as it goes on the wire: the start line (always HTTP/1.1), then the fields. The
-/// fields are authoritative: nothing is added (framing fields are the caller's).
+/// The bytes of every field as it goes on the wire, and of the empty line after them.
+inline std::size_t fields_size(const http::fields& h) noexcept {
+  std::size_t n = 2;
+  for (const auto& f : h)
+    n += f.name_string().size() + 2 + f.value().size() + 2;
+  return n;
+}
+inline char* put_fields(char* p, const http::fields& h) noexcept {
+  for (const auto& f : h) {
+    p = put(p, f.name_string());
+    p = put(p, ": ");
+    p = put(p, f.value());
+    p = put(p, "\r\n");
+  }
+  return put(p, "\r\n");
+}
+}  // namespace wire_detail
+
+/// Appends `h` as it goes on the wire: the start line (always HTTP/1.1), then every field as
+/// stored (name case and order kept), then the empty line. The fields are authoritative:
+/// nothing is added (framing fields are the caller's). One reservation for the whole head.
 inline void append_head(beast::flat_buffer& out, const http::request_header<>& h) {
-  append(out, h.method_string());
-  append(out, " ");
-  append(out, h.target());
-  append(out, " HTTP/1.1\r\n");
-  append_fields(out, h);
+  using namespace wire_detail;
+  constexpr std::string_view version = " HTTP/1.1\r\n";
+  const std::size_t n =
+      h.method_string().size() + 1 + h.target().size() + version.size() + fields_size(h);
+  char* p = static_cast<char*>(out.prepare(n).data());
+  p = put(p, h.method_string());
+  p = put(p, " ");
+  p = put(p, h.target());
+  p = put(p, version);
+  put_fields(p, h);
+  out.commit(n);
 }
 inline void append_head(beast::flat_buffer& out, const http::response_header<>& h) {
-  char status[16];
-  const int n = std::snprintf(status, sizeof status, "HTTP/1.1 %03u ", h.result_int() % 1000);
-  append(out, {status, static_cast<std::size_t>(n)});
-  append(out, h.reason().empty() ? http::obsolete_reason(h.result()) : h.reason());
-  append(out, "\r\n");
-  append_fields(out, h);
+  using namespace wire_detail;
+  const unsigned code = h.result_int() % 1000;
+  char status[] = "HTTP/1.1 000 ";
+  status[9] = char('0' + code / 100);
+  status[10] = char('0' + code / 10 % 10);
+  status[11] = char('0' + code % 10);
+  const std::string_view line(status, sizeof status - 1);
+  const std::string_view reason =
+      h.reason().empty() ? http::obsolete_reason(h.result()) : h.reason();
+  const std::size_t n = line.size() + reason.size() + 2 + fields_size(h);
+  char* p = static_cast<char*>(out.prepare(n).data());
+  p = put(p, line);
+  p = put(p, reason);
+  p = put(p, "\r\n");
+  put_fields(p, h);
+  out.commit(n);
 }
 
 using upstream_parser = http::response_parser<http::buffer_body>;
 
 /// Reads the backend's final response head into `rp` (a fresh parser each time), skipping
 /// interim 1xx responses, each under `idle`. While the backend has not answered (a long-poll:
-/// minutes) the connection holds no buffer. The body is left to the caller: streamed, never
-/// buffered, so the parser has no body limit.
+/// minutes) the connection holds no buffer. Bytes already read are parsed in place, without an
+/// asynchronous operation. The body is left to the caller (in uc.buffer, and on the wire):
+/// streamed, never buffered, so the parser has no body limit. Errors as http::async_read_header
+/// reports them: end_of_stream when the backend closed before sending a byte, partial_message
+/// when it closed in the middle of a head.
 template <class Up>
 awaitable<error_code> read_final_head(Up& up, upstream_conn& uc, std::optional<upstream_parser>& rp,
                                       std::chrono::milliseconds idle, worker_state& ws) {
@@ -82,12 +115,23 @@ awaitable<error_code> read_final_head(Up& up, upstream_conn& uc, std::optional<u
     rp->header_limit(upstream_header_limit);
     rp->body_limit(boost::none);
     arm_deadline(up, idle);
-    if (uc.buffer.size() == 0) {
+    while (!rp->is_header_done()) {
+      if (uc.buffer.size() > 0) {
+        error_code ec;
+        const std::size_t used = rp->put(uc.buffer.data(), ec);
+        uc.buffer.consume(used);
+        if (ec && ec != http::error::need_more) co_return ec;
+        if (!ec && used > 0) continue;  // the head is complete, or the start line was
+      }
       auto [ec, n] = co_await read_some_lazily(up, uc.buffer, relay_chunk, ws);
+      if (ec == net::error::eof) {
+        if (!rp->got_some()) co_return http::error::end_of_stream;
+        error_code eec;
+        rp->put_eof(eec);
+        co_return eec ? eec : error_code(http::error::partial_message);
+      }
       if (ec) co_return ec;
     }
-    auto [ec, n] = co_await http::async_read_header(up, uc.buffer, *rp, use_nothrow);
-    if (ec) co_return ec;
     const unsigned code = rp->get().result_int();
     if (code < 100 || code >= 200 || code == 101) co_return error_code{};
   }

@@ -1,10 +1,12 @@
-// Fuzz target: the strict request-head scanner must never read out of bounds, and a head it
-// accepts must end with CRLFCRLF inside the input.
+// Fuzz target: the strict request-head scanner must never read out of bounds, a head it accepts
+// must end with CRLFCRLF inside the input, and it must answer exactly as the byte-at-a-time
+// reference scanner does (result, length and reason).
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "proxy/h1_head.hpp"
+#include "tests/proxy/h1_head_reference.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
@@ -15,6 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           in.substr(r.length - 4, 4) != "\r\n\r\n")
         std::abort();
     }
+    const auto ref = proxy::reference::scan_request_head(in, limit);
+    if (r.result != ref.result || r.length != ref.length || r.reason != ref.reason) std::abort();
   }
   return 0;
 }

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+
+#include "tests/proxy/h1_head_reference.hpp"
 
 namespace proxy {
 namespace {
@@ -59,6 +62,51 @@ TEST(H1Head, EnforcesTheLimit) {
   EXPECT_EQ(scan_request_head(big, 1024).result, st::too_large);
   EXPECT_EQ(scan_request_head(big, 4096).result, st::complete);
   EXPECT_EQ(scan_request_head(std::string(1024, 'a'), 1024).result, st::too_large);
+}
+
+// The fast scanner answers as the byte-at-a-time reference does, on heads mutated at random
+// (fixed seed) with the bytes that matter to it: line ends, NUL, controls, colons, folds.
+TEST(H1Head, AgreesWithTheReferenceScanner) {
+  const std::string seeds[] = {
+      "POST /mapi/emsmdb/?MailboxId=a@b HTTP/1.1\r\nHost: mail.corp.test\r\n"
+      "Content-Type: application/mapi-http\r\nX-RequestType: Execute\r\n"
+      "Content-Length: 5\r\nCookie: MapiContext=x; MapiSequence=y\r\n\r\nhello",
+      "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-A: b\r\n\r\n",
+  };
+  const char alphabet[] = {'\r', '\n', '\0', '\x01', '\x7f', ':', ' ', '\t', 'a', '(', '\xff'};
+  std::mt19937 rng(20261121);
+  int compared = 0;
+  for (const auto& seed : seeds) {
+    for (int round = 0; round < 4000; ++round) {
+      std::string head = seed;
+      const int edits = 1 + int(rng() % 3);
+      for (int e = 0; e < edits; ++e) {
+        const std::size_t at = rng() % head.size();
+        const char c = alphabet[rng() % sizeof alphabet];
+        switch (rng() % 3) {
+          case 0:
+            head[at] = c;
+            break;
+          case 1:
+            head.insert(head.begin() + std::ptrdiff_t(at), c);
+            break;
+          default:
+            head.erase(at, 1);
+            break;
+        }
+      }
+      if (rng() % 2) head.resize(rng() % (head.size() + 1));  // what has arrived so far
+      for (std::size_t limit : {std::size_t(32), std::size_t(100), std::size_t(16 * 1024)}) {
+        const auto fast = scan_request_head(head, limit);
+        const auto ref = reference::scan_request_head(head, limit);
+        ASSERT_EQ(int(fast.result), int(ref.result)) << testing::PrintToString(head);
+        ASSERT_EQ(fast.length, ref.length) << testing::PrintToString(head);
+        ASSERT_EQ(fast.reason, ref.reason) << testing::PrintToString(head);
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 2 * 4000 * 3);
 }
 
 }  // namespace
