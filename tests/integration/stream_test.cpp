@@ -8,6 +8,7 @@
 #include <string>
 
 #include "proxy/net.hpp"
+#include "proxy/session.hpp"
 #include "tests/support/pki.hpp"
 
 namespace testing_support {
@@ -174,6 +175,56 @@ TEST(Stream, TlsGathersSmallBuffersAndReadsArriveWhole) {
   ASSERT_TRUE(shut && eof);
   EXPECT_FALSE(*shut);
   EXPECT_EQ(*eof, net::error::eof);
+}
+
+/// 32 MiB that tell where they were cut: more than loopback's socket buffers hold.
+std::string numbered_bytes() {
+  std::string data(32 << 20, '\0');
+  char mark[32];
+  for (std::size_t i = 0; i < data.size(); i += 8) {
+    std::snprintf(mark, sizeof mark, "%07zx ", (i / 8) & 0xfffffff);
+    data.replace(i, 8, mark, 8);
+  }
+  return data;
+}
+
+/// proxy::write_all on `writer` while `reader` does not read: the non-blocking writes stop
+/// when the socket buffers are full, then the rest waits and goes out as the reader drains,
+/// every byte once and in order (for TLS: OpenSSL's half-written record is finished first).
+template <class Stream>
+void write_all_outlasts_a_full_socket(net::io_context& ioc, Stream& writer, Stream& reader) {
+  const std::string data = numbered_bytes();
+  std::optional<std::tuple<error_code, std::size_t>> w;
+  net::co_spawn(ioc, proxy::write_all(writer, net::buffer(data)),
+                [&](std::exception_ptr, std::tuple<error_code, std::size_t> r) { w = r; });
+  ioc.restart();
+  while (ioc.poll() > 0) {  // until the writer waits for the socket: nothing else is ready
+  }
+  ASSERT_FALSE(w) << "the socket took 32 MiB at once: the waiting path was not exercised";
+  std::string got(data.size(), '\0');
+  std::optional<error_code> r;
+  net::async_read(reader, net::buffer(got), [&](error_code e, std::size_t) { r = e; });
+  run_until(ioc, [&] { return w && r; });
+  ASSERT_TRUE(w && r);
+  EXPECT_FALSE(std::get<0>(*w)) << std::get<0>(*w).message();
+  EXPECT_EQ(std::get<1>(*w), data.size());
+  EXPECT_FALSE(*r);
+  EXPECT_TRUE(got == data) << "bytes lost, repeated or reordered";
+}
+
+TEST(Stream, WriteAllWaitsWhenTheSocketIsFullThenSendsTheRestInOrder) {
+  net::io_context ioc;
+  {
+    SCOPED_TRACE("TCP");
+    socket_pair p(ioc);
+    tcp_conn a(std::move(p.a)), b(std::move(p.b));
+    write_all_outlasts_a_full_socket(ioc, b, a);
+  }
+  {
+    SCOPED_TRACE("TLS");
+    tls_pair t(ioc);
+    write_all_outlasts_a_full_socket(ioc, *t.server, *t.client);
+  }
 }
 
 TEST(Stream, TlsWriteOnABrokenPipeFailsWithoutKillingTheProcess) {
