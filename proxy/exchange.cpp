@@ -111,7 +111,8 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   const auto sent_at = request_trace::clock::now();
   response_outcome out;
   std::optional<upstream_parser> rp;
-  const auto head_ec = co_await read_final_head(up, uc, rp, t.upstream_idle, cx.ws);
+  const auto head_ec =
+      co_await read_final_head(up, uc, rp, t.upstream_idle, cx.ws, field_allocator(cx.fields));
   if (const auto& ec = head_ec) {
     out.status = ec == beast::error::timeout ? 504 : 502;
     cx.trace->add_error((ec == beast::error::timeout ? "BackendTimeout: " : "BackendError: ") +

@@ -276,7 +276,8 @@ class h2_conn final : public h2::events {
 
   /// HTTP/1.1 response fields as HTTP/2 headers: lower-case names, connection-specific ones
   /// dropped (strip_hop_by_hop already removed the rest).
-  static std::vector<h2::header> h2_headers(const http::response_header<>& res) {
+  template <class Fields>
+  static std::vector<h2::header> h2_headers(const http::response_header<Fields>& res) {
     std::vector<h2::header> out;
     for (const auto& f : res) {
       const auto name = routing::to_lower(f.name_string());
@@ -307,8 +308,10 @@ class h2_conn final : public h2::events {
     } fin{trace, cx_};
     trace.add_info("Http2", "true");
 
-    // The request head, as HTTP/1.1 fields.
-    http::request<http::buffer_body> req;
+    // The request head, as HTTP/1.1 fields, in the stream's arena (the response's fields too).
+    field_arena arena(cx_.ws.field_arena_blocks);
+    http::request<http::buffer_body, relay_fields> req(std::piecewise_construct, std::make_tuple(),
+                                                       std::make_tuple(arena.allocator()));
     std::string method, path, authority;
     std::uint64_t head_bytes = 0;
     for (auto& h : st.headers) {
@@ -426,7 +429,8 @@ class h2_conn final : public h2::events {
   }
 
   template <class Up>
-  awaitable<error_code> send_request(Up& up, h2_stream& st, http::request<http::buffer_body>& req,
+  awaitable<error_code> send_request(Up& up, h2_stream& st,
+                                     http::request<http::buffer_body, relay_fields>& req,
                                      std::size_t& sent, std::uint64_t& body_bytes,
                                      request_trace& trace) {
     // The head and the body bytes already received go out in one write, the rest as it comes.
@@ -463,7 +467,7 @@ class h2_conn final : public h2::events {
     }
   }
 
-  awaitable<void> forward(h2_stream& st, http::request<http::buffer_body>& req,
+  awaitable<void> forward(h2_stream& st, http::request<http::buffer_body, relay_fields>& req,
                           const routing::decision& d, request_trace& trace,
                           const std::string& request_type, const std::string& request_id) {
     const auto& cfg = *cx_.rt->cfg;
@@ -534,8 +538,9 @@ class h2_conn final : public h2::events {
     const gauge_guard sessions{trace.notification_wait ? &cx_.rt->live[b].notification_waits
                                                        : nullptr};
     st.upstream = conn.get();
-    const bool reusable =
-        co_await std::visit([&](auto& up) { return relay(up, *conn, st, d, trace); }, conn->stream);
+    const bool reusable = co_await std::visit(
+        [&](auto& up) { return relay(up, *conn, st, d, trace, req.get_allocator()); },
+        conn->stream);
     st.upstream = nullptr;
     if (reusable && !st.closed && !cx_.ws.draining)
       cx_.ws.pool.give_back(std::move(conn));
@@ -546,11 +551,11 @@ class h2_conn final : public h2::events {
   /// Backend response → stream. Returns whether the backend connection may be reused.
   template <class Up>
   awaitable<bool> relay(Up& up, upstream_conn& uc, h2_stream& st, const routing::decision& d,
-                        request_trace& trace) {
+                        request_trace& trace, field_allocator fields) {
     const auto& t = cx_.rt->cfg->timeouts;
     const auto sent_at = clock::now();
     std::optional<upstream_parser> rp;
-    const auto head_ec = co_await read_final_head(up, uc, rp, t.upstream_idle, cx_.ws);
+    const auto head_ec = co_await read_final_head(up, uc, rp, t.upstream_idle, cx_.ws, fields);
     if (const auto& ec = head_ec) {
       if (st.closed) {
         trace.add_error("ClientDisconnected");

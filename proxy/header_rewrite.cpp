@@ -8,7 +8,7 @@
 
 namespace proxy {
 
-void strip_hop_by_hop(http::fields& f, bool is_request) {
+void strip_hop_by_hop(relay_fields& f, bool is_request) {
   // Collect the tokens named by Connection first: erasing while reading would invalidate them.
   std::vector<std::string> named;
   for (auto it = f.find(http::field::connection);
@@ -34,7 +34,7 @@ void strip_hop_by_hop(http::fields& f, bool is_request) {
   }
 }
 
-void append_forwarded_for(http::fields& f, std::string_view client_ip) {
+void append_forwarded_for(relay_fields& f, std::string_view client_ip) {
   auto it = f.find("X-Forwarded-For");
   if (it == f.end()) {
     f.insert("X-Forwarded-For", client_ip);

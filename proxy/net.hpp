@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "proxy/field_arena.hpp"
 #include "proxy/stream.hpp"
 
 namespace proxy {

@@ -34,7 +34,7 @@ void count_affinity(const routing::decision& d, const conn_ctx& cx) {
 }
 
 http::response<http::string_body> refusal(const conn_ctx& cx, request_trace& t,
-                                          const http::request_header<>& req,
+                                          const http::request_header<relay_fields>& req,
                                           const request_facts& facts, bool mapi, int status,
                                           int code, std::string_view reason, bool close) {
   t.add_error(reason);
@@ -66,7 +66,7 @@ std::string_view log_scheme_name(config::auth_scheme s) {
 
 /// The request's own columns: URL, client headers, who it authenticates as. NTLM and Negotiate
 /// authenticate the connection, so their user stays with it for the requests that follow.
-void describe_request(request_trace& t, const http::request<http::buffer_body>& req,
+void describe_request(request_trace& t, const http::request<http::buffer_body, relay_fields>& req,
                       const request_facts& facts, conn_ctx& cx) {
   auto& r = t.rec;
   r.method = std::string(req.method_string());
@@ -179,7 +179,7 @@ std::string backend_cookie(std::string_view backend, std::int64_t expires_unix) 
 /// are cut to the schemes the vdir allows; a response that starts or refreshes a session gets
 /// mapigate's affinity cookie naming the backend that answered. Returns whether the backend
 /// offered a connection-bound scheme (NTLM/Negotiate).
-bool prepare_response_head(http::response_header<>& res, const routing::decision& d,
+bool prepare_response_head(http::response_header<relay_fields>& res, const routing::decision& d,
                            std::size_t backend, const conn_ctx& cx, request_trace* trace) {
   const auto& cfg = *cx.rt->cfg;
   bool binds = false;

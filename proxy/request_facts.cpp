@@ -8,7 +8,7 @@
 
 namespace proxy {
 
-request_facts read_request_facts(const http::fields& f, std::string_view cookie_name) {
+request_facts read_request_facts(const relay_fields& f, std::string_view cookie_name) {
   request_facts out;
   for (const auto& field : f) {
     switch (field.name()) {
@@ -42,7 +42,7 @@ request_facts read_request_facts(const http::fields& f, std::string_view cookie_
   return out;
 }
 
-void rewrite_cookies(http::fields& f, const request_facts& facts) {
+void rewrite_cookies(relay_fields& f, const request_facts& facts) {
   std::string name = "Cookie";
   if (auto it = f.find(http::field::cookie); it != f.end()) name = std::string(it->name_string());
   f.erase(http::field::cookie);

@@ -27,11 +27,11 @@ struct request_facts {
 };
 
 /// `cookie_name` empty: affinity is off, only X-BEResource is taken out.
-request_facts read_request_facts(const http::fields& f, std::string_view cookie_name);
+request_facts read_request_facts(const relay_fields& f, std::string_view cookie_name);
 
 /// Replaces the Cookie fields with facts.cookie_rest (same name spelling, same position order
 /// among themselves; empty ones dropped).
-void rewrite_cookies(http::fields& f, const request_facts& facts);
+void rewrite_cookies(relay_fields& f, const request_facts& facts);
 
 /// Seconds since the Unix epoch (affinity token age).
 std::int64_t unix_now() noexcept;

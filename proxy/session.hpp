@@ -57,6 +57,9 @@ struct conn_ctx {
   std::string user;
   /// The request being served (null between requests): what it did, for its log record.
   request_trace* trace = nullptr;
+  /// Where the header fields of the request being served and of its response live (its
+  /// field_arena); the heap between requests.
+  std::pmr::memory_resource* fields = std::pmr::new_delete_resource();
 };
 
 /// Serves one accepted connection until it closes. Never throws for network outcomes. The caller
@@ -65,7 +68,7 @@ struct conn_ctx {
 awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket socket,
                                  std::size_t listener);
 
-using request_parser = http::request_parser<http::buffer_body>;
+using request_parser = http::request_parser<http::buffer_body, field_allocator>;
 
 /// Reads what arrives on `s` into `buf` (at most `max` bytes) without holding memory while
 /// nothing does: a non-blocking read first; when it finds nothing, `buf`'s storage (when it

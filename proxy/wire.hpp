@@ -46,13 +46,13 @@ inline char* put(char* p, std::string_view s) noexcept {
   return p + s.size();
 }
 /// The bytes of every field as it goes on the wire, and of the empty line after them.
-inline std::size_t fields_size(const http::fields& h) noexcept {
+inline std::size_t fields_size(const relay_fields& h) noexcept {
   std::size_t n = 2;
   for (const auto& f : h)
     n += f.name_string().size() + 2 + f.value().size() + 2;
   return n;
 }
-inline char* put_fields(char* p, const http::fields& h) noexcept {
+inline char* put_fields(char* p, const relay_fields& h) noexcept {
   for (const auto& f : h) {
     p = put(p, f.name_string());
     p = put(p, ": ");
@@ -66,7 +66,7 @@ inline char* put_fields(char* p, const http::fields& h) noexcept {
 /// Appends `h` as it goes on the wire: the start line (always HTTP/1.1), then every field as
 /// stored (name case and order kept), then the empty line. The fields are authoritative:
 /// nothing is added (framing fields are the caller's). One reservation for the whole head.
-inline void append_head(beast::flat_buffer& out, const http::request_header<>& h) {
+inline void append_head(beast::flat_buffer& out, const http::request_header<relay_fields>& h) {
   using namespace wire_detail;
   constexpr std::string_view version = " HTTP/1.1\r\n";
   const std::size_t n =
@@ -79,7 +79,7 @@ inline void append_head(beast::flat_buffer& out, const http::request_header<>& h
   put_fields(p, h);
   out.commit(n);
 }
-inline void append_head(beast::flat_buffer& out, const http::response_header<>& h) {
+inline void append_head(beast::flat_buffer& out, const http::response_header<relay_fields>& h) {
   using namespace wire_detail;
   const unsigned code = h.result_int() % 1000;
   char status[] = "HTTP/1.1 000 ";
@@ -98,9 +98,11 @@ inline void append_head(beast::flat_buffer& out, const http::response_header<>& 
   out.commit(n);
 }
 
-using upstream_parser = http::response_parser<http::buffer_body>;
+using upstream_parser = http::response_parser<http::buffer_body, field_allocator>;
 
-/// Reads the backend's final response head into `rp` (a fresh parser each time), skipping
+/// Reads the backend's final response head into `rp` (a fresh parser each time, its fields in
+/// `fields`; after an interim response, on the heap, so that a backend sending 1xx heads
+/// without end cannot grow a request's arena), skipping
 /// interim 1xx responses, each under `idle`. While the backend has not answered (a long-poll:
 /// minutes) the connection holds no buffer. Bytes already read are parsed in place, without an
 /// asynchronous operation. The body is left to the caller (in uc.buffer, and on the wire):
@@ -109,9 +111,13 @@ using upstream_parser = http::response_parser<http::buffer_body>;
 /// when it closed in the middle of a head.
 template <class Up>
 awaitable<error_code> read_final_head(Up& up, upstream_conn& uc, std::optional<upstream_parser>& rp,
-                                      std::chrono::milliseconds idle, worker_state& ws) {
-  for (;;) {
-    rp.emplace();
+                                      std::chrono::milliseconds idle, worker_state& ws,
+                                      field_allocator fields) {
+  for (bool first = true;; first = false) {
+    if (first)
+      rp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(fields));
+    else
+      rp.emplace();
     rp->header_limit(upstream_header_limit);
     rp->body_limit(boost::none);
     arm_deadline(up, idle);

@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "proxy/field_arena.hpp"
 #include "proxy/upstream.hpp"
 
 namespace accesslog {
@@ -50,6 +51,8 @@ struct worker_state {
   /// Byte buffers for framing relayed messages, reused across requests (see wire_lease): a
   /// fresh large buffer per request would cost a malloc, a zero-fill and the allocator's trims.
   std::vector<beast::flat_buffer> spare_buffers;
+  /// The blocks the header fields of each request start in (see field_arena).
+  field_blocks field_arena_blocks;
 
   worker_state(unsigned worker_id, runtime_ptr rt, const process_services& shared)
       : id(worker_id),

@@ -1,6 +1,10 @@
 // Streaming: PENDING chunks leave mapigate as the backend writes them, and a client that goes
 // away during a NotificationWait long-poll takes its backend connection with it.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <boost/asio.hpp>
+#include <thread>
 
 #include "tests/support/gateway.hpp"
 #include "tools/sim/mapi_sim.hpp"
@@ -58,6 +62,45 @@ TEST(Streaming, PendingChunksArriveWithin50msOfTheBackendWritingThem) {
   // And the PENDINGs really are spread in time, not delivered in one burst at the end.
   const auto spread = duration_cast<milliseconds>(r.chunks[matched - 1].at - r.chunks[0].at);
   EXPECT_GE(spread.count(), 400);
+}
+
+TEST(Streaming, InterimResponsesFromTheBackendAreSkippedAndTheFinalOneRelayed) {
+  // A raw backend (the simulator sends no 1xx): 100 and 102 heads, then the final response.
+  namespace net = boost::asio;
+  net::io_context io;
+  net::ip::tcp::acceptor acc(io, {net::ip::make_address("127.0.0.1"), 0});
+  std::thread backend([&] {
+    net::ip::tcp::socket s(io);
+    boost::system::error_code ec;
+    acc.accept(s, ec);
+    std::string in;
+    char buf[4096];
+    while (!ec && in.find("\r\n\r\n") == std::string::npos) {
+      const auto n = s.read_some(net::buffer(buf), ec);
+      in.append(buf, n);
+    }
+    if (ec) return;
+    const std::string reply =
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 102 Processing\r\nX-Interim: 1\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Type: application/mapi-http\r\nX-ResponseCode: 0\r\n"
+        "X-Final: yes\r\nContent-Length: 2\r\n\r\nok";
+    net::write(s, net::buffer(reply), ec);
+    while (!ec)
+      s.read_some(net::buffer(buf), ec);  // until mapigate closes its connection
+  });
+  {
+    gateway gw({.backends = {{"raw", acc.local_endpoint().port()}}});
+    auto c = gw.client();
+    c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Execute", "x"));
+    const auto r = c.read_response();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("X-Final"), "yes");
+    EXPECT_EQ(r.header("X-Interim"), "");
+    EXPECT_EQ(r.body, "ok");
+  }
+  ::shutdown(acc.native_handle(), SHUT_RDWR);  // wakes the accept if mapigate never came
+  backend.join();
 }
 
 TEST(Streaming, ClientGoneDuringNotificationWaitClosesTheBackendConnection) {
