@@ -100,11 +100,11 @@ inline void append_head(beast::flat_buffer& out, const http::response_header<rel
 
 using upstream_parser = http::response_parser<http::buffer_body, field_allocator>;
 
-/// Reads the backend's final response head into `rp` (a fresh parser each time, its fields in
-/// `fields`; after an interim response, on the heap, so that a backend sending 1xx heads
-/// without end cannot grow a request's arena), skipping
-/// interim 1xx responses, each under `idle`. While the backend has not answered (a long-poll:
-/// minutes) the connection holds no buffer. Bytes already read are parsed in place, without an
+/// Reads the backend's final response head into `rp`, skipping interim 1xx responses, each
+/// under `idle`. A fresh parser for each head: the first keeps its fields in `fields` (the
+/// request's arena), later ones on the heap, so that a backend sending 1xx heads without end
+/// cannot grow the arena. While the backend has not answered (a long-poll: minutes) the
+/// connection holds no buffer. Bytes already read are parsed in place, without an
 /// asynchronous operation. The body is left to the caller (in uc.buffer, and on the wire):
 /// streamed, never buffered, so the parser has no body limit. Errors as http::async_read_header
 /// reports them: end_of_stream when the backend closed before sending a byte, partial_message
