@@ -102,17 +102,18 @@ struct response_outcome {
   int status = 0;            ///< status to answer when head_sent is false (502/504)
 };
 
-/// Reads the backend's response and streams it to the client.
+/// Reads the backend's response and streams it to the client. The response's fields go where
+/// the request's are (`fields`: the request's arena).
 template <class Stream, class Up>
 awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn& uc,
                                            const routing::decision& d, bool client_keep_alive,
-                                           unsigned client_version, conn_ctx& cx) {
+                                           unsigned client_version, field_allocator fields,
+                                           conn_ctx& cx) {
   const auto& t = cx.rt->cfg->timeouts;
   const auto sent_at = request_trace::clock::now();
   response_outcome out;
   std::optional<upstream_parser> rp;
-  const auto head_ec =
-      co_await read_final_head(up, uc, rp, t.upstream_idle, cx.ws, field_allocator(cx.fields));
+  const auto head_ec = co_await read_final_head(up, uc, rp, t.upstream_idle, cx.ws, fields);
   if (const auto& ec = head_ec) {
     out.status = ec == beast::error::timeout ? 504 : 502;
     cx.trace->add_error((ec == beast::error::timeout ? "BackendTimeout: " : "BackendError: ") +
@@ -382,10 +383,10 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
       [&](auto& up) -> awaitable<response_outcome> {
         if (!watch)
           co_return co_await relay_response(client, up, *conn, d, client_keep_alive, client_version,
-                                            cx);
-        auto r =
-            co_await (relay_response(client, up, *conn, d, client_keep_alive, client_version, cx) ||
-                      watch_client(client, cbuf, cfg.limits.header_bytes, *conn, gone, cx.ws));
+                                            p.get().get_allocator(), cx);
+        auto r = co_await (relay_response(client, up, *conn, d, client_keep_alive, client_version,
+                                          p.get().get_allocator(), cx) ||
+                           watch_client(client, cbuf, cfg.limits.header_bytes, *conn, gone, cx.ws));
         if (r.index() == 0) co_return std::get<0>(r);
         co_return response_outcome{};
       },

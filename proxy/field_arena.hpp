@@ -52,7 +52,6 @@ class field_arena {
   field_arena(const field_arena&) = delete;
   field_arena& operator=(const field_arena&) = delete;
 
-  std::pmr::memory_resource* resource() noexcept { return &resource_; }
   field_allocator allocator() noexcept { return field_allocator(&resource_); }
 
  private:

@@ -109,11 +109,6 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
 
   // The fields of this request and its response: one arena, released when the request ends.
   field_arena arena(cx.ws.field_arena_blocks);
-  struct arena_scope {
-    conn_ctx& cx;
-    ~arena_scope() { cx.fields = std::pmr::new_delete_resource(); }
-  } arena_in_use{cx};
-  cx.fields = arena.resource();
   request_parser p(std::piecewise_construct, std::make_tuple(), std::make_tuple(arena.allocator()));
   p.header_limit(static_cast<std::uint32_t>(cfg.limits.header_bytes));
   p.body_limit(boost::none);  // checked below, once the vdir is known (MAPI answers differ)

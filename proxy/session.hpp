@@ -57,9 +57,6 @@ struct conn_ctx {
   std::string user;
   /// The request being served (null between requests): what it did, for its log record.
   request_trace* trace = nullptr;
-  /// Where the header fields of the request being served and of its response live (its
-  /// field_arena); the heap between requests.
-  std::pmr::memory_resource* fields = std::pmr::new_delete_resource();
 };
 
 /// Serves one accepted connection until it closes. Never throws for network outcomes. The caller

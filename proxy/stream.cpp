@@ -54,16 +54,23 @@ void core::close() noexcept {
   timer.cancel();
 }
 
-std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
+namespace {
+
+/// Whether a call that does not wait may touch the connection: not once a deadline closed it
+/// (timeout; such a call has no deadline of its own) or it was closed (bad_descriptor).
+bool open_for_try(const core& c, error_code& ec) {
   ec = {};
-  if (c.timed_out) {  // a read that does not wait has no deadline of its own
+  if (c.timed_out)
     ec = beast::error::timeout;
-    return 0;
-  }
-  if (!c.socket.is_open()) {
+  else if (!c.socket.is_open())
     ec = net::error::bad_descriptor;
-    return 0;
-  }
+  return !ec;
+}
+
+}  // namespace
+
+std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
+  if (!open_for_try(c, ec)) return 0;
   const auto n = ::recv(c.socket.native_handle(), data, size, MSG_DONTWAIT);
   if (n > 0) return static_cast<std::size_t>(n);
   if (n == 0 && size > 0) {
@@ -77,15 +84,7 @@ std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
 }
 
 std::size_t try_write(core& c, const void* data, std::size_t size, error_code& ec) {
-  ec = {};
-  if (c.timed_out) {
-    ec = beast::error::timeout;
-    return 0;
-  }
-  if (!c.socket.is_open()) {
-    ec = net::error::bad_descriptor;
-    return 0;
-  }
+  if (!open_for_try(c, ec)) return 0;
   if (size == 0) return 0;
   const auto n = ::send(c.socket.native_handle(), data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n >= 0) return static_cast<std::size_t>(n);
@@ -193,36 +192,27 @@ tls_conn::tls_conn(tcp_conn next, boost::asio::ssl::context& ctx)
 }
 
 std::size_t tls_conn::try_read_some(net::mutable_buffer b, error_code& ec) {
-  ec = {};
-  auto& c = next_.core();
-  if (c.timed_out) {  // a read that does not wait has no deadline of its own
-    ec = beast::error::timeout;
-    return 0;
-  }
-  const auto r =
-      stream_detail::tls_try_open(c, ssl_.get(), stream_detail::tls_call::read, b.data(), b.size());
-  if (r.done) {
-    ec = r.ec;
-    return r.n;
-  }
-  ec = r.wait == net::socket_base::wait_read ? net::error::would_block : net::error::in_progress;
-  return 0;
+  return try_now(stream_detail::tls_call::read, b.data(), b.size(), ec);
 }
 
 std::size_t tls_conn::try_write_some(net::const_buffer b, error_code& ec) {
-  ec = {};
+  return try_now(stream_detail::tls_call::write, const_cast<void*>(b.data()), b.size(), ec);
+}
+
+std::size_t tls_conn::try_now(stream_detail::tls_call call, void* data, std::size_t size,
+                              error_code& ec) {
   auto& c = next_.core();
-  if (c.timed_out) {
-    ec = beast::error::timeout;
-    return 0;
-  }
-  const auto r = stream_detail::tls_try_open(c, ssl_.get(), stream_detail::tls_call::write,
-                                             const_cast<void*>(b.data()), b.size());
+  if (!stream_detail::open_for_try(c, ec)) return 0;
+  const auto r = stream_detail::tls_try(ssl_.get(), call, data, size);
   if (r.done) {
     ec = r.ec;
     return r.n;
   }
-  ec = r.wait == net::socket_base::wait_write ? net::error::would_block : net::error::in_progress;
+  // Waiting for what the call itself does is would_block; for the other direction (a read
+  // that must write first, a write that must read first), in_progress.
+  const auto own = call == stream_detail::tls_call::read ? net::socket_base::wait_read
+                                                         : net::socket_base::wait_write;
+  ec = r.wait == own ? net::error::would_block : net::error::in_progress;
   return 0;
 }
 

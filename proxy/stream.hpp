@@ -391,6 +391,10 @@ class tls_conn {
  private:
   static constexpr std::size_t gather_limit = 16 * 1024;  ///< one TLS record's payload
 
+  /// try_read_some and try_write_some: one non-blocking OpenSSL call, never on a closed socket.
+  std::size_t try_now(stream_detail::tls_call call, void* data, std::size_t size,
+                      boost::system::error_code& ec);
+
   template <bool WithSize, class Token>
   auto start(stream_detail::tls_call call, void* data, std::size_t size, Token& token) {
     using sig = std::conditional_t<WithSize, void(boost::system::error_code, std::size_t),
