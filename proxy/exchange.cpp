@@ -321,9 +321,10 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
     // found" now instead of after a connect timeout, so Outlook reconnects at once.
     trace.add_error("SessionBackendDown: " + cfg.backends[*d.affinity_backend].name);
     const bool keep = client_keep_alive && co_await discard_body(client, cbuf, p, cx);
-    auto res = make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
-                               "the mailbox server holding the session is down", !keep);
-    co_await write_local(client, std::move(res), cx);
+    co_await write_local_made(client, cx, [&] {
+      return make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
+                             "the mailbox server holding the session is down", !keep);
+    });
     co_return keep;
   }
   if (d.affinity_backend)
@@ -338,8 +339,9 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
       case send_status::client_failed:
         co_return false;
       case send_status::failed_mid_request: {
-        auto res = make_error(502, "backend failed while receiving the request", true);
-        co_await write_local(client, std::move(res), cx);
+        co_await write_local_made(client, cx, [] {
+          return make_error(502, "backend failed while receiving the request", true);
+        });
         co_return false;
       }
       case send_status::unreachable:
@@ -347,10 +349,10 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
           // The server holding this session context is gone: any other server would answer
           // "context not found" after a round trip; say it now, so Outlook reconnects at once.
           const bool keep = client_keep_alive && co_await discard_body(client, cbuf, p, cx);
-          auto res =
-              make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
-                              "the mailbox server holding the session is unreachable", !keep);
-          co_await write_local(client, std::move(res), cx);
+          co_await write_local_made(client, cx, [&] {
+            return make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
+                                   "the mailbox server holding the session is unreachable", !keep);
+          });
           co_return keep;
         }
         continue;
@@ -361,7 +363,8 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
     trace.add_error("NoBackendReachable");
     // The body is still unread: drop a small one so the connection can carry another request.
     const bool keep = client_keep_alive && co_await discard_body(client, cbuf, p, cx);
-    co_await write_local(client, make_error(502, "no backend reachable", !keep), cx);
+    co_await write_local_made(client, cx,
+                              [&] { return make_error(502, "no backend reachable", !keep); });
     co_return keep;
   }
 
@@ -398,11 +401,12 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   }
   if (!result.head_sent) {
     conn->abort();
-    const std::string_view why = result.status == 504
-                                     ? "backend did not answer in time"
-                                     : "backend closed or sent an invalid response";
-    auto res = make_error(result.status, why, !client_keep_alive);
-    co_await write_local(client, std::move(res), cx);
+    co_await write_local_made(client, cx, [&] {
+      const std::string_view why = result.status == 504
+                                       ? "backend did not answer in time"
+                                       : "backend closed or sent an invalid response";
+      return make_error(result.status, why, !client_keep_alive);
+    });
     co_return client_keep_alive;
   }
   ++conn->requests;

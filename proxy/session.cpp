@@ -98,12 +98,13 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
     case head_status::too_large:
       log(log_level::info, "c", cx.id, " ", cx.client_ip, " request head too large (431)");
       trace.add_error("request header fields too large");
-      co_await write_local(client, make_error(431, "request header fields too large", true), cx);
+      co_await write_local_made(
+          client, cx, [] { return make_error(431, "request header fields too large", true); });
       co_return request_end::linger;
     case head_status::bad:
       log(log_level::info, "c", cx.id, " ", cx.client_ip, " bad request head: ", scan.reason);
       trace.add_error(scan.reason);
-      co_await write_local(client, make_error(400, scan.reason, true), cx);
+      co_await write_local_made(client, cx, [&] { return make_error(400, scan.reason, true); });
       co_return request_end::linger;
   }
 
@@ -117,9 +118,10 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   if (ec || !p.is_header_done() || used != scan.length) {
     log(log_level::info, "c", cx.id, " ", cx.client_ip,
         " rejected request: ", ec ? ec.message() : "incomplete head");
-    auto res = make_error(400, ec ? ec.message() : "malformed request head", true);
     trace.add_error("malformed request head");
-    co_await write_local(client, std::move(res), cx);
+    co_await write_local_made(client, cx, [&] {
+      return make_error(400, ec ? ec.message() : "malformed request head", true);
+    });
     co_return request_end::linger;
   }
   cbuf.consume(used);
@@ -130,7 +132,8 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   describe_request(trace, req, facts, cx);
   if (facts.hosts > 1) {
     trace.add_error("more than one Host header");
-    co_await write_local(client, make_error(400, "more than one Host header", true), cx);
+    co_await write_local_made(client, cx,
+                              [] { return make_error(400, "more than one Host header", true); });
     co_return request_end::linger;
   }
   if (facts.be_resource)
@@ -158,11 +161,14 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
       // A small body is read and dropped first, so the connection survives the refusal. A
       // client waiting for 100 Continue sends none: close instead of waiting for it.
       const bool expects_continue = req.find(http::field::expect) != req.end();
-      const bool drained =
-          expects_continue ? p.is_done() : co_await discard_body(client, cbuf, p, cx);
-      auto res = refuse(d.status, d.mapi_code, d.reason, !drained);
-      const bool close = !res.keep_alive();
-      co_await write_local(client, std::move(res), cx);
+      bool drained = p.is_done();
+      if (!expects_continue) drained = co_await discard_body(client, cbuf, p, cx);
+      bool close = false;
+      co_await write_local_made(client, cx, [&] {
+        auto res = refuse(d.status, d.mapi_code, d.reason, !drained);
+        close = !res.keep_alive();
+        return res;
+      });
       if (close) co_return drained ? request_end::close : request_end::linger;
       co_return request_end::next;
     }
@@ -175,12 +181,15 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
         usable = cx.rt->live[b].usable(now);
       const bool ok = usable && !cx.ws.draining;
       if (!ok) trace.add_error(cx.ws.draining ? "Draining" : "NoBackendUsable");
-      auto res = ok ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name,
-                                 !keep_alive || has_body)
-                    : make_reply(503, "text/html", "503 Service Unavailable<br/>" + cfg.server_name,
-                                 !keep_alive || has_body);
-      if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
-      co_await write_local(client, std::move(res), cx);
+      co_await write_local_made(client, cx, [&] {
+        auto res =
+            ok ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name,
+                            !keep_alive || has_body)
+               : make_reply(503, "text/html", "503 Service Unavailable<br/>" + cfg.server_name,
+                            !keep_alive || has_body);
+        if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
+        return res;
+      });
       if (!keep_alive || has_body) co_return has_body ? request_end::linger : request_end::close;
       co_return request_end::next;
     }
@@ -192,24 +201,26 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   // only be checked after parts of it were already relayed, so it is refused up front.
   if (auto te = req.find(http::field::transfer_encoding); te != req.end()) {
     // RFC 9112 §6.1: an unknown transfer coding is 501; chunked is known but not accepted.
-    auto res =
-        beast::iequals(te->value(), "chunked")
-            ? refuse(411, routing::mapi_code::invalid_header,
-                     "chunked request bodies are not accepted", true)
-            : refuse(501, routing::mapi_code::invalid_header, "unsupported transfer coding", true);
-    co_await write_local(client, std::move(res), cx);
+    const bool chunked = beast::iequals(te->value(), "chunked");
+    co_await write_local_made(client, cx, [&] {
+      return chunked ? refuse(411, routing::mapi_code::invalid_header,
+                              "chunked request bodies are not accepted", true)
+                     : refuse(501, routing::mapi_code::invalid_header,
+                              "unsupported transfer coding", true);
+    });
     co_return request_end::linger;
   }
   if (p.content_length().value_or(0) > cfg.limits.mapi_body_bytes) {
-    auto res =
-        refuse(413, routing::mapi_code::too_large, "request body larger than the limit", true);
-    co_await write_local(client, std::move(res), cx);
+    co_await write_local_made(client, cx, [&] {
+      return refuse(413, routing::mapi_code::too_large, "request body larger than the limit", true);
+    });
     co_return request_end::linger;
   }
   if (auto it = req.find(http::field::expect); it != req.end()) {
     if (!beast::iequals(it->value(), "100-continue")) {
-      auto res = refuse(417, routing::mapi_code::invalid_header, "unsupported expectation", true);
-      co_await write_local(client, std::move(res), cx);
+      co_await write_local_made(client, cx, [&] {
+        return refuse(417, routing::mapi_code::invalid_header, "unsupported expectation", true);
+      });
       co_return request_end::linger;
     }
     if (has_body) {

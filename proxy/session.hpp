@@ -180,6 +180,17 @@ awaitable<bool> write_local(Stream& client, http::response<http::string_body> re
   co_return !ec;
 }
 
+/// write_local for the response `make()` returns. Not a coroutine: the response is built on this
+/// stack frame and moves into write_local's, so the awaiting coroutine holds nothing of it. A
+/// coroutine awaiting write_local(client, make_error(...), cx) itself keeps a slot for that
+/// response in its own frame for its whole life (GCC gives each object alive across a suspension
+/// point a slot of its own, on every path), so a request holding a long-poll would carry one per
+/// refusal it could have written.
+template <class Stream, class Make>
+awaitable<bool> write_local_made(Stream& client, const conn_ctx& cx, Make&& make) {
+  return write_local(client, std::forward<Make>(make)(), cx);
+}
+
 /// Forwards one parsed request (head read, body not yet) to the backend its affinity token names,
 /// or else one chosen from `d.candidates`, and streams the response back. Returns whether the
 /// client connection can carry another request. Retries on the next candidate only while not one

@@ -83,6 +83,17 @@ TEST_F(Framing, SmallRefusedBodyIsDrainedAndTheConnectionKept) {
   EXPECT_EQ(c.read_response().status, 200);
 }
 
+TEST_F(Framing, TwoHostsAndAnUnknownExpectationAreRefused) {
+  expect_refused(
+      mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", "", "Host: mail.corp.test\r\n"),
+      400);
+  // RFC 9110 §10.1.1: 417 for an expectation not met; on a MAPI vdir, the protocol's form.
+  expect_refused(
+      mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", "x", "Expect: 200-ok\r\n"), 200,
+      4);
+  EXPECT_EQ(mbx_->requests().size(), 0u);
+}
+
 TEST_F(Framing, TricklingHeaderIsCutAtTheDeadline) {
   auto c = gw_->client();
   const auto start = std::chrono::steady_clock::now();

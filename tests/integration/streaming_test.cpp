@@ -103,6 +103,39 @@ TEST(Streaming, InterimResponsesFromTheBackendAreSkippedAndTheFinalOneRelayed) {
   backend.join();
 }
 
+TEST(Streaming, BackendClosingBeforeItsResponseHeadIs502AndTheClientStays) {
+  // A raw backend that reads the request and closes without a word.
+  namespace net = boost::asio;
+  net::io_context io;
+  net::ip::tcp::acceptor acc(io, {net::ip::make_address("127.0.0.1"), 0});
+  std::thread backend([&] {
+    net::ip::tcp::socket s(io);
+    boost::system::error_code ec;
+    acc.accept(s, ec);
+    std::string in;
+    char buf[4096];
+    while (!ec && in.find("\r\n\r\nx") == std::string::npos) {
+      const auto n = s.read_some(net::buffer(buf), ec);
+      in.append(buf, n);
+    }
+    s.close(ec);
+  });
+  {
+    gateway gw({.backends = {{"raw", acc.local_endpoint().port()}}});
+    auto c = gw.client();
+    c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Execute", "x"));
+    const auto r = c.read_response();
+    EXPECT_EQ(r.status, 502);
+    EXPECT_NE(r.body.find("backend closed or sent an invalid response"), std::string::npos);
+    EXPECT_EQ(r.header("Connection"), "");
+    // The client's connection carries its next request (answered by mapigate itself).
+    c.send(mapi_request("evil.example.test", "emsmdb", "u@corp.test", "PING", ""));
+    EXPECT_EQ(c.read_response().status, 421);
+  }
+  ::shutdown(acc.native_handle(), SHUT_RDWR);  // wakes the accept if mapigate never came
+  backend.join();
+}
+
 TEST(Streaming, ClientGoneDuringNotificationWaitClosesTheBackendConnection) {
   sim::options o;
   o.name = "mbx01";
