@@ -102,13 +102,14 @@ struct response_outcome {
   int status = 0;            ///< status to answer when head_sent is false (502/504)
 };
 
-/// Reads the backend's response and streams it to the client. The response's fields go where
-/// the request's are (`fields`: the request's arena).
+/// Reads the backend's response and streams it to the client. The response's fields are
+/// allocated with `fields`; `drop_fields`: they are cleared once the head is framed, so a
+/// response streamed for minutes (a long-poll's PENDINGs) holds none of them meanwhile.
 template <class Stream, class Up>
 awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn& uc,
                                            const routing::decision& d, bool client_keep_alive,
                                            unsigned client_version, field_allocator fields,
-                                           conn_ctx& cx) {
+                                           bool drop_fields, conn_ctx& cx) {
   const auto& t = cx.rt->cfg->timeouts;
   const auto sent_at = request_trace::clock::now();
   response_outcome out;
@@ -167,7 +168,10 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
     {
       wire_lease lease(cx.ws);
       auto& wire = *lease;
-      if (!head_written) append_head(wire, res.base());
+      if (!head_written) {
+        append_head(wire, res.base());
+        if (drop_fields) res.clear();  // framed: not read again (trailers would be re-added)
+      }
       while (!rp->is_done() && !need_input && wire.size() < relay_batch) {
         const std::size_t slot = chunk_out ? chunk_slot : 0;
         // The body bytes parsed can be no more than those buffered.
@@ -295,9 +299,11 @@ awaitable<send_status> send_to(Stream& client, beast::flat_buffer& cbuf, request
 }  // namespace
 
 template <class Stream>
-awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, request_parser& p,
+awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
+                                std::optional<request_parser>& parser, field_arena& arena,
                                 const routing::decision& d, conn_ctx& cx) {
   const auto& cfg = *cx.rt->cfg;
+  auto& p = *parser;
   auto& req = p.get();
   const bool client_keep_alive = req.keep_alive() && !cx.ws.draining;
   const unsigned client_version = req.version();
@@ -381,14 +387,24 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf, reques
   // answered promptly by the mailbox server: they are not watched (a vanished client is learned
   // when the response is written), which saves a read and its cancellation per request.
   const bool watch = trace.notification_wait || !trace.mapi;
+  if (watch) {
+    // The request went out whole and is not read again (retries end once a byte is sent). A
+    // long-poll is held for minutes: its fields' memory goes back to the worker meanwhile.
+    parser.reset();
+    arena.release();
+  }
+  // A held response's fields come from the heap and go once its head is framed: the arena
+  // would keep their memory, and take a block, for as long as the response streams.
+  const field_allocator response_fields =
+      watch ? field_allocator(std::pmr::new_delete_resource()) : arena.allocator();
   bool gone = false;
   auto result = co_await std::visit(
       [&](auto& up) -> awaitable<response_outcome> {
         if (!watch)
           co_return co_await relay_response(client, up, *conn, d, client_keep_alive, client_version,
-                                            p.get().get_allocator(), cx);
+                                            response_fields, false, cx);
         auto r = co_await (relay_response(client, up, *conn, d, client_keep_alive, client_version,
-                                          p.get().get_allocator(), cx) ||
+                                          response_fields, true, cx) ||
                            watch_client(client, cbuf, cfg.limits.header_bytes, *conn, gone, cx.ws));
         if (r.index() == 0) co_return std::get<0>(r);
         co_return response_outcome{};
@@ -448,10 +464,10 @@ void pinned_connections::put(upstream_ptr c) {
 }
 
 template awaitable<bool> forward_request<plain_stream>(plain_stream&, beast::flat_buffer&,
-                                                       request_parser&, const routing::decision&,
-                                                       conn_ctx&);
+                                                       std::optional<request_parser>&, field_arena&,
+                                                       const routing::decision&, conn_ctx&);
 template awaitable<bool> forward_request<tls_stream>(tls_stream&, beast::flat_buffer&,
-                                                     request_parser&, const routing::decision&,
-                                                     conn_ctx&);
+                                                     std::optional<request_parser>&, field_arena&,
+                                                     const routing::decision&, conn_ctx&);
 
 }  // namespace proxy

@@ -110,7 +110,10 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
 
   // The fields of this request and its response: one arena, released when the request ends.
   field_arena arena(cx.ws.field_arena_blocks);
-  request_parser p(std::piecewise_construct, std::make_tuple(), std::make_tuple(arena.allocator()));
+  // Optional: forward_request ends it early once the request is sent (see there).
+  std::optional<request_parser> parser;
+  auto& p = parser.emplace(std::piecewise_construct, std::make_tuple(),
+                           std::make_tuple(arena.allocator()));
   p.header_limit(static_cast<std::uint32_t>(cfg.limits.header_bytes));
   p.body_limit(boost::none);  // checked below, once the vdir is known (MAPI answers differ)
   error_code ec;
@@ -234,7 +237,8 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   if (facts.cookies_changed) rewrite_cookies(req, facts);
 
   ++cx.ws.active_requests;
-  const bool again = co_await forward_request(client, cbuf, p, d, cx);
+  const bool again = co_await forward_request(client, cbuf, parser, arena, d, cx);
+  // Nothing of the request (req, p, facts) is used from here on: forward_request may have ended it.
   --cx.ws.active_requests;
   co_return again&& keep_alive ? request_end::next : request_end::close;
 }

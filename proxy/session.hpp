@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -197,8 +198,14 @@ awaitable<bool> write_local_made(Stream& client, const conn_ctx& cx, Make&& make
 /// byte of the request has been sent. If the client goes away while the response is awaited or
 /// streamed, the backend connection is closed at once (never pooled). Defined for plain_stream and
 /// tls_stream.
+///
+/// `parser` holds the request, its fields allocated from `arena`, which the response's fields
+/// use too. A response that may be held long (a NotificationWait; any request off the MAPI
+/// vdirs) is awaited and streamed holding neither: once the request is sent, `parser` is reset
+/// and `arena` released, and the response's fields are on the heap only until its head is framed.
 template <class Stream>
-awaitable<bool> forward_request(Stream& client, beast::flat_buffer& client_buf, request_parser& p,
+awaitable<bool> forward_request(Stream& client, beast::flat_buffer& client_buf,
+                                std::optional<request_parser>& parser, field_arena& arena,
                                 const routing::decision& d, conn_ctx& cx);
 
 }  // namespace proxy

@@ -136,6 +136,50 @@ TEST(Streaming, BackendClosingBeforeItsResponseHeadIs502AndTheClientStays) {
   backend.join();
 }
 
+TEST(Streaming, HeldResponseWithTrailersIsRelayedWholeAndTheConnectionGoesOn) {
+  // A long-poll's request and response fields are given up once sent and framed; the
+  // response's trailer fields arrive after that. Everything the client needs still arrives.
+  namespace net = boost::asio;
+  net::io_context io;
+  net::ip::tcp::acceptor acc(io, {net::ip::make_address("127.0.0.1"), 0});
+  std::thread backend([&] {
+    net::ip::tcp::socket s(io);
+    boost::system::error_code ec;
+    acc.accept(s, ec);
+    std::string in;
+    char buf[4096];
+    while (!ec && in.find("\r\n\r\nnw") == std::string::npos) {
+      const auto n = s.read_some(net::buffer(buf), ec);
+      in.append(buf, n);
+    }
+    if (ec) return;
+    net::write(s,
+               net::buffer(std::string_view(
+                   "HTTP/1.1 200 OK\r\nContent-Type: application/mapi-http\r\nX-ResponseCode: 0\r\n"
+                   "X-Held: yes\r\nTransfer-Encoding: chunked\r\n\r\nC\r\nPROCESSING\r\n\r\n")),
+               ec);
+    net::write(s, net::buffer(std::string_view("9\r\nPENDING\r\n\r\n0\r\nX-Trailer: t\r\n\r\n")),
+               ec);
+    while (!ec)
+      s.read_some(net::buffer(buf), ec);  // until mapigate closes its connection
+  });
+  {
+    gateway gw({.backends = {{"raw", acc.local_endpoint().port()}}});
+    auto c = gw.client();
+    c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "NotificationWait", "nw"));
+    const auto r = c.read_response(5s);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("X-Held"), "yes");
+    EXPECT_EQ(r.header("X-ResponseCode"), "0");
+    EXPECT_EQ(r.body, "PROCESSING\r\nPENDING\r\n");
+    ASSERT_GE(r.chunks.size(), 2u);
+    c.send(mapi_request("evil.example.test", "emsmdb", "u@corp.test", "PING", ""));
+    EXPECT_EQ(c.read_response().status, 421);
+  }
+  ::shutdown(acc.native_handle(), SHUT_RDWR);
+  backend.join();
+}
+
 TEST(Streaming, ClientGoneDuringNotificationWaitClosesTheBackendConnection) {
   sim::options o;
   o.name = "mbx01";
