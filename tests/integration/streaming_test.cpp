@@ -64,120 +64,90 @@ TEST(Streaming, PendingChunksArriveWithin50msOfTheBackendWritingThem) {
   EXPECT_GE(spread.count(), 400);
 }
 
-TEST(Streaming, InterimResponsesFromTheBackendAreSkippedAndTheFinalOneRelayed) {
-  // A raw backend (the simulator sends no 1xx): 100 and 102 heads, then the final response.
-  namespace net = boost::asio;
-  net::io_context io;
-  net::ip::tcp::acceptor acc(io, {net::ip::make_address("127.0.0.1"), 0});
-  std::thread backend([&] {
-    net::ip::tcp::socket s(io);
-    boost::system::error_code ec;
-    acc.accept(s, ec);
-    std::string in;
-    char buf[4096];
-    while (!ec && in.find("\r\n\r\n") == std::string::npos) {
-      const auto n = s.read_some(net::buffer(buf), ec);
-      in.append(buf, n);
-    }
-    if (ec) return;
-    const std::string reply =
-        "HTTP/1.1 100 Continue\r\n\r\n"
-        "HTTP/1.1 102 Processing\r\nX-Interim: 1\r\n\r\n"
-        "HTTP/1.1 200 OK\r\nContent-Type: application/mapi-http\r\nX-ResponseCode: 0\r\n"
-        "X-Final: yes\r\nContent-Length: 2\r\n\r\nok";
-    net::write(s, net::buffer(reply), ec);
-    while (!ec)
-      s.read_some(net::buffer(buf), ec);  // until mapigate closes its connection
-  });
-  {
-    gateway gw({.backends = {{"raw", acc.local_endpoint().port()}}});
-    auto c = gw.client();
-    c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Execute", "x"));
-    const auto r = c.read_response();
-    EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.header("X-Final"), "yes");
-    EXPECT_EQ(r.header("X-Interim"), "");
-    EXPECT_EQ(r.body, "ok");
+/// A backend that answers mapigate's one connection with raw bytes (the simulator cannot send
+/// 1xx heads, trailers or nothing at all): reads until the request's body `body_ends` has
+/// arrived, writes `reply` (empty: closes at once), then reads until mapigate closes.
+class raw_backend {
+ public:
+  raw_backend(std::string body_ends, std::string reply)
+      : thread_([this, until = "\r\n\r\n" + std::move(body_ends), reply = std::move(reply)] {
+          namespace net = boost::asio;
+          net::ip::tcp::socket s(io_);
+          boost::system::error_code ec;
+          acceptor_.accept(s, ec);
+          std::string in;
+          char buf[4096];
+          while (!ec && in.find(until) == std::string::npos) {
+            const auto n = s.read_some(net::buffer(buf), ec);
+            in.append(buf, n);
+          }
+          if (ec || reply.empty()) return;
+          net::write(s, net::buffer(reply), ec);
+          while (!ec)
+            s.read_some(net::buffer(buf), ec);
+        }) {}
+  ~raw_backend() {
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes the accept if mapigate never came
+    thread_.join();
   }
-  ::shutdown(acc.native_handle(), SHUT_RDWR);  // wakes the accept if mapigate never came
-  backend.join();
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  std::thread thread_;
+};
+
+TEST(Streaming, InterimResponsesFromTheBackendAreSkippedAndTheFinalOneRelayed) {
+  raw_backend backend(
+      "x",
+      "HTTP/1.1 100 Continue\r\n\r\n"
+      "HTTP/1.1 102 Processing\r\nX-Interim: 1\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Type: application/mapi-http\r\nX-ResponseCode: 0\r\n"
+      "X-Final: yes\r\nContent-Length: 2\r\n\r\nok");
+  gateway gw({.backends = {{"raw", backend.port()}}});
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Execute", "x"));
+  const auto r = c.read_response();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("X-Final"), "yes");
+  EXPECT_EQ(r.header("X-Interim"), "");
+  EXPECT_EQ(r.body, "ok");
 }
 
 TEST(Streaming, BackendClosingBeforeItsResponseHeadIs502AndTheClientStays) {
-  // A raw backend that reads the request and closes without a word.
-  namespace net = boost::asio;
-  net::io_context io;
-  net::ip::tcp::acceptor acc(io, {net::ip::make_address("127.0.0.1"), 0});
-  std::thread backend([&] {
-    net::ip::tcp::socket s(io);
-    boost::system::error_code ec;
-    acc.accept(s, ec);
-    std::string in;
-    char buf[4096];
-    while (!ec && in.find("\r\n\r\nx") == std::string::npos) {
-      const auto n = s.read_some(net::buffer(buf), ec);
-      in.append(buf, n);
-    }
-    s.close(ec);
-  });
-  {
-    gateway gw({.backends = {{"raw", acc.local_endpoint().port()}}});
-    auto c = gw.client();
-    c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Execute", "x"));
-    const auto r = c.read_response();
-    EXPECT_EQ(r.status, 502);
-    EXPECT_NE(r.body.find("backend closed or sent an invalid response"), std::string::npos);
-    EXPECT_EQ(r.header("Connection"), "");
-    // The client's connection carries its next request (answered by mapigate itself).
-    c.send(mapi_request("evil.example.test", "emsmdb", "u@corp.test", "PING", ""));
-    EXPECT_EQ(c.read_response().status, 421);
-  }
-  ::shutdown(acc.native_handle(), SHUT_RDWR);  // wakes the accept if mapigate never came
-  backend.join();
+  raw_backend backend("x", "");  // reads the request and closes without a word
+  gateway gw({.backends = {{"raw", backend.port()}}});
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "Execute", "x"));
+  const auto r = c.read_response();
+  EXPECT_EQ(r.status, 502);
+  EXPECT_NE(r.body.find("backend closed or sent an invalid response"), std::string::npos);
+  EXPECT_EQ(r.header("Connection"), "");
+  // The client's connection carries its next request (answered by mapigate itself).
+  c.send(mapi_request("evil.example.test", "emsmdb", "u@corp.test", "PING", ""));
+  EXPECT_EQ(c.read_response().status, 421);
 }
 
 TEST(Streaming, HeldResponseWithTrailersIsRelayedWholeAndTheConnectionGoesOn) {
   // A long-poll's request and response fields are given up once sent and framed; the
   // response's trailer fields arrive after that. Everything the client needs still arrives.
-  namespace net = boost::asio;
-  net::io_context io;
-  net::ip::tcp::acceptor acc(io, {net::ip::make_address("127.0.0.1"), 0});
-  std::thread backend([&] {
-    net::ip::tcp::socket s(io);
-    boost::system::error_code ec;
-    acc.accept(s, ec);
-    std::string in;
-    char buf[4096];
-    while (!ec && in.find("\r\n\r\nnw") == std::string::npos) {
-      const auto n = s.read_some(net::buffer(buf), ec);
-      in.append(buf, n);
-    }
-    if (ec) return;
-    net::write(s,
-               net::buffer(std::string_view(
-                   "HTTP/1.1 200 OK\r\nContent-Type: application/mapi-http\r\nX-ResponseCode: 0\r\n"
-                   "X-Held: yes\r\nTransfer-Encoding: chunked\r\n\r\nC\r\nPROCESSING\r\n\r\n")),
-               ec);
-    net::write(s, net::buffer(std::string_view("9\r\nPENDING\r\n\r\n0\r\nX-Trailer: t\r\n\r\n")),
-               ec);
-    while (!ec)
-      s.read_some(net::buffer(buf), ec);  // until mapigate closes its connection
-  });
-  {
-    gateway gw({.backends = {{"raw", acc.local_endpoint().port()}}});
-    auto c = gw.client();
-    c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "NotificationWait", "nw"));
-    const auto r = c.read_response(5s);
-    EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.header("X-Held"), "yes");
-    EXPECT_EQ(r.header("X-ResponseCode"), "0");
-    EXPECT_EQ(r.body, "PROCESSING\r\nPENDING\r\n");
-    ASSERT_GE(r.chunks.size(), 2u);
-    c.send(mapi_request("evil.example.test", "emsmdb", "u@corp.test", "PING", ""));
-    EXPECT_EQ(c.read_response().status, 421);
-  }
-  ::shutdown(acc.native_handle(), SHUT_RDWR);
-  backend.join();
+  raw_backend backend(
+      "nw",
+      "HTTP/1.1 200 OK\r\nContent-Type: application/mapi-http\r\nX-ResponseCode: 0\r\n"
+      "X-Held: yes\r\nTransfer-Encoding: chunked\r\n\r\nC\r\nPROCESSING\r\n\r\n"
+      "9\r\nPENDING\r\n\r\n0\r\nX-Trailer: t\r\n\r\n");
+  gateway gw({.backends = {{"raw", backend.port()}}});
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "NotificationWait", "nw"));
+  const auto r = c.read_response(5s);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("X-Held"), "yes");
+  EXPECT_EQ(r.header("X-ResponseCode"), "0");
+  EXPECT_EQ(r.body, "PROCESSING\r\nPENDING\r\n");
+  ASSERT_GE(r.chunks.size(), 2u);
+  c.send(mapi_request("evil.example.test", "emsmdb", "u@corp.test", "PING", ""));
+  EXPECT_EQ(c.read_response().status, 421);
 }
 
 TEST(Streaming, ClientGoneDuringNotificationWaitClosesTheBackendConnection) {
