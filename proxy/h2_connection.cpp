@@ -382,16 +382,8 @@ class h2_conn final : public h2::events {
         refuse(d.status, d.mapi_code, d.reason);
         co_return;
       case routing::decision::action::healthcheck: {
-        bool usable = false;
-        const auto now = steady_ms();
-        for (std::size_t b = 0; b < cfg.backends.size() && !usable; ++b)
-          usable = cx_.rt->live[b].usable(now);
-        const bool ok = usable && !cx_.ws.draining;
-        auto res = ok ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, false)
-                      : make_reply(503, "text/html",
-                                   "503 Service Unavailable<br/>" + cfg.server_name, false);
-        if (method == "HEAD") res.body().clear();
-        respond(st, std::move(res), trace);
+        std::string_view problem;  // not logged on HTTP/2 (as before; HTTP/1.1 logs it)
+        respond(st, health_reply(cx_, method == "HEAD", false, problem), trace);
         co_return;
       }
       case routing::decision::action::proxy:

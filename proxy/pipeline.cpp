@@ -19,6 +19,21 @@ void start_trace(request_trace& t, const conn_ctx& cx) {
   t.rec.protocol = "Unknown";
 }
 
+http::response<http::string_body> health_reply(const conn_ctx& cx, bool head, bool close,
+                                               std::string_view& problem) {
+  const auto& cfg = *cx.rt->cfg;
+  bool usable = false;
+  const auto now = steady_ms();
+  for (std::size_t b = 0; b < cfg.backends.size() && !usable; ++b)
+    usable = cx.rt->live[b].usable(now);
+  problem = cx.ws.draining ? "Draining" : usable ? "" : "NoBackendUsable";
+  auto res = problem.empty() ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, close)
+                             : make_reply(503, "text/html",
+                                          "503 Service Unavailable<br/>" + cfg.server_name, close);
+  if (head) res.body().clear();  // Content-Length stays
+  return res;
+}
+
 void count_affinity(const routing::decision& d, const conn_ctx& cx) {
   if (d.act == routing::decision::action::proxy && d.affinity == routing::affinity_outcome::none &&
       !d.new_session && cx.rt->routes.affinity()) {

@@ -30,6 +30,13 @@ http::response<http::string_body> refusal(const conn_ctx& cx, request_trace& t,
                                           const request_facts& facts, bool mapi, int status,
                                           int code, std::string_view reason, bool close);
 
+/// The health check's answer, what a load balancer in front of mapigate sees: 200 while this
+/// instance can serve MAPI (not draining, some backend usable), 503 otherwise, as Exchange's own
+/// check. `head`: a HEAD request (no body; Content-Length stays). `problem`: on 503, why
+/// ("Draining", "NoBackendUsable"); empty on 200.
+http::response<http::string_body> health_reply(const conn_ctx& cx, bool head, bool close,
+                                               std::string_view& problem);
+
 /// Adds one to a gauge for as long as it lives (null: nothing).
 struct gauge_guard {
   std::atomic<std::size_t>* n;

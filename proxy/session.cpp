@@ -108,7 +108,9 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
       co_return request_end::linger;
   }
 
-  // The fields of this request and its response: one arena, released when the request ends.
+  // The fields of this request and its response: one arena, released when the request ends (a
+  // held response's request gives it back once sent, and its own fields use the heap: see
+  // forward_request).
   field_arena arena(cx.ws.field_arena_blocks);
   // Optional: forward_request ends it early once the request is sent (see there).
   std::optional<request_parser> parser;
@@ -176,21 +178,11 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
       co_return request_end::next;
     }
     case routing::decision::action::healthcheck: {
-      // What a load balancer in front of mapigate sees: 200 while this instance can serve
-      // MAPI (not draining, some backend usable), 503 otherwise, as Exchange's own check.
-      bool usable = false;
-      const auto now = steady_ms();
-      for (std::size_t b = 0; b < cfg.backends.size() && !usable; ++b)
-        usable = cx.rt->live[b].usable(now);
-      const bool ok = usable && !cx.ws.draining;
-      if (!ok) trace.add_error(cx.ws.draining ? "Draining" : "NoBackendUsable");
       co_await write_local_made(client, cx, [&] {
+        std::string_view problem;
         auto res =
-            ok ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name,
-                            !keep_alive || has_body)
-               : make_reply(503, "text/html", "503 Service Unavailable<br/>" + cfg.server_name,
-                            !keep_alive || has_body);
-        if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays
+            health_reply(cx, req.method() == http::verb::head, !keep_alive || has_body, problem);
+        if (!problem.empty()) trace.add_error(problem);
         return res;
       });
       if (!keep_alive || has_body) co_return has_body ? request_end::linger : request_end::close;
