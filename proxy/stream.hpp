@@ -302,6 +302,9 @@ class tcp_conn {
   std::size_t try_read_some(boost::asio::mutable_buffer b, boost::system::error_code& ec) {
     return stream_detail::try_read(*core_, b.data(), b.size(), ec);
   }
+  /// Whether bytes already taken off the socket wait to be read (never: this layer keeps none),
+  /// so that async_wait_readable would not report them.
+  bool holds_unread() const noexcept { return false; }
   /// Writes what the socket takes now without waiting: the bytes written, or `ec` set
   /// (would_block: nothing fits). The rest is for async_write_some.
   std::size_t try_write_some(boost::asio::const_buffer b, boost::system::error_code& ec) {
@@ -358,6 +361,9 @@ class tls_conn {
   auto async_wait_readable(Token&& token) {
     return next_.async_wait_readable(std::forward<Token>(token));
   }
+  /// Whether OpenSSL holds bytes already taken off the socket (plaintext, or a record it has
+  /// not processed), which async_wait_readable would not report.
+  bool holds_unread() const noexcept { return SSL_has_pending(ssl_.get()) == 1; }
   /// Reads what has arrived without waiting: the bytes read, or `ec` set: would_block when
   /// nothing has, in_progress when OpenSSL must write first (then use async_read_some).
   /// (Not try_again: on Linux that is the same error as would_block.)

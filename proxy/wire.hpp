@@ -108,11 +108,19 @@ using upstream_parser = http::response_parser<http::buffer_body, field_allocator
 /// asynchronous operation. The body is left to the caller (in uc.buffer, and on the wire):
 /// streamed, never buffered, so the parser has no body limit. Errors as http::async_read_header
 /// reports them: end_of_stream when the backend closed before sending a byte, partial_message
-/// when it closed in the middle of a head.
+/// when it closed in the middle of a head. Call it once the request is sent: the answer cannot
+/// have arrived yet, so it first waits for the socket instead of trying a read that would find
+/// nothing (one system call per request fewer).
 template <class Up>
 awaitable<error_code> read_final_head(Up& up, upstream_conn& uc, std::optional<upstream_parser>& rp,
                                       std::chrono::milliseconds idle, worker_state& ws,
                                       field_allocator fields) {
+  if (uc.buffer.size() == 0 && !up.holds_unread()) {
+    arm_deadline(up, idle);
+    give_spare(ws, uc.buffer);
+    auto [ec] = co_await up.async_wait_readable(use_nothrow);
+    if (ec) co_return ec;
+  }
   for (bool first = true;; first = false) {
     if (first)
       rp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(fields));

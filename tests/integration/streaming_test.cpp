@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <thread>
 
@@ -83,6 +84,7 @@ class raw_backend {
           }
           if (ec || reply.empty()) return;
           net::write(s, net::buffer(reply), ec);
+          replied_ = true;
           while (!ec)
             s.read_some(net::buffer(buf), ec);
         }) {}
@@ -91,8 +93,11 @@ class raw_backend {
     thread_.join();
   }
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  /// The reply is in mapigate's socket.
+  bool replied() const { return replied_; }
 
  private:
+  std::atomic<bool> replied_{false};
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_{io_, {boost::asio::ip::make_address("127.0.0.1"), 0}};
   std::thread thread_;
@@ -119,6 +124,26 @@ TEST(Streaming, InterimResponsesFromTheBackendAreSkippedAndTheFinalOneRelayed) {
   EXPECT_EQ(r.header("X-Final"), "yes");
   EXPECT_EQ(r.header("X-Interim"), "");
   EXPECT_EQ(r.body, "ok");
+}
+
+TEST(Streaming, BackendAnsweringBeforeTheRequestBodyEndsIsRelayedOnceItIsSent) {
+  // The answer is waiting on the backend socket (its readiness already seen by the worker)
+  // before mapigate starts to wait for it: the wait must still report it.
+  raw_backend backend("",  // answers as soon as the request head is in
+                      "HTTP/1.1 200 OK\r\nContent-Type: application/mapi-http\r\n"
+                      "X-ResponseCode: 0\r\nContent-Length: 5\r\n\r\nearly");
+  gateway gw({.backends = {{"raw", backend.port()}}});
+  auto c = gw.client();
+  const std::string req =
+      mapi_request(internal_host, "emsmdb", "u@corp.test", "Execute", "first part, last part");
+  const std::size_t tail = std::string_view(", last part").size();
+  c.send(req.substr(0, req.size() - tail));
+  ASSERT_TRUE(eventually([&] { return backend.replied(); }));
+  c.send(req.substr(req.size() - tail));
+  const auto r = c.read_response();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "early");
+  expect_next_request_answered(c);
 }
 
 TEST(Streaming, BackendClosingBeforeItsResponseHeadIs502AndTheClientStays) {
