@@ -77,6 +77,21 @@ using request_parser = http::request_parser<http::buffer_body, field_allocator>;
 /// coroutine relaying the response must not cut short).
 inline constexpr std::size_t small_leftover = 512;
 
+/// Before a wait for more bytes: `buf`'s storage goes back to the worker's spares when it holds
+/// no bytes; when it holds a few (a chunk's CRLF, half a head), a buffer of just those remains.
+inline void shed_storage(worker_state& ws, beast::flat_buffer& buf) {
+  if (buf.size() == 0) {
+    give_spare(ws, buf);
+  } else if (buf.size() <= small_leftover && buf.capacity() > 4 * small_leftover) {
+    beast::flat_buffer rest;
+    net::buffer_copy(rest.prepare(buf.size()), buf.data());
+    rest.commit(buf.size());
+    buf.consume(buf.size());
+    give_spare(ws, buf);
+    buf = std::move(rest);
+  }
+}
+
 template <class Stream>
 awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast::flat_buffer& buf,
                                                                 std::size_t max, worker_state& ws,
@@ -97,17 +112,7 @@ awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast
       co_return std::tuple{rec, rn};
     }
     if (ec != net::error::would_block) co_return std::tuple{ec, std::size_t{0}};
-    if (buf.size() == 0) {
-      give_spare(ws, buf);
-    } else if (buf.size() <= small_leftover && buf.capacity() > 4 * small_leftover) {
-      // A few bytes wait for more (a chunk's CRLF, half a head): keep just those.
-      beast::flat_buffer rest;
-      net::buffer_copy(rest.prepare(buf.size()), buf.data());
-      rest.commit(buf.size());
-      buf.consume(buf.size());
-      give_spare(ws, buf);
-      buf = std::move(rest);
-    }
+    shed_storage(ws, buf);
     if (idle) ws.idle.insert(idle);
     if (no_deadline) beast::get_lowest_layer(s).expires_never();
     auto [wec] = co_await s.async_wait_readable(use_nothrow);
