@@ -13,7 +13,7 @@
 #   QUICK=1 bench/run.sh     short run (2 s measurements, fewer connections) to check the harness
 #
 # Knobs (environment): WORKLOADS ("h1 h2 newconn idle longpoll"), ROUNDS, DURATION (s), CONNS (wrk/h2load connections), NEWCONN_CLIENTS,
-# IDLE_CONNS, LONGPOLLS, WORKERS (threads/processes per proxy), BUDGET (s), BUILD=0 (use the
+# IDLE_CONNS, LONGPOLLS, PENDING_PERIOD (ms), PENDING_WATCH (s), WORKERS (threads/processes per proxy), BUDGET (s), BUILD=0 (use the
 # existing build-release), INSTALL=0 (install nothing), BUILD_JOBS, MAPIGATE_LOGS=1 (add a
 # "mapigate+logs" contender with HttpProxy logging on), HAPROXY_REUSE (http-reuse mode, "safe"),
 # RESULTS (file to append to; RESULTS=- appends nothing), KEEP=1 (keep the temporary directory).
@@ -29,8 +29,10 @@ if [ "$QUICK" = 1 ]; then
   LONGPOLLS=${LONGPOLLS:-100} WARMUP=${WARMUP:-1}
 else
   ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} IDLE_CONNS=${IDLE_CONNS:-2000}
-  LONGPOLLS=${LONGPOLLS:-1000} WARMUP=${WARMUP:-1}
+  LONGPOLLS=${LONGPOLLS:-5000} WARMUP=${WARMUP:-1}
 fi
+PENDING_PERIOD=${PENDING_PERIOD:-1000}  # ms between a held long-poll's PENDINGs (asked of the backend)
+PENDING_WATCH=${PENDING_WATCH:-3}       # s the PENDINGs of every held long-poll are timed
 CONNS=${CONNS:-64}
 NEWCONN_CLIENTS=${NEWCONN_CLIENTS:-16}
 WORKERS=${WORKERS:-2}
@@ -423,18 +425,25 @@ w_idle() {  # idle TLS connections: RSS per connection
   record idle opened "$c" "$r" "$ok"
 }
 
-w_longpoll() {  # held NotificationWaits: RSS per long-poll, upstream cancelled when clients leave
-  local c=$1 r=$2 port=${PORT[$1]} rss0 rss1 ok w0 w1 w2
+w_longpoll() {  # held NotificationWaits: RSS per long-poll, PENDINGs relayed while all are held,
+               # upstream cancelled when clients leave
+  local c=$1 r=$2 port=${PORT[$1]} rss0 rss1 ok w0 w1 w2 i pend
   sleep 0.3
   w0=$(backend_stat waits_open)
   rss0=$(rss_kib $(proc_tree "$PROXY_PID"))
-  if ! hold_open "$port" "$LONGPOLLS" --notification-wait; then
+  if ! hold_open "$port" "$LONGPOLLS" --notification-wait --pending-period "$PENDING_PERIOD" \
+      --watch "$PENDING_WATCH"; then
     log "$c: long-polls not opened"; stop_pid "$HOLD_PID"; return 0
   fi
   sleep 1
   rss1=$(rss_kib $(proc_tree "$PROXY_PID"))
   w1=$(backend_stat waits_open)
   ok=$(field ok "$RUN/hold.out")
+  for i in $(seq 1 $(( (PENDING_WATCH + 10) * 10 ))); do
+    grep -q '^PENDING' "$RUN/hold.out" && break
+    sleep 0.1
+  done
+  pend=$(grep '^PENDING' "$RUN/hold.out" || true)
   stop_pid "$HOLD_PID"   # every client leaves at once
   sleep 1
   w2=$(backend_stat waits_open)
@@ -442,11 +451,17 @@ w_longpoll() {  # held NotificationWaits: RSS per long-poll, upstream cancelled 
     "$(awk -v a="$rss0" -v b="$rss1" -v n="$ok" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / n }')"
   record longpoll held "$c" "$r" "$((w1 - w0))/$ok"
   record longpoll left_open "$c" "$r" "$((w2 - w0))"
+  if [ -n "$pend" ]; then
+    record longpoll pending_p99 "$c" "$r" "$(echo "$pend" | sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p')"
+    record longpoll pending_max "$c" "$r" "$(echo "$pend" | sed -n 's/.* max_ms=\([0-9.]*\).*/\1/p')"
+    record longpoll pending_got "$c" "$r" \
+      "$(echo "$pend" | sed -n 's/.* received=\([0-9]*\) expected=\([0-9]*\).*/\1\/\2/p')"
+  fi
 }
 
 declare -A METRICS=([h1]="rps p99 cpu_us cpu_pct errors upstream_conns" [h2]="rps cpu_us cpu_pct errors"
   [newconn]="rps p99 cpu_us cpu_pct errors upstream_conns resumed_pct" [idle]="kib_per_conn opened"
-  [longpoll]="kib_per_poll held left_open")
+  [longpoll]="kib_per_poll held left_open pending_p99 pending_max pending_got")
 read -r -a WORKLOADS <<<"${WORKLOADS:-h1 h2 newconn idle longpoll}"
 for w in "${WORKLOADS[@]}"; do declare -F "w_$w" >/dev/null || fail "unknown workload $w"; done
 log "contenders: ${CONTENDERS[*]}; ${ROUNDS} rounds; ${DURATION} s per measurement; budget ${BUDGET} s"
@@ -517,9 +532,12 @@ table() {
       row[18] = "longpoll|held";      lab[18] = "held NotificationWaits | upstream held/opened";     dir[18] = 0
       row[19] = "longpoll|left_open"; lab[19] = "held NotificationWaits | upstream still open 1 s after clients left"; dir[19] = -1
       row[22] = "newconn|resumed_pct"; lab[22] = "new TLS connection per request | handshakes resumed %"; dir[22] = 0
-      rows = 22
+      row[23] = "longpoll|pending_p99"; lab[23] = "held NotificationWaits | PENDING relay delay p99 ms (all held)"; dir[23] = -1
+      row[24] = "longpoll|pending_max"; lab[24] = "held NotificationWaits | PENDING relay delay max ms"; dir[24] = -1
+      row[25] = "longpoll|pending_got"; lab[25] = "held NotificationWaits | PENDINGs received/due"; dir[25] = 0
+      rows = 25
       # display order
-      split("1 2 3 4 5 20 6 7 8 9 10 11 12 13 14 22 21 15 16 17 18 19", ord, " ")
+      split("1 2 3 4 5 20 6 7 8 9 10 11 12 13 14 22 21 15 16 17 18 23 24 25 19", ord, " ")
     }
     {
       key = $1 "|" $2 "|" $3

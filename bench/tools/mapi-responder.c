@@ -5,7 +5,8 @@
  * enforces session cookies and sequence numbers, which a load generator cannot follow):
  *
  *   X-RequestType: NotificationWait   head + "PROCESSING" chunk at once, then a "PENDING" chunk
- *                                     every --pending-period ms, "DONE" after --wait ms;
+ *                                     every --pending-period ms (or the request's
+ *                                     X-Bench-PendingPeriod), "DONE" after --wait ms;
  *   anything else (Execute, ...)      head + "PROCESSING" chunk + "DONE" meta chunk + a body
  *                                     chunk of --body-bytes, terminating chunk; one write.
  *
@@ -54,6 +55,7 @@ struct conn {
   int want_out;      /* EPOLLOUT registered */
   /* NotificationWait */
   long long next_pending_ms, done_at_ms;
+  long period_ms; /* this request's PENDING period */
   char req_id[128], client_info[128];
 };
 
@@ -195,7 +197,7 @@ static void mapi_head(struct conn *c, const char *type, const char *close_hdr) {
              "Transfer-Encoding: chunked\r\n"
              "%s"
              "\r\n",
-             type, c->req_id, c->client_info, pending_period, name, http_date(), close_hdr);
+             type, c->req_id, c->client_info, c->period_ms, name, http_date(), close_hdr);
   out_chunk(c, "PROCESSING\r\n", 12);
 }
 
@@ -228,6 +230,7 @@ static int handle_head(struct conn *c, size_t head_len) {
   int conn_close = 0, notification_wait = 0, chunked = 0;
   char type[64] = "Execute";
   c->req_id[0] = c->client_info[0] = 0;
+  c->period_ms = pending_period;
   for (p = line_end + 2; p < end;) {
     char *le = memmem(p, (size_t)(end - p), "\r\n", 2);
     if (!le) le = end;
@@ -251,6 +254,8 @@ static int handle_head(struct conn *c, size_t head_len) {
         copy_value(c->req_id, sizeof c->req_id, v, vlen);
       } else if (nlen == 12 && strncasecmp(p, "X-ClientInfo", 12) == 0) {
         copy_value(c->client_info, sizeof c->client_info, v, vlen);
+      } else if (nlen == 21 && strncasecmp(p, "X-Bench-PendingPeriod", 21) == 0) {
+        c->period_ms = strtol(v, NULL, 10);  /* the benchmark's own: mapiload --pending-period */
       }
     }
     p = le + 2;
@@ -294,7 +299,7 @@ static void reply(struct conn *c) {
     long long now = now_ms();
     c->state = ST_WAIT;
     c->done_at_ms = now + wait_ms;
-    c->next_pending_ms = pending_period > 0 ? now + pending_period : c->done_at_ms;
+    c->next_pending_ms = c->period_ms > 0 ? now + c->period_ms : c->done_at_ms;
     arm_deadline(c->next_pending_ms < c->done_at_ms ? c->next_pending_ms : c->done_at_ms);
     st_waits_open++;
   } else {
@@ -404,7 +409,7 @@ static void fire_timers(void) {
     }
     if (now >= c->next_pending_ms) {
       out_chunk(c, "PENDING\r\n", 9);
-      c->next_pending_ms += pending_period;
+      c->next_pending_ms += c->period_ms;
       if (flush_out(c) < 0) continue;
     }
     arm_deadline(c->next_pending_ms < c->done_at_ms ? c->next_pending_ms : c->done_at_ms);

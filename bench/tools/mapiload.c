@@ -9,6 +9,13 @@
  *         READY ok=<opened> failed=<failed>
  *       and holds everything until SIGTERM/SIGINT, when it closes every socket at once (no TLS
  *       close_notify: the client just goes away) and exits 0.
+ *       --pending-period MS asks the backend (mapi-responder) for a PENDING chunk every MS ms
+ *       (request field X-Bench-PendingPeriod); --watch S then reads every held long-poll for S
+ *       seconds after READY and prints one line
+ *         PENDING received=<n> expected=<e> p50_ms=<x> p99_ms=<y> max_ms=<z>
+ *       where each PENDING's delay is its arrival minus when the backend was due to write it:
+ *       the k-th is due k periods (X-PendingPeriod of the response head) after PROCESSING came.
+ *       `expected` counts the PENDINGs due before the watch ended.
  *
  *   mapiload newconn --connect IP:PORT --host NAME -c K -d SECONDS [--body-bytes N] [--resume]
  *       K processes, each in a loop: TCP connect, TLS handshake, one MAPI Execute POST (N-byte
@@ -24,6 +31,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -35,6 +43,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -54,13 +63,15 @@ static double now_s(void) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: mapiload hold    --connect IP:PORT [--host NAME] -n N [--notification-wait]\n"
+          "usage: mapiload hold    --connect IP:PORT [--host NAME] -n N [--notification-wait] "
+          "[--pending-period MS --watch SECONDS]\n"
           "       mapiload newconn --connect IP:PORT [--host NAME] -c K -d SECONDS "
           "[--body-bytes N] [--resume]\n");
   exit(2);
 }
 
 static int resume;             /* newconn --resume: offer the last session ticket */
+static long pending_period_ms; /* hold --pending-period: asked of the backend (0: its own) */
 static SSL_SESSION *last_session; /* per process */
 
 static void make_ctx(void) {
@@ -123,6 +134,9 @@ static int write_all(SSL *ssl, const char *buf, size_t len) {
 }
 
 static char *build_request(const char *type, size_t body_bytes, int conn_close, size_t *len) {
+  char period[64] = "";
+  if (pending_period_ms > 0)
+    snprintf(period, sizeof period, "X-Bench-PendingPeriod: %ld\r\n", pending_period_ms);
   char head[1024];
   int n = snprintf(head, sizeof head,
                    "POST /mapi/emsmdb/?MailboxId=%s HTTP/1.1\r\n"
@@ -135,9 +149,10 @@ static char *build_request(const char *type, size_t body_bytes, int conn_close, 
                    "X-ClientApplication: Outlook/16.0.17928.20114\r\n"
                    "Cookie: MapiContext=bench-context; MapiSequence=bench-sequence\r\n"
                    "Content-Length: %zu\r\n"
-                   "%s"
+                   "%s%s"
                    "\r\n",
-                   mailbox, host, type, body_bytes, conn_close ? "Connection: close\r\n" : "");
+                   mailbox, host, type, body_bytes, conn_close ? "Connection: close\r\n" : "",
+                   period);
   char *req = malloc((size_t)n + body_bytes);
   if (!req) exit(1);
   memcpy(req, head, (size_t)n);
@@ -154,9 +169,89 @@ static void on_signal(int sig) {
   stop_flag = 1;
 }
 
-static int run_hold(int count, int notification_wait) {
+/* Latency histogram: 0.1 ms buckets up to 2 s, then one overflow bucket. */
+#define BUCKETS 20001
+static double percentile(const long long *hist, long long total, double p);
+
+/* One held long-poll, as the watch follows it. */
+struct poll_watch {
+  double processing_at; /* when its PROCESSING chunk arrived */
+  double period_s;      /* the response's X-PendingPeriod */
+  long long pendings;   /* PENDING chunks seen so far */
+  long long before;     /* of those, read before the watch began (not timed) */
+  char tail[8];         /* the last bytes read, for a "PENDING" split across reads */
+};
+
+static long long pending_hist[BUCKETS];
+static long long pending_received;
+static double pending_worst;
+
+/* Reads what has arrived on a held long-poll and counts its PENDINGs; `timed`: each one's
+ * delay goes into the histogram (else it arrived while the connections were still opening). */
+static void read_pendings(SSL *ssl, struct poll_watch *p, int timed) {
+  char buf[16384 + 8];
+  for (;;) {
+    size_t carry = strlen(p->tail);
+    memcpy(buf, p->tail, carry);
+    int r = SSL_read(ssl, buf + carry, 16384);
+    if (r <= 0) break;
+    const double now = now_s();
+    size_t len = carry + (size_t)r;
+    for (char *at = buf; (at = memmem(at, len - (size_t)(at - buf), "PENDING", 7)); at += 7) {
+      p->pendings++;
+      if (!timed) continue;
+      pending_received++;
+      double delay = now - (p->processing_at + (double)p->pendings * p->period_s);
+      if (delay < 0) delay = 0;
+      if (delay > pending_worst) pending_worst = delay;
+      long b = (long)(delay * 1e4);
+      pending_hist[b < BUCKETS - 1 ? b : BUCKETS - 1]++;
+    }
+    size_t keep = len < 6 ? len : 6; /* shorter than "PENDING": never counted twice */
+    memcpy(p->tail, buf + len - keep, keep);
+    p->tail[keep] = 0;
+  }
+  ERR_clear_error();
+}
+
+/* Reads every held long-poll for `seconds` and prints the PENDING line (see the top). */
+static void watch_pendings(SSL **held, struct poll_watch *w, int n, double seconds) {
+  int ep = epoll_create1(0);
+  for (int i = 0; i < n; i++) {
+    int fd = SSL_get_fd(held[i]);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    read_pendings(held[i], &w[i], 0);
+    w[i].before = w[i].pendings;
+  }
+  const double end = now_s() + seconds;
+  struct epoll_event evs[256];
+  while (!stop_flag) {
+    const double left = end - now_s();
+    if (left <= 0) break;
+    int k = epoll_wait(ep, evs, 256, (int)(left * 1000) + 1);
+    for (int e = 0; e < k; e++) read_pendings(held[evs[e].data.u32], &w[evs[e].data.u32], 1);
+  }
+  long long expected = 0;
+  for (int i = 0; i < n; i++) {
+    if (w[i].period_s <= 0) continue;
+    long long due = (long long)((end - w[i].processing_at) / w[i].period_s) - w[i].before;
+    if (due > 0) expected += due;
+  }
+  printf("PENDING received=%lld expected=%lld p50_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
+         pending_received, expected,
+         pending_received ? percentile(pending_hist, pending_received, 0.50) : 0.0,
+         pending_received ? percentile(pending_hist, pending_received, 0.99) : 0.0,
+         pending_worst * 1e3);
+  fflush(stdout);
+  close(ep);
+}
+
+static int run_hold(int count, int notification_wait, double watch_s) {
   SSL **held = calloc((size_t)count, sizeof *held);
-  if (!held) return 1;
+  struct poll_watch *w = calloc((size_t)count, sizeof *w);
+  if (!held || !w) return 1;
   size_t req_len = 0;
   char *req = build_request("NotificationWait", 8, 0, &req_len);
   int ok = 0, failed = 0;
@@ -190,6 +285,9 @@ static int run_hold(int count, int notification_wait) {
         failed++;
         continue;
       }
+      w[ok].processing_at = now_s();
+      const char *pp = strcasestr(buf, "\r\nX-PendingPeriod:");
+      if (pp) w[ok].period_s = strtod(pp + 18, NULL) / 1e3;
     }
     held[ok++] = ssl;
   }
@@ -200,6 +298,11 @@ static int run_hold(int count, int notification_wait) {
   sigprocmask(SIG_BLOCK, &block, &old);
   printf("READY ok=%d failed=%d\n", ok, failed);
   fflush(stdout);
+  if (notification_wait && watch_s > 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL); /* the watch ends early on SIGTERM/SIGINT */
+    watch_pendings(held, w, ok, watch_s);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+  }
   while (!stop_flag) sigsuspend(&old);
   for (int i = 0; i < ok; i++) close(SSL_get_fd(held[i]));
   return 0;
@@ -207,8 +310,6 @@ static int run_hold(int count, int notification_wait) {
 
 /* ---- newconn ------------------------------------------------------------------------------- */
 
-/* Latency histogram: 0.1 ms buckets up to 2 s, then one overflow bucket. */
-#define BUCKETS 20001
 struct result {
   long long ok, errors, resumed;
   long long hist[BUCKETS];
@@ -352,7 +453,7 @@ int main(int argc, char **argv) {
   const char *mode = argv[1];
   const char *connect_to = NULL;
   int count = 0, workers = 16, notification_wait = 0;
-  double seconds = 10;
+  double seconds = 10, watch_s = 0;
   size_t body_bytes = 1024;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--notification-wait")) {
@@ -371,6 +472,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "-c")) workers = atoi(argv[++i]);
     else if (!strcmp(argv[i], "-d")) seconds = atof(argv[++i]);
     else if (!strcmp(argv[i], "--body-bytes")) body_bytes = (size_t)atol(argv[++i]);
+    else if (!strcmp(argv[i], "--pending-period")) pending_period_ms = atol(argv[++i]);
+    else if (!strcmp(argv[i], "--watch")) watch_s = atof(argv[++i]);
     else usage();
   }
   if (!connect_to) usage();
@@ -395,7 +498,7 @@ int main(int argc, char **argv) {
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    return run_hold(count, notification_wait);
+    return run_hold(count, notification_wait, watch_s);
   }
   if (!strcmp(mode, "newconn")) {
     if (workers <= 0 || seconds <= 0) usage();
