@@ -75,8 +75,8 @@ awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, req
 /// gone() is true. The watch is one reactor wait on the client's socket at a time, with a
 /// callback rather than a coroutine raced against the relay: a held long-poll keeps a ~150-byte
 /// operation for it instead of 2.9 KB of frames and parallel-group state. It has no deadline
-/// (the exchange's own bound it). Executor: the connection's worker. Destroying the watch stops
-/// it: its wait is cancelled and a callback already queued does nothing.
+/// of its own: the relay's deadlines bound the exchange. Executor: the connection's worker.
+/// Destroying the watch stops it: its wait is cancelled and a callback already queued does nothing.
 template <class Stream>
 class client_watch {
  public:

@@ -68,14 +68,7 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
 
 using request_parser = http::request_parser<http::buffer_body, field_allocator>;
 
-/// Reads what arrives on `s` into `buf` (at most `max` bytes) without holding memory while
-/// nothing does: a non-blocking read first; when it finds nothing, `buf`'s storage (when it
-/// holds no bytes) goes back to the worker's spares while waiting for the socket to turn
-/// readable. `idle`: the client connection is waiting for its next request, listed in ws.idle
-/// meanwhile so that draining can wake it (operation_aborted). The wait is under the stream's
-/// deadline, unless `no_deadline` (a long-poll's client watch, which the write deadlines of the
-/// coroutine relaying the response must not cut short).
-inline constexpr std::size_t small_leftover = 512;
+inline constexpr std::size_t small_leftover = 512;  ///< few enough bytes to copy out before a wait
 
 /// Before a wait for more bytes: `buf`'s storage goes back to the worker's spares when it holds
 /// no bytes; when it holds a few (a chunk's CRLF, half a head), a buffer of just those remains.
@@ -92,11 +85,15 @@ inline void shed_storage(worker_state& ws, beast::flat_buffer& buf) {
   }
 }
 
+/// Reads what arrives on `s` into `buf` (at most `max` bytes) without holding memory while
+/// nothing does: a non-blocking read first; when it finds nothing, `buf`'s storage is shed
+/// (shed_storage) while waiting for the socket to turn readable, under the stream's deadline.
+/// `idle`: the client connection is waiting for its next request, listed in ws.idle meanwhile
+/// so that draining can wake it (operation_aborted).
 template <class Stream>
 awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast::flat_buffer& buf,
                                                                 std::size_t max, worker_state& ws,
-                                                                plain_stream* idle = nullptr,
-                                                                bool no_deadline = false) {
+                                                                plain_stream* idle = nullptr) {
   for (;;) {
     take_spare(ws, buf);
     error_code ec;
@@ -106,7 +103,6 @@ awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast
       co_return std::tuple{ec, n};
     }
     if (ec == net::error::in_progress) {  // OpenSSL must write before it can read: full path
-      if (no_deadline) beast::get_lowest_layer(s).expires_never();
       auto [rec, rn] = co_await s.async_read_some(buf.prepare(max), use_nothrow);
       if (!rec) buf.commit(rn);
       co_return std::tuple{rec, rn};
@@ -114,7 +110,6 @@ awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast
     if (ec != net::error::would_block) co_return std::tuple{ec, std::size_t{0}};
     shed_storage(ws, buf);
     if (idle) ws.idle.insert(idle);
-    if (no_deadline) beast::get_lowest_layer(s).expires_never();
     auto [wec] = co_await s.async_wait_readable(use_nothrow);
     if (idle) ws.idle.erase(idle);
     if (wec) co_return std::tuple{wec, std::size_t{0}};
