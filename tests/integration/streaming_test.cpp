@@ -216,6 +216,28 @@ TEST(Streaming, ClientGoneDuringNotificationWaitClosesTheBackendConnection) {
   EXPECT_TRUE(eventually([&] { return gw.server().active_requests() == 0u; }));
 }
 
+TEST(Streaming, ClientLeavingWhileItsWriteIsBlockedEndsTheExchangeAtOnce) {
+  // The backend streams far more than the sockets between mapigate and a client that reads
+  // nothing can hold, so the relay's write to the client blocks. The client then sends its FIN:
+  // the watch learns of it and must end the blocked write too, not leave it to the 60 s
+  // client_write deadline.
+  std::string reply =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/mapi-http\r\nX-ResponseCode: 0\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  const std::string chunk(1 << 20, 'p');
+  for (int i = 0; i < 48; ++i)
+    reply += "100000\r\n" + chunk + "\r\n";
+  raw_backend backend("nw", reply + "0\r\n\r\n");
+  gateway gw({.backends = {{"raw", backend.port()}}});
+  auto c = gw.client();
+  c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "NotificationWait", "nw"));
+  ASSERT_TRUE(eventually([&] { return c.unread_bytes() >= 32u * 1024; }));
+  ASSERT_EQ(gw.server().active_requests(), 1u);
+  c.shutdown_send();
+  EXPECT_TRUE(eventually([&] { return gw.server().active_requests() == 0u; }))
+      << "the relay stayed blocked writing to a client that had left";
+}
+
 TEST(Streaming, RequestPipelinedBehindALongPollIsServedAfterIt) {
   // While a NotificationWait is held, the client's next request arrives long after the relay's
   // last write and its client_write deadline: reading it must not count as that write timing

@@ -188,6 +188,18 @@ void test_client::abort() {
   s.close(ignored);
 }
 
+void test_client::shutdown_send() {
+  error_code ignored;
+  impl_->socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+std::size_t test_client::unread_bytes() {
+  net::socket_base::bytes_readable n;
+  error_code ignored;
+  impl_->socket().io_control(n, ignored);
+  return n.get();
+}
+
 void test_client::close_gracefully() {
   auto& p = *impl_;
   if (p.tls) {

@@ -55,6 +55,10 @@ class test_client {
   bool wait_closed(std::chrono::milliseconds timeout);
   /// Closes the TCP connection at once (no TLS close_notify), as a vanished laptop would.
   void abort();
+  /// Sends a TCP FIN (no TLS close_notify) and keeps the socket open, unread bytes and all.
+  void shutdown_send();
+  /// Bytes the server sent that wait unread in this socket's receive queue (TLS records).
+  std::size_t unread_bytes();
   /// Sends TLS close_notify (when TLS) and closes, as a polite client would.
   void close_gracefully();
   /// DNS names in the server certificate presented on this connection.
