@@ -270,8 +270,15 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
     }
     if (rp->is_done()) break;
     if (!need_input) continue;
+    // read_some_lazily written out in this frame: a long-poll waits here for minutes between
+    // PENDINGs, and would hold a frame of that coroutine meanwhile.
     arm_deadline(up, t.upstream_idle);
-    auto [rec, rn] = co_await read_some_lazily(up, uc.buffer, relay_chunk, cx.ws);
+    error_code rec;
+    read_arrived(up, uc.buffer, relay_chunk, cx.ws, rec);
+    while (const auto w = wait_before_retry(rec)) {
+      std::tie(rec) = co_await up.async_wait(*w, use_nothrow);
+      if (!rec) read_arrived(up, uc.buffer, relay_chunk, cx.ws, rec);
+    }
     if (rec == net::error::eof || rec == net::ssl::error::stream_truncated) {
       // Close-delimited bodies end here; any other framing ends too early.
       error_code eec;

@@ -20,42 +20,42 @@ namespace {
 
 constexpr auto linger_time = std::chrono::seconds(2);  ///< lingering close: at most this long
 constexpr std::size_t linger_bytes = 1024 * 1024;      ///< and at most this much discarded
+constexpr std::size_t head_read_size = 4096;           ///< most bytes of a head read at once
 
-enum class head_status { complete, closed, timeout, too_large, bad };
+enum class head_status { need_more, complete, closed, timeout, too_large, bad };
 
-/// Reads until `cbuf` holds a complete, strictly framed request head. The first byte must
-/// arrive within keepalive_idle (header_read on a fresh connection); from the first byte, the
-/// whole head must arrive within header_read, so a trickling client cannot hold a connection.
+head_status status_of(const head_scan& scan) noexcept {
+  switch (scan.result) {
+    case head_scan::state::complete:
+      return head_status::complete;
+    case head_scan::state::too_large:
+      return head_status::too_large;
+    case head_scan::state::bad:
+      return head_status::bad;
+    case head_scan::state::need_more:
+      break;
+  }
+  return head_status::need_more;
+}
+
+std::string_view bytes_of(const beast::flat_buffer& b) noexcept {
+  return {static_cast<const char*>(b.data().data()), b.size()};
+}
+
+/// Reads until `cbuf` holds a complete, strictly framed request head. Called once the head has
+/// begun to arrive (serve_h1 waits for its first bytes): from then on the whole head must
+/// arrive within header_read, so a trickling client cannot hold a connection.
 template <class Stream>
-awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, bool first_request,
-                                 head_scan& scan, conn_ctx& cx) {
+awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, head_scan& scan,
+                                 conn_ctx& cx) {
   const auto& cfg = *cx.rt->cfg;
-  const std::size_t limit = cfg.limits.header_bytes;
-  bool started = cbuf.size() > 0;
-  arm_deadline(client,
-               started || first_request ? cfg.timeouts.header_read : cfg.timeouts.keepalive_idle);
+  arm_deadline(client, cfg.timeouts.header_read);
   for (;;) {
-    const std::string_view seen(static_cast<const char*>(cbuf.data().data()), cbuf.size());
-    scan = scan_request_head(seen, limit);
-    switch (scan.result) {
-      case head_scan::state::complete:
-        co_return head_status::complete;
-      case head_scan::state::too_large:
-        co_return head_status::too_large;
-      case head_scan::state::bad:
-        co_return head_status::bad;
-      case head_scan::state::need_more:
-        break;
-    }
-    // Waiting for a request's first byte is idle: draining may wake this wait to close.
-    auto* idle = started ? nullptr : &beast::get_lowest_layer(client);
-    auto [ec, n] = co_await read_some_lazily(client, cbuf, 4096, cx.ws, idle);
-    if (ec == beast::error::timeout) co_return started ? head_status::timeout : head_status::closed;
+    scan = scan_request_head(bytes_of(cbuf), cfg.limits.header_bytes);
+    if (const auto st = status_of(scan); st != head_status::need_more) co_return st;
+    auto [ec, n] = co_await read_some_lazily(client, cbuf, head_read_size, cx.ws);
+    if (ec == beast::error::timeout) co_return head_status::timeout;
     if (ec) co_return head_status::closed;
-    if (!started) {
-      started = true;
-      arm_deadline(client, cfg.timeouts.header_read);
-    }
   }
 }
 
@@ -91,6 +91,7 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   request_trace trace;
   trace_scope scope{cx, trace};
   switch (status) {
+    case head_status::need_more:
     case head_status::complete:
     case head_status::closed:
     case head_status::timeout:
@@ -245,9 +246,31 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
     // After a reload, the next request uses the new configuration, unless NTLM/Negotiate
     // pinned backend connections to this one (their backend indexes belong to the old one).
     if (!cx.auth_bound && cx.rt != cx.ws.current) cx.rt = cx.ws.current;
-    head_scan scan;
-    const auto status = co_await read_head(client, cbuf, served == 0, scan, cx);
+    if (cbuf.size() == 0) {
+      // Idle until the next request begins: the first request may take header_read to start,
+      // later ones keepalive_idle. The wait is written out here, in this frame, not left to
+      // read_head and read_some_lazily: an idle keep-alive connection then holds no frames of
+      // theirs (about 600 bytes of each idle connection's memory). Draining wakes the wait
+      // (operation_aborted) to close.
+      const auto& t = cx.rt->cfg->timeouts;
+      arm_deadline(client, served == 0 ? t.header_read : t.keepalive_idle);
+      auto* idle = &beast::get_lowest_layer(client);
+      error_code ec;
+      read_arrived(client, cbuf, head_read_size, cx.ws, ec);
+      while (const auto w = wait_before_retry(ec)) {
+        cx.ws.idle.insert(idle);
+        std::tie(ec) = co_await client.async_wait(*w, use_nothrow);
+        cx.ws.idle.erase(idle);
+        if (!ec) read_arrived(client, cbuf, head_read_size, cx.ws, ec);
+      }
+      if (ec) co_return false;  // closed, reset, idle too long or drained: no one to answer
+    }
+    // Usually the whole head has arrived by now: scanned here, without starting read_head.
+    head_scan scan = scan_request_head(bytes_of(cbuf), cx.rt->cfg->limits.header_bytes);
+    auto status = status_of(scan);
+    if (status == head_status::need_more) status = co_await read_head(client, cbuf, scan, cx);
     switch (status) {
+      case head_status::need_more:  // read_head returns once the head is whole or refused
       case head_status::complete:
       case head_status::too_large:
       case head_status::bad:

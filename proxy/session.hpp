@@ -85,35 +85,45 @@ inline void shed_storage(worker_state& ws, beast::flat_buffer& buf) {
   }
 }
 
+/// The wait a non-blocking read that found nothing asks for before it is tried again: for the
+/// socket to turn readable (would_block), or writable (in_progress: OpenSSL must write first,
+/// which the next try does). None after any other outcome.
+inline std::optional<net::socket_base::wait_type> wait_before_retry(const error_code& ec) {
+  if (ec == net::error::would_block) return net::socket_base::wait_read;
+  if (ec == net::error::in_progress) return net::socket_base::wait_write;
+  return std::nullopt;
+}
+
+/// One non-blocking read of what has arrived on `s` into `buf` (at most `max` bytes): the bytes
+/// read, or `ec` set. When it found nothing (wait_before_retry), `buf`'s storage is shed
+/// (shed_storage) for the wait the caller makes before trying again.
+template <class Stream>
+std::size_t read_arrived(Stream& s, beast::flat_buffer& buf, std::size_t max, worker_state& ws,
+                         error_code& ec) {
+  take_spare(ws, buf);
+  const std::size_t n = s.try_read_some(buf.prepare(max), ec);
+  if (!ec)
+    buf.commit(n);
+  else if (wait_before_retry(ec))
+    shed_storage(ws, buf);
+  return n;
+}
+
 /// Reads what arrives on `s` into `buf` (at most `max` bytes) without holding memory while
-/// nothing does: a non-blocking read first; when it finds nothing, `buf`'s storage is shed
-/// (shed_storage) while waiting for the socket to turn readable, under the stream's deadline.
-/// `idle`: the client connection is waiting for its next request, listed in ws.idle meanwhile
-/// so that draining can wake it (operation_aborted).
+/// nothing does: read_arrived, and while it finds nothing, a wait for the socket under the
+/// stream's deadline. Where a wait can last minutes (an idle keep-alive connection, a
+/// long-poll between PENDINGs) callers write this loop out in their own frame instead, so
+/// that they hold no frame of this coroutine meanwhile.
 template <class Stream>
 awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast::flat_buffer& buf,
-                                                                std::size_t max, worker_state& ws,
-                                                                plain_stream* idle = nullptr) {
-  for (;;) {
-    take_spare(ws, buf);
-    error_code ec;
-    const std::size_t n = s.try_read_some(buf.prepare(max), ec);
-    if (!ec) {
-      buf.commit(n);
-      co_return std::tuple{ec, n};
-    }
-    if (ec == net::error::in_progress) {  // OpenSSL must write before it can read: full path
-      auto [rec, rn] = co_await s.async_read_some(buf.prepare(max), use_nothrow);
-      if (!rec) buf.commit(rn);
-      co_return std::tuple{rec, rn};
-    }
-    if (ec != net::error::would_block) co_return std::tuple{ec, std::size_t{0}};
-    shed_storage(ws, buf);
-    if (idle) ws.idle.insert(idle);
-    auto [wec] = co_await s.async_wait_readable(use_nothrow);
-    if (idle) ws.idle.erase(idle);
-    if (wec) co_return std::tuple{wec, std::size_t{0}};
+                                                                std::size_t max, worker_state& ws) {
+  error_code ec;
+  std::size_t n = read_arrived(s, buf, max, ws, ec);
+  while (const auto w = wait_before_retry(ec)) {
+    std::tie(ec) = co_await s.async_wait(*w, use_nothrow);
+    if (!ec) n = read_arrived(s, buf, max, ws, ec);
   }
+  co_return std::tuple{ec, n};
 }
 
 /// Writes all of `bytes` to `s`. What the socket takes at once is written without starting an

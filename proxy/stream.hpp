@@ -127,6 +127,7 @@ struct connect_op {
 
 struct wait_op {
   core* c;
+  net::socket_base::wait_type type;
   bool started = false;
 
   template <class Self>
@@ -135,7 +136,7 @@ struct wait_op {
       started = true;
       if (!c->begin(reading))
         return post_completion(self, c->socket.get_executor(), error_code(beast::error::timeout));
-      c->socket.async_wait(tcp::socket::wait_read, std::move(self));
+      c->socket.async_wait(type, std::move(self));
       return;
     }
     c->end(reading);
@@ -291,12 +292,17 @@ class tcp_conn {
         stream_detail::connect_op<Endpoints>{core_.get(), eps}, token, core_->socket);
   }
 
-  /// Waits until the socket is readable, holding no buffer meanwhile. Only after a read (or
-  /// try_read_some) found nothing: readiness that came before is not reported again.
+  /// Waits until the socket is readable (or writable: `type`), holding no buffer meanwhile,
+  /// under the deadline. Only after a read (or try_read_some) found nothing: readiness that
+  /// came before is not reported again.
+  template <class Token>
+  auto async_wait(boost::asio::socket_base::wait_type type, Token&& token) {
+    return boost::asio::async_compose<Token, void(boost::system::error_code)>(
+        stream_detail::wait_op{core_.get(), type}, token, core_->socket);
+  }
   template <class Token>
   auto async_wait_readable(Token&& token) {
-    return boost::asio::async_compose<Token, void(boost::system::error_code)>(
-        stream_detail::wait_op{core_.get()}, token, core_->socket);
+    return async_wait(boost::asio::socket_base::wait_read, std::forward<Token>(token));
   }
   /// Reads what has arrived without waiting: the bytes read, or `ec` set (would_block: none).
   std::size_t try_read_some(boost::asio::mutable_buffer b, boost::system::error_code& ec) {
@@ -356,7 +362,13 @@ class tls_conn {
     const auto b = stream_detail::first_buffer<MutableBuffers, boost::asio::mutable_buffer>(bs);
     return start<true, Token>(stream_detail::tls_call::read, b.data(), b.size(), token);
   }
-  /// See tcp_conn::async_wait_readable (OpenSSL holds no unread bytes after a read found none).
+  /// See tcp_conn::async_wait (OpenSSL holds no unread bytes after a read found none). After
+  /// try_read_some said in_progress, waiting for the socket to turn writable lets the next
+  /// try_read_some write what OpenSSL must write first.
+  template <class Token>
+  auto async_wait(boost::asio::socket_base::wait_type type, Token&& token) {
+    return next_.async_wait(type, std::forward<Token>(token));
+  }
   template <class Token>
   auto async_wait_readable(Token&& token) {
     return next_.async_wait_readable(std::forward<Token>(token));
