@@ -274,17 +274,20 @@ class h2_conn final : public h2::events {
     st.body_in.clear();
   }
 
-  /// HTTP/1.1 response fields as HTTP/2 headers: lower-case names, connection-specific ones
-  /// dropped (strip_hop_by_hop already removed the rest).
+  /// HTTP/1.1 response fields as HTTP/2 headers, viewing `res` (nghttp2 copies them and
+  /// lower-cases the names); connection-specific ones dropped (strip_hop_by_hop already
+  /// removed the rest). One allocation, not a string per name and value.
   template <class Fields>
-  static std::vector<h2::header> h2_headers(const http::response_header<Fields>& res) {
-    std::vector<h2::header> out;
+  static std::vector<h2::field_view> h2_headers(const http::response_header<Fields>& res) {
+    std::vector<h2::field_view> out;
+    out.reserve(static_cast<std::size_t>(std::distance(res.begin(), res.end())));
     for (const auto& f : res) {
-      const auto name = routing::to_lower(f.name_string());
-      if (name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-          name == "transfer-encoding" || name == "upgrade")
+      const auto name = f.name_string();
+      if (beast::iequals(name, "connection") || beast::iequals(name, "keep-alive") ||
+          beast::iequals(name, "proxy-connection") || beast::iequals(name, "transfer-encoding") ||
+          beast::iequals(name, "upgrade"))
         continue;
-      out.push_back({name, std::string(f.value())});
+      out.push_back({name, f.value()});
     }
     return out;
   }

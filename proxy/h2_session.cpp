@@ -7,13 +7,18 @@
 #include <stdexcept>
 
 namespace proxy::h2 {
+namespace {
+/// Room reserved for a request's header list: Outlook's MAPI requests carry about a dozen.
+constexpr std::size_t typical_headers = 16;
+}  // namespace
 
 struct session::callbacks {
   static session& self(void* p) { return *static_cast<session*>(p); }
 
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* p) {
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    self(p).blocks_.push_back({f->hd.stream_id, {}, 0, false});
+    auto& b = self(p).blocks_.emplace_back(pending_block{f->hd.stream_id, {}, 0, false});
+    b.headers.reserve(typical_headers);  // one allocation for the list, not one per doubling
     return 0;
   }
 
@@ -158,18 +163,19 @@ bool session::want_write() const {
   return nghttp2_session_want_write(s_) != 0;
 }
 
-void session::submit_response(std::int32_t stream, int status, const std::vector<header>& headers,
+void session::submit_response(std::int32_t stream, int status, std::span<const field_view> headers,
                               bool has_body) {
   const std::string code = std::to_string(status);
   std::vector<nghttp2_nv> nva;
   nva.reserve(headers.size() + 1);
-  auto nv = [](const std::string& n, const std::string& v) {
+  // No NO_COPY flags: nghttp2 copies names and values (lower-casing the names), so the views
+  // need only last for this call.
+  auto nv = [](std::string_view n, std::string_view v) {
     return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(n.data())),
                       reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), n.size(),
                       v.size(), NGHTTP2_NV_FLAG_NONE};
   };
-  static const std::string status_name = ":status";
-  nva.push_back(nv(status_name, code));
+  nva.push_back(nv(":status", code));
   for (const auto& h : headers)
     nva.push_back(nv(h.name, h.value));
   nghttp2_data_provider provider{};

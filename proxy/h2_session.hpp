@@ -18,6 +18,11 @@ struct header {
   std::string name, value;  ///< as received (HTTP/2 names are lower-case)
 };
 
+/// A response header to send: views, valid during the submit call (nghttp2 copies them).
+struct field_view {
+  std::string_view name, value;  ///< any case: nghttp2 lower-cases the names as it copies
+};
+
 /// What the session reports. Called only from inside receive() / take_output() / submit_*.
 class events {
  public:
@@ -67,7 +72,7 @@ class session {
   bool want_write() const;
 
   /// Response head; `has_body`: DATA will come from events::read_body.
-  void submit_response(std::int32_t stream, int status, const std::vector<header>& headers,
+  void submit_response(std::int32_t stream, int status, std::span<const field_view> headers,
                        bool has_body);
   /// read_body has more now.
   void resume(std::int32_t stream);

@@ -41,8 +41,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t half = size / 2;
   for (const auto& [p, n] : {std::pair{data, half}, std::pair{data + half, size - half}}) {
     if (!s.receive({p, n})) break;
+    const proxy::h2::field_view head[] = {{"content-type", "text/plain"}};
     for (auto id : r.to_answer)
-      s.submit_response(id, 200, {{"content-type", "text/plain"}}, id % 2 == 1);
+      s.submit_response(id, 200, head, id % 2 == 1);
     r.to_answer.clear();
     for (int i = 0; i < 4 && s.want_write(); ++i)
       (void)s.take_output();

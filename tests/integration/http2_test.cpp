@@ -7,6 +7,7 @@
 #include <regex>
 #include <thread>
 
+#include "routing/text.hpp"
 #include "tests/support/gateway.hpp"
 #include "tests/support/h2_client.hpp"
 #include "tests/support/shell.hpp"
@@ -63,6 +64,13 @@ TEST(Http2, ConnectExecuteNotificationWaitWithPendingChunksStreamedAsDataFrames)
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.header("x-responsecode"), "0");
   EXPECT_EQ(r.error_code, 0u);
+  // The backend's HTTP/1.1 fields arrive as HTTP/2 headers: lower-case names, and none of the
+  // connection-specific ones (its chunked Transfer-Encoding among them).
+  for (const auto& [name, value] : r.headers) {
+    EXPECT_EQ(name, routing::to_lower(name));
+    for (const char* hop : {"connection", "keep-alive", "transfer-encoding", "upgrade"})
+      EXPECT_NE(name, hop);
+  }
   // The backend received the request over HTTP/1.1, body intact.
   const auto seen = mbx->requests();
   ASSERT_EQ(seen.size(), 1u);
