@@ -22,9 +22,10 @@ constexpr auto linger_time = std::chrono::seconds(2);  ///< lingering close: at 
 constexpr std::size_t linger_bytes = 1024 * 1024;      ///< and at most this much discarded
 constexpr std::size_t head_read_size = 4096;           ///< most bytes of a head read at once
 
-enum class head_status { need_more, complete, closed, timeout, too_large, bad };
+enum class head_status { complete, closed, timeout, too_large, bad };
 
-head_status status_of(const head_scan& scan) noexcept {
+/// What a scan decided about the head: none while more bytes are needed.
+std::optional<head_status> decided(const head_scan& scan) noexcept {
   switch (scan.result) {
     case head_scan::state::complete:
       return head_status::complete;
@@ -35,7 +36,7 @@ head_status status_of(const head_scan& scan) noexcept {
     case head_scan::state::need_more:
       break;
   }
-  return head_status::need_more;
+  return std::nullopt;
 }
 
 std::string_view bytes_of(const beast::flat_buffer& b) noexcept {
@@ -52,7 +53,7 @@ awaitable<head_status> read_head(Stream& client, beast::flat_buffer& cbuf, head_
   arm_deadline(client, cfg.timeouts.header_read);
   for (;;) {
     scan = scan_request_head(bytes_of(cbuf), cfg.limits.header_bytes);
-    if (const auto st = status_of(scan); st != head_status::need_more) co_return st;
+    if (const auto st = decided(scan)) co_return *st;
     auto [ec, n] = co_await read_some_lazily(client, cbuf, head_read_size, cx.ws);
     if (ec == beast::error::timeout) co_return head_status::timeout;
     if (ec) co_return head_status::closed;
@@ -91,7 +92,6 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   request_trace trace;
   trace_scope scope{cx, trace};
   switch (status) {
-    case head_status::need_more:
     case head_status::complete:
     case head_status::closed:
     case head_status::timeout:
@@ -267,10 +267,12 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
     }
     // Usually the whole head has arrived by now: scanned here, without starting read_head.
     head_scan scan = scan_request_head(bytes_of(cbuf), cx.rt->cfg->limits.header_bytes);
-    auto status = status_of(scan);
-    if (status == head_status::need_more) status = co_await read_head(client, cbuf, scan, cx);
+    head_status status;
+    if (const auto seen = decided(scan))
+      status = *seen;
+    else
+      status = co_await read_head(client, cbuf, scan, cx);
     switch (status) {
-      case head_status::need_more:  // read_head returns once the head is whole or refused
       case head_status::complete:
       case head_status::too_large:
       case head_status::bad:

@@ -294,7 +294,8 @@ class tcp_conn {
 
   /// Waits until the socket is readable (or writable: `type`), holding no buffer meanwhile,
   /// under the deadline. Only after a read (or try_read_some) found nothing: readiness that
-  /// came before is not reported again.
+  /// came before is not reported again. The wait is part of that read: it takes the read's
+  /// place (and deadline), so no read may be in flight meanwhile.
   template <class Token>
   auto async_wait(boost::asio::socket_base::wait_type type, Token&& token) {
     return boost::asio::async_compose<Token, void(boost::system::error_code)>(
