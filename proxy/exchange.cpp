@@ -1,6 +1,6 @@
 // Forwarding one request to a backend and streaming the response back, chunk by chunk.
 #include <array>
-#include <cstdio>
+#include <charconv>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -22,7 +22,8 @@ namespace proxy {
 namespace {
 
 constexpr std::size_t relay_batch = 64 * 1024;  ///< most response bytes framed per client write
-constexpr std::size_t chunk_slot = 8 + 2;       ///< room for a chunk-size line ("%zx\r\n")
+constexpr std::size_t chunk_slot = 8 + 2;       ///< room for a chunk-size line (hex, CRLF)
+static_assert(relay_chunk <= 0xffffffff, "a chunk's size must fit chunk_slot's 8 hex digits");
 
 /// Sends the request head and its Content-Length body to the backend: the head and the body
 /// bytes already read go out in one write, the rest as it arrives (the body is never parsed:
@@ -235,9 +236,10 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
         const std::size_t got = room_size - res.body().size;
         if (got > 0 && chunk_out) {
           // "<hex size>\r\n" right before the data, then the chunk's closing CRLF.
-          char line[chunk_slot + 1];
-          const auto len =
-              static_cast<std::size_t>(std::snprintf(line, sizeof line, "%zx\r\n", got));
+          char line[chunk_slot];
+          auto* end = std::to_chars(line, line + chunk_slot - 2, got, 16).ptr;
+          std::memcpy(end, "\r\n", 2);
+          const auto len = static_cast<std::size_t>(end + 2 - line);
           std::memmove(at + len, at + slot, got);
           std::memcpy(at, line, len);
           std::memcpy(at + len + got, "\r\n", 2);
@@ -363,10 +365,12 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
   auto& req = p.get();
   const bool client_keep_alive = req.keep_alive() && !cx.ws.draining;
   const unsigned client_version = req.version();
-  // Copies, taken before strip_hop_by_hop: a client may name any field in Connection, which
-  // erases it and would leave views into the fields (like the session's request_facts) dangling.
-  const auto request_type = std::string(req["X-RequestType"]);
-  const auto request_id = std::string(req["X-RequestId"]);
+  // The client's X-RequestType and X-RequestId for a local MAPI answer: the trace's copies, since
+  // strip_hop_by_hop may erase any field a client names in Connection (and with it what views
+  // into the fields, like the session's request_facts, point to).
+  auto& trace = *cx.trace;
+  const std::string& request_type = trace.rec.x_request_type;
+  const std::string& request_id = trace.rec.x_request_id;
   const auto auth = routing::scheme_of(req[http::field::authorization]);
   const bool request_binds = auth && routing::binds_connection(*auth);
   strip_hop_by_hop(req, true);
@@ -377,7 +381,6 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
   const auto& order = plan.order;
   const bool session_backend_down = plan.session_backend_down;
 
-  auto& trace = *cx.trace;
   if (session_backend_down && !d.new_session) {
     // Health checks say the server holding this session context is down: say "context not
     // found" now instead of after a connect timeout, so Outlook reconnects at once.

@@ -109,7 +109,8 @@ error_code ssl_failure() {
 tls_step tls_try(SSL* ssl, tls_call call, void* data, std::size_t size) {
   tls_step r;
   const int len = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
-  ERR_clear_error();
+  // SSL_get_error needs an empty queue. Clearing walks every slot: look first (it is empty).
+  if (ERR_peek_error() != 0) ERR_clear_error();
   errno = 0;  // SSL_ERROR_SYSCALL with errno 0 is an EOF; a stale errno would misname it
   int ret = 0;
   switch (call) {
