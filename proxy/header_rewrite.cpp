@@ -4,15 +4,17 @@
 #include <iterator>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include <boost/container/small_vector.hpp>
 
 #include "routing/text.hpp"
 
 namespace proxy {
 
 void strip_hop_by_hop(relay_fields& f, bool is_request) {
-  // The tokens Connection names are views into its values: Connection itself goes last.
-  std::vector<std::string_view> named;
+  // The tokens Connection names are views into its values: Connection itself goes last. Outlook
+  // names one ("Keep-Alive") on every request: held inline, not on the heap.
+  boost::container::small_vector<std::string_view, 4> named;
   for (auto it = f.find(http::field::connection);
        it != f.end() && it->name() == http::field::connection; ++it) {
     for (const auto token : http::token_list(it->value())) {
