@@ -39,6 +39,18 @@ struct listener_tls {
   std::vector<certificate> certificates;
   tls_version min_version = tls_version::tls1_2;
   std::vector<std::string> alpn{"http/1.1"};  ///< server preference order
+  /// TLS 1.2 cipher list, OpenSSL syntax (SSL_CTX_set_cipher_list). Default: Mozilla's
+  /// "intermediate" profile (v5.7): ECDHE/DHE with AES-GCM or ChaCha20-Poly1305, no CBC suite.
+  std::string ciphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+      "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+  /// TLS 1.3 suites, OpenSSL syntax (SSL_CTX_set_ciphersuites): RFC 8446 names, ':'-separated.
+  std::string ciphersuites =
+      "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+      "TLS_CHACHA20_POLY1305_SHA256";
+  /// Key-exchange groups in preference order, as OpenSSL names them (SSL_CTX_set1_groups_list).
+  std::vector<std::string> curves{"X25519", "prime256v1", "secp384r1"};
 };
 
 struct listener {

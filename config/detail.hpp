@@ -135,6 +135,18 @@ int read_file_bytes(const std::string& path, std::size_t limit, std::string& out
 void load_mailboxes(reader& r, const fields& root, snapshot& s);
 void load_affinity(reader& r, const fields& root, snapshot& s);
 
+// TLS policy strings (tls_policy.cpp), checked in memory with libssl. Each reason is a message
+// for the value's diagnostic; none means accepted.
+/// An OpenSSL TLS 1.2 cipher list: every entry that adds ciphers selects some, and the whole
+/// list selects at least one.
+std::vector<std::string> check_cipher_list(std::string_view list);
+/// ':'-separated TLS 1.3 suite names, each known to OpenSSL, no duplicates or empty entries.
+std::vector<std::string> check_ciphersuites(std::string_view list);
+/// One key-exchange group name OpenSSL knows ("" when it does).
+std::string check_group(std::string_view name);
+/// The whole group list, each name already accepted by check_group ("" when OpenSSL takes it).
+std::string check_groups(const std::vector<std::string>& names);
+
 // Text rules (syntax.cpp). The parse_* functions return "" on success, else the reason.
 
 std::string lower(std::string_view s);

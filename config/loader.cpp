@@ -27,8 +27,53 @@ using detail::value_ref;
 
 constexpr auto any_count = std::numeric_limits<std::uint64_t>::max();
 
+// ciphers, ciphersuites, curves: OpenSSL's own syntax and names, checked against libssl.
+void load_tls_policy(reader& r, const fields& f, listener_tls& tls) {
+  if (auto v = f.find("ciphers")) {
+    if (auto text = detail::read_string(r, *v, true)) {
+      const auto problems = detail::check_cipher_list(*text);
+      for (const auto& p : problems)
+        r.error(v->at, v->path, p);
+      if (problems.empty()) tls.ciphers = std::move(*text);
+    }
+  }
+  if (auto v = f.find("ciphersuites")) {
+    if (auto text = detail::read_string(r, *v, true)) {
+      const auto problems = detail::check_ciphersuites(*text);
+      for (const auto& p : problems)
+        r.error(v->at, v->path, p);
+      if (problems.empty()) tls.ciphersuites = std::move(*text);
+    }
+  }
+  if (auto v = f.find("curves"); v && detail::read_sequence(r, *v, true)) {
+    std::vector<std::string> groups;
+    bool ok = true;
+    for (const auto& item : detail::elements(*v)) {
+      const auto name = detail::read_string(r, item, true);
+      if (!name) {
+        ok = false;
+      } else if (std::find(groups.begin(), groups.end(), *name) != groups.end()) {
+        r.error(item.at, item.path, "duplicate group " + quote(*name));
+        ok = false;
+      } else if (auto why = detail::check_group(*name); !why.empty()) {
+        r.error(item.at, item.path, why);
+        ok = false;
+      } else {
+        groups.push_back(*name);
+      }
+    }
+    if (ok) {
+      if (auto why = detail::check_groups(groups); !why.empty()) {
+        r.error(v->at, v->path, why);
+      } else {
+        tls.curves = std::move(groups);
+      }
+    }
+  }
+}
+
 std::optional<listener_tls> load_listener_tls(reader& r, const value_ref& v) {
-  fields f(r, v, {"certificates", "min_version", "alpn"});
+  fields f(r, v, {"certificates", "min_version", "alpn", "ciphers", "ciphersuites", "curves"});
   if (!f.valid()) return std::nullopt;
   listener_tls tls;
   if (auto certs = f.require("certificates"); certs && detail::read_sequence(r, *certs, true)) {
@@ -71,6 +116,7 @@ std::optional<listener_tls> load_listener_tls(reader& r, const value_ref& v) {
       }
     }
   }
+  load_tls_policy(r, f, tls);
   return tls;
 }
 

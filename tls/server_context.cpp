@@ -97,6 +97,9 @@ server_context::server_context(const config::listener_tls& cfg)
     alpn_wire_.push_back(char(p.size()));
     alpn_wire_ += p;
   }
+  std::string groups;  // OpenSSL's colon list
+  for (const auto& g : cfg.curves)
+    groups += (groups.empty() ? "" : ":") + g;
   for (const auto& c : cfg.certificates) {
     ssl_ctx_ptr ctx(SSL_CTX_new(TLS_server_method()));
     if (!ctx) throw tls_error(openssl_errors("SSL_CTX_new"));
@@ -108,6 +111,15 @@ server_context::server_context(const config::listener_tls& cfg)
     SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                        SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+    // The listener's policy (config/ has checked the strings against this libssl already).
+    if (SSL_CTX_set_cipher_list(ctx.get(), cfg.ciphers.c_str()) != 1)
+      throw tls_error(openssl_errors("tls.ciphers " + cfg.ciphers + " selects no cipher"));
+    if (SSL_CTX_set_ciphersuites(ctx.get(), cfg.ciphersuites.c_str()) != 1)
+      throw tls_error(openssl_errors("tls.ciphersuites " + cfg.ciphersuites + " is invalid"));
+    if (SSL_CTX_set1_groups_list(ctx.get(), groups.c_str()) != 1)
+      throw tls_error(openssl_errors("tls.curves " + groups + " is invalid"));
+    // DHE suites: OpenSSL picks built-in RFC 7919 parameters matching the certificate's strength.
+    SSL_CTX_set_dh_auto(ctx.get(), 1);
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), c.cert_file.c_str()) != 1)
       throw tls_error(openssl_errors("cannot load certificate chain " + c.cert_file));
     if (SSL_CTX_use_PrivateKey_file(ctx.get(), c.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {

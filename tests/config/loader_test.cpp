@@ -245,6 +245,44 @@ routes: [{default: true, backend: mbx01}]
   EXPECT_EQ(r.config->listeners[0].tls->min_version, config::tls_version::tls1_2);
   EXPECT_EQ(r.config->listeners[0].tls->alpn, std::vector<std::string>{"http/1.1"});
   EXPECT_EQ(r.config->listeners[1].tls->min_version, config::tls_version::tls1_3);
+  // Mozilla's "intermediate" profile (v5.7): AEAD suites only, no CBC.
+  const auto& tls = *r.config->listeners[0].tls;
+  EXPECT_EQ(tls.ciphers,
+            "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+            "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+            "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305");
+  EXPECT_EQ(tls.ciphers.find("CBC"), std::string::npos);
+  EXPECT_EQ(tls.ciphers.find("-SHA:"), std::string::npos);
+  EXPECT_EQ(tls.ciphersuites,
+            "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+  EXPECT_EQ(tls.curves, (std::vector<std::string>{"X25519", "prime256v1", "secp384r1"}));
+}
+
+TEST(loader_test, tls_policy_keys_into_snapshot) {
+  const config_test::temp_dir dir;
+  const std::string pem = dir.write("a.pem", "x");
+  const auto r = config::load_string(R"(version: 1
+server_name: gw
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+    tls:
+      certificates: [{cert: )" + pem +
+                                         ", key: " + pem + R"(}]
+      ciphers: "ECDHE+AESGCM:!aNULL:DHE-RSA-AES256-GCM-SHA384:@STRENGTH"
+      ciphersuites: TLS_AES_256_GCM_SHA384:TLS_AES_128_CCM_SHA256
+      curves: [secp384r1, X448, ffdhe3072]
+mapi: {internal_url: "https://mail.corp.test/mapi"}
+backends: [{name: mbx01, address: "10.0.0.11:444"}]
+routes: [{default: true, backend: mbx01}]
+)",
+                                     "t.yaml");
+  ASSERT_TRUE(r) << ::testing::PrintToString(messages(r));
+  const auto& tls = *r.config->listeners[0].tls;
+  EXPECT_EQ(tls.ciphers, "ECDHE+AESGCM:!aNULL:DHE-RSA-AES256-GCM-SHA384:@STRENGTH");
+  EXPECT_EQ(tls.ciphersuites, "TLS_AES_256_GCM_SHA384:TLS_AES_128_CCM_SHA256");
+  EXPECT_EQ(tls.curves, (std::vector<std::string>{"secp384r1", "X448", "ffdhe3072"}));
 }
 
 // Restores the working directory on scope exit.
@@ -298,6 +336,11 @@ TEST(loader_test, deploy_example_loads_cleanly) {
   EXPECT_TRUE(r.diagnostics.empty());
   const config::snapshot& s = *r.config;
   EXPECT_EQ(s.listeners.size(), 2u);
+  // The example spells out the TLS policy defaults: they must stay the defaults.
+  ASSERT_TRUE(s.listeners[0].tls && s.listeners[1].tls);
+  EXPECT_EQ(s.listeners[0].tls->ciphers, s.listeners[1].tls->ciphers);
+  EXPECT_EQ(s.listeners[0].tls->ciphersuites, s.listeners[1].tls->ciphersuites);
+  EXPECT_EQ(s.listeners[0].tls->curves, s.listeners[1].tls->curves);
   EXPECT_EQ(s.backends.size(), 3u);
   EXPECT_EQ(s.pools.size(), 2u);
   EXPECT_TRUE(s.mapi.internal_url && s.mapi.external_url);

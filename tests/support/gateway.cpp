@@ -23,6 +23,7 @@ std::string gateway_yaml(const gateway_options& o, const std::string& dir) {
     for (const auto& c : certs)
       y << "        - cert: " << c.cert << "\n          key: " << c.key << "\n";
     if (!o.listener_alpn.empty()) y << "      alpn: " << o.listener_alpn << "\n";
+    y << o.listener_tls_yaml;
   }
   y << "mapi:\n  internal_url: https://" << internal_host << "/mapi\n  external_url: https://"
     << external_host << "/mapi\n";

@@ -48,6 +48,8 @@ struct gateway_options {
   std::string logs_yaml;
   /// The listener's ALPN list, YAML flow form (e.g. "[h2, http/1.1]"); empty: the default.
   std::string listener_alpn;
+  /// Extra lines under the listener's `tls:` (each "      key: value\n"), e.g. ciphers.
+  std::string listener_tls_yaml;
 };
 
 /// The YAML a gateway_options describes (exposed so the CLI tests can reuse it). `dir` is where

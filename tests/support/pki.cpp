@@ -59,7 +59,7 @@ test_pki::test_pki() {
 }
 
 leaf test_pki::issue(const std::string& name, const std::vector<std::string>& dns,
-                     const std::vector<std::string>& ips, int days) {
+                     const std::vector<std::string>& ips, int days, key_type key) {
   static std::mutex m;
   static std::map<std::string, leaf> issued;
   std::lock_guard lock(m);
@@ -79,8 +79,10 @@ leaf test_pki::issue(const std::string& name, const std::vector<std::string>& dn
   write_file(ext, san + "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
   const std::string csr = dir_.file(name + ".csr");
   const std::string cn = dns.empty() ? name : dns.front();
-  run_command("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/CN=" +
-              cn + "' -keyout " + l.key + " -out " + csr);
+  const char* newkey =
+      key == key_type::rsa_2048 ? "rsa:2048" : "ec -pkeyopt ec_paramgen_curve:prime256v1";
+  run_command(std::string("openssl req -newkey ") + newkey + " -nodes -subj '/CN=" + cn +
+              "' -keyout " + l.key + " -out " + csr);
   run_command("openssl x509 -req -days " + std::to_string(days) + " -in " + csr + " -CA " +
               ca_cert_ + " -CAkey " + ca_key_ + " -CAcreateserial -out " + l.cert + " -extfile " +
               ext);

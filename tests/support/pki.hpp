@@ -19,10 +19,12 @@ class test_pki {
  public:
   static test_pki& instance();
   const std::string& ca_file() const noexcept { return ca_cert_; }
+  enum class key_type { ec_p256, rsa_2048 };
   /// Issues (once per `name`) a leaf for DNS names `dns` and IP addresses `ips`, valid for
-  /// `days` days (the CA: 400).
+  /// `days` days (the CA: 400), with a `key` key pair.
   leaf issue(const std::string& name, const std::vector<std::string>& dns,
-             const std::vector<std::string>& ips = {}, int days = 90);
+             const std::vector<std::string>& ips = {}, int days = 90,
+             key_type key = key_type::ec_p256);
 
  private:
   test_pki();
