@@ -33,6 +33,16 @@ void mirror(Counter& c, std::uint64_t total) {
   if (now > c.Value()) c.Increment(now - c.Value());
 }
 
+/// HTTP/2 error codes (RFC 9113 §7) a GOAWAY can carry, 0x1 to 0xd; then "other".
+constexpr std::array<std::string_view, 14> h2_error_names = {
+    "protocol_error",     "internal_error",
+    "flow_control_error", "settings_timeout",
+    "stream_closed",      "frame_size_error",
+    "refused_stream",     "cancel",
+    "compression_error",  "connect_error",
+    "enhance_your_calm",  "inadequate_security",
+    "http_1_1_required",  "other"};
+
 }  // namespace
 
 struct registry::families {
@@ -47,6 +57,7 @@ struct registry::families {
   Family<Gauge>& upstream_connections;
   Family<Gauge>& backend_up;
   Family<Counter>& tls_handshakes;
+  Family<Counter>& h2_connection_errors;
   Family<Counter>& ejections;
   Family<Counter>& health_checks;
   Family<Histogram>& health_check_duration;
@@ -110,6 +121,11 @@ struct registry::families {
                            .Name("mapigate_tls_handshakes_total")
                            .Help("Client TLS handshakes by result and protocol version")
                            .Register(r)),
+        h2_connection_errors(BuildCounter()
+                                 .Name("mapigate_http2_connection_errors_total")
+                                 .Help("HTTP/2 client connections ended by a connection error "
+                                       "(GOAWAY sent), by its error code")
+                                 .Register(r)),
         ejections(BuildCounter()
                       .Name("mapigate_backend_ejections_total")
                       .Help("Backends taken out after repeated connect failures or 5xx")
@@ -234,6 +250,7 @@ struct handles::table {
   std::array<Counter*, mapi_code_labels> mapi{};
   std::vector<Gauge*> upstream_connections, backend_up;      ///< [backend]
   std::array<Counter*, 2 * tls_version_names.size()> tls{};  ///< [ok?][version]
+  std::array<Counter*, h2_error_names.size()> h2_errors{};   ///< [code - 1]
   std::vector<Counter*> ejections;                           ///< [backend]
   std::vector<Counter*> checks_passed, checks_failed;        ///< [backend]
   std::vector<Histogram*> check_duration;                    ///< [backend]
@@ -300,6 +317,8 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
     for (std::size_t v = 0; v < tls_version_names.size(); ++v)
       t.tls[ok * tls_version_names.size() + v] = &f.tls_handshakes.Add(
           {{"result", ok ? "ok" : "failed"}, {"version", std::string(tls_version_names[v])}});
+  for (std::size_t i = 0; i < h2_error_names.size(); ++i)
+    t.h2_errors[i] = &f.h2_connection_errors.Add({{"code", std::string(h2_error_names[i])}});
 }
 
 handles::~handles() = default;
@@ -336,6 +355,12 @@ void handles::first_byte(std::size_t b, double seconds) const noexcept {
 
 void handles::tls_handshake(bool ok, std::string_view version) const noexcept {
   t_->tls[(ok ? 1 : 0) * tls_version_names.size() + tls_version_index(version)]->Increment();
+}
+
+void handles::h2_connection_error(std::uint32_t code) const noexcept {
+  const std::size_t i =
+      code >= 1 && code < h2_error_names.size() ? code - 1 : h2_error_names.size() - 1;
+  t_->h2_errors[i]->Increment();
 }
 
 void handles::backend_ejected(std::size_t b) const noexcept {

@@ -95,6 +95,8 @@ class handles {
   void upstream_connect_failed(std::size_t backend) const noexcept;
   void first_byte(std::size_t backend, double seconds) const noexcept;
   void tls_handshake(bool ok, std::string_view version) const noexcept;
+  /// An HTTP/2 connection ended by a connection error: the GOAWAY's error code (RFC 9113 §7).
+  void h2_connection_error(std::uint32_t code) const noexcept;
   void backend_ejected(std::size_t backend) const noexcept;
   void health_check(std::size_t backend, bool passed, double seconds) const noexcept;
 

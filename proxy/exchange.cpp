@@ -27,9 +27,10 @@ static_assert(relay_chunk <= 0xffffffff, "a chunk's size must fit chunk_slot's 8
 
 /// Sends the request head and its Content-Length body to the backend: the head and the body
 /// bytes already read go out in one write, the rest as it arrives (the body is never parsed:
-/// chunked request bodies were refused before). `sent` counts bytes written; nothing of `cbuf`
-/// is consumed while `sent` is 0, so the caller may retry elsewhere. Client-side failures set
-/// `client_failed`.
+/// chunked request bodies were refused before; append_request_head refuses them again, and
+/// then nothing is sent: unframed_request_body()). Never more than the declared length. `sent`
+/// counts bytes written; nothing of `cbuf` is consumed while `sent` is 0, so the caller may retry
+/// elsewhere. Client-side failures set `client_failed`.
 template <class Stream, class Up>
 awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, request_parser& p,
                                    Up& up, conn_ctx& cx, std::size_t& sent, bool& client_failed) {
@@ -38,7 +39,8 @@ awaitable<error_code> send_request(Stream& client, beast::flat_buffer& cbuf, req
   std::size_t now = std::min<std::uint64_t>(remaining, std::min(cbuf.size(), relay_chunk));
   {
     wire_lease out(cx.ws);
-    append_head(*out, p.get().base());
+    if (!append_request_head(*out, p.get().base(), h1_body_framing(p)))
+      co_return unframed_request_body();
     append(*out, {static_cast<const char*>(cbuf.data().data()), now});
     arm_deadline(up, t.upstream_idle);
     auto [ec, n] = co_await write_all(up, (*out).data());
@@ -298,7 +300,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
 }
 
 /// How getting a backend connection and sending the request to it went.
-enum class send_status { sent, unreachable, client_failed, failed_mid_request };
+enum class send_status { sent, unreachable, client_failed, failed_mid_request, unframed };
 
 /// Sends the request to backend `b` on its pinned connection, a pooled one or a fresh one, in
 /// that order, moving on only while not one byte has been sent. On `sent`, `conn` holds it.
@@ -345,6 +347,7 @@ awaitable<send_status> send_to(Stream& client, beast::flat_buffer& cbuf, request
     }
     c->abort();
     if (client_failed) co_return send_status::client_failed;
+    if (ec == unframed_request_body()) co_return send_status::unframed;
     if (sent > 0) {
       log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
           " failed mid-request: ", ec.message());
@@ -402,6 +405,12 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
       case send_status::sent:
         break;
       case send_status::client_failed:
+        co_return false;
+      case send_status::unframed:
+        trace.add_error("UnframedRequestBody");
+        log(log_level::error, "c", cx.id, " request body without explicit framing not sent");
+        co_await write_local_made(
+            client, cx, [] { return make_error(400, "request body framing not accepted", true); });
         co_return false;
       case send_status::failed_mid_request: {
         co_await write_local_made(client, cx, [] {

@@ -69,7 +69,7 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 }
 
 head_scan bad(std::string_view why) noexcept {
-  return {head_scan::state::bad, 0, why};
+  return {head_scan::state::bad, 0, 0, why};
 }
 
 /// Why bytes that contain a NUL or a CR (not the CR of a CRLF) are refused: the first of them.
@@ -78,6 +78,49 @@ std::string_view raw_reason(std::string_view s) noexcept {
     if (c == '\0') return "NUL in request head";
     if (c == '\r') return "bare CR in request head";
   }
+  return {};
+}
+
+/// `s` without leading and trailing spaces and tabs (OWS).
+std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+/// A Content-Length value is one decimal number: a list ("4, 4"), a sign or anything else is
+/// refused, never forwarded (RFC 9110 §8.6).
+bool plain_length(std::string_view v) noexcept {
+  v = trim_ows(v);
+  if (v.empty()) return false;
+  for (const char c : v)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+/// Whether a Transfer-Encoding value's final coding is chunked (RFC 9112 §6.3: otherwise the
+/// request's length cannot be determined, and the answer is 400 and close).
+bool ends_chunked(std::string_view v) noexcept {
+  const auto comma = v.rfind(',');
+  return iequals(trim_ows(comma == std::string_view::npos ? v : v.substr(comma + 1)), "chunked");
+}
+
+/// Checks the request line (free of NUL and bare CR): method SP request-target SP HTTP/1.x.
+/// Anything else, an HTTP/0.9 line ("GET /") above all, is refused when the line ends, not
+/// after header_read.
+head_scan check_request_line(std::string_view line) noexcept {
+  const auto sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return bad("malformed request line");
+  for (const unsigned char c : line.substr(0, sp1))
+    if (!(classes[c] & tchar)) return bad("malformed request line");
+  const auto sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return bad("request line without HTTP version (HTTP/0.9)");
+  if (sp2 == sp1 + 1) return bad("malformed request line");
+  const auto version = line.substr(sp2 + 1);
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") return bad("unsupported HTTP version");
+  if (holds_control(line.substr(sp1 + 1, sp2 - sp1 - 1))) return bad("malformed request line");
   return {};
 }
 
@@ -94,8 +137,15 @@ head_scan check_field(std::string_view line, unsigned char found, int& content_l
     if (!(classes[c] & tchar)) return bad("invalid character in header name");
   // The name is all tchar, so a control character found in the line is in the value.
   if (found & ctl) return bad("control character in header value");
-  if (iequals(name, "content-length")) ++content_lengths;
-  if (iequals(name, "transfer-encoding")) ++transfer_encodings;
+  const auto value = line.substr(name.size() + 1);
+  if (iequals(name, "content-length")) {
+    ++content_lengths;
+    if (!plain_length(value)) return bad("invalid Content-Length");
+  }
+  if (iequals(name, "transfer-encoding")) {
+    ++transfer_encodings;
+    if (!ends_chunked(value)) return bad("Transfer-Encoding whose final coding is not chunked");
+  }
   return {};
 }
 
@@ -106,7 +156,9 @@ head_scan scan_request_head(std::string_view buf, std::size_t limit) noexcept {
   int transfer_encodings = 0;
   bool request_line = true;
   const std::size_t end = buf.size() < limit ? buf.size() : limit;
-  std::size_t pos = 0;  // where the current line starts
+  // One empty line before the request line is ignored (RFC 9112 §2.2); a second is refused.
+  const std::size_t start = buf.substr(0, 2) == "\r\n" ? 2 : 0;
+  std::size_t pos = start;  // where the current line starts
   while (pos < end) {
     const auto* lf = static_cast<const char*>(std::memchr(buf.data() + pos, '\n', end - pos));
     if (!lf) break;
@@ -119,14 +171,16 @@ head_scan scan_request_head(std::string_view buf, std::size_t limit) noexcept {
     if (!crlf) return bad("bare LF line ending");
     if (request_line) {
       if (line.empty()) return bad("empty request line");
+      if (auto r = check_request_line(line); r.result == head_scan::state::bad) return r;
       request_line = false;
       continue;
     }
     if (line.empty()) {  // CRLF CRLF: end of the head
       if (content_lengths > 1) return bad("more than one Content-Length");
+      if (transfer_encodings > 1) return bad("more than one Transfer-Encoding");
       if (content_lengths && transfer_encodings)
         return bad("Content-Length with Transfer-Encoding");
-      return {head_scan::state::complete, pos, {}};
+      return {head_scan::state::complete, pos, start, {}};
     }
     if (auto r = check_field(line, found, content_lengths, transfer_encodings);
         r.result == head_scan::state::bad)
@@ -140,7 +194,7 @@ head_scan scan_request_head(std::string_view buf, std::size_t limit) noexcept {
       if (buf[j + 1] != '\n') return bad("bare CR in request head");
     }
   }
-  if (buf.size() >= limit) return {head_scan::state::too_large, 0, "request head too large"};
+  if (buf.size() >= limit) return {head_scan::state::too_large, 0, 0, "request head too large"};
   return {};
 }
 

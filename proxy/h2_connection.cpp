@@ -40,7 +40,11 @@ struct h2_stream {
   std::int32_t id;
   std::vector<h2::header> headers;
   bool too_large = false;
+  /// HEADERS came without END_STREAM: the request has a body (DATA, even an empty one), decided
+  /// once from that frame, however the frames were split across reads.
+  bool has_body = false;
   std::deque<std::string> body_in;  ///< request body chunks not yet sent to the backend
+  std::size_t body_in_bytes = 0;    ///< their bytes
   bool end_in = false;              ///< the client ended its side
   std::string out;                  ///< response bytes not yet taken by nghttp2
   std::size_t out_off = 0;
@@ -67,6 +71,9 @@ class h2_conn final : public h2::events {
         tick_(ex) {}
 
   awaitable<void> run() { co_await (reader() && writer() && watchdog()); }
+  /// After run(): the error code of the GOAWAY that ended the session on a connection error
+  /// (0: none; it ended normally).
+  std::uint32_t error_sent() const noexcept { return sess_.error_sent(); }
 
   // ---- h2::events ----
   void on_request(std::int32_t id, std::vector<h2::header> headers, bool end_stream,
@@ -74,6 +81,7 @@ class h2_conn final : public h2::events {
     auto st = std::make_shared<h2_stream>(id, ex_);
     st->headers = std::move(headers);
     st->end_in = end_stream;
+    st->has_body = !end_stream;
     st->too_large = too_large;
     streams_[id] = st;
     ready_.push_back(std::move(st));  // started after receive() returns, outside nghttp2
@@ -81,6 +89,7 @@ class h2_conn final : public h2::events {
   void on_data(std::int32_t id, std::string_view data) override {
     if (auto* st = find(id); st && !st->discard_body) {
       st->body_in.emplace_back(data);
+      st->body_in_bytes += data.size();
       st->wake.cancel();
     } else {
       sess_.consume(id, data.size());  // nobody wants it: keep the connection window open
@@ -177,11 +186,7 @@ class h2_conn final : public h2::events {
       }
       ready_.clear();
       notify_writer();
-      if (!ok) {
-        log(log_level::info, "c", cx_.id, " ", cx_.client_ip, " HTTP/2 session ended by a ",
-            "protocol error or flood (GOAWAY sent)");
-        break;
-      }
+      if (!ok) break;  // a connection error or a flood: GOAWAY queued (serve_h2 logs it)
     }
     reading_done_ = true;
     // The client is gone or the session is over: end every stream still running.
@@ -207,6 +212,7 @@ class h2_conn final : public h2::events {
           error_code ignored;
           beast::get_lowest_layer(sock_).socket().close(ignored);  // the reader learns it too
         }
+        stop_reading_if_over();
         continue;
       }
       if (reading_done_ && running_ == 0) break;
@@ -215,6 +221,19 @@ class h2_conn final : public h2::events {
     }
     finished_ = true;
     tick_.cancel();
+  }
+
+  /// Once the session wants no more input, the pending read is ended instead of waiting for
+  /// bytes nobody will process. nghttp2 stops wanting to read when a GOAWAY for a connection
+  /// error (a frame on the wrong stream, a bad length, a zero window increment: it queues that
+  /// GOAWAY itself while receive() still succeeds) has gone out, or once a graceful GOAWAY was
+  /// sent or received and no stream is open. Without this, the read would wait for the client,
+  /// with no deadline, after the session is over.
+  void stop_reading_if_over() {
+    if (stop_reading_ || reading_done_ || sess_.want_read()) return;
+    stop_reading_ = true;
+    error_code ignored;
+    beast::get_lowest_layer(sock_).socket().cancel(ignored);  // ends the pending read
   }
 
   /// Every 100 ms: drain, reload or idle (GOAWAY), a stalled write (close), and closing the
@@ -272,6 +291,7 @@ class h2_conn final : public h2::events {
     for (const auto& c : st.body_in)
       sess_.consume(st.id, c.size());
     st.body_in.clear();
+    st.body_in_bytes = 0;
   }
 
   /// HTTP/1.1 response fields as HTTP/2 headers, viewing `res` (nghttp2 copies them and
@@ -315,19 +335,25 @@ class h2_conn final : public h2::events {
     field_arena arena(cx_.ws.field_arena_blocks);
     http::request<http::buffer_body, relay_fields> req(std::piecewise_construct, std::make_tuple(),
                                                        std::make_tuple(arena.allocator()));
-    std::string method, path, authority;
+    std::string method, path, authority, cookie;
     std::uint64_t head_bytes = 0;
     for (auto& h : st.headers) {
       head_bytes += h.name.size() + h.value.size() + 4;
-      if (h.name == ":method")
+      if (h.name == ":method") {
         method = std::move(h.value);
-      else if (h.name == ":path")
+      } else if (h.name == ":path") {
         path = std::move(h.value);
-      else if (h.name == ":authority")
+      } else if (h.name == ":authority") {
         authority = std::move(h.value);
-      else if (!h.name.empty() && h.name[0] != ':')
+      } else if (h.name == "cookie") {
+        // RFC 9113 §8.2.3: cookie crumbs become one field, joined with "; ", for HTTP/1.1.
+        if (!cookie.empty()) cookie += "; ";
+        cookie += h.value;
+      } else if (!h.name.empty() && h.name[0] != ':') {
         req.insert(h.name, h.value);
+      }
     }
+    if (!cookie.empty()) req.insert(http::field::cookie, cookie);
     trace.rec.request_bytes = head_bytes;
     if (st.too_large) {
       trace.add_error("request header fields too large");
@@ -392,22 +418,19 @@ class h2_conn final : public h2::events {
       case routing::decision::action::proxy:
         break;
     }
-    const auto length = req.find(http::field::content_length);
-    std::uint64_t declared = 0;
-    if (length != req.end()) {
-      const auto v = length->value();
-      const auto [p, e] = std::from_chars(v.data(), v.data() + v.size(), declared);
-      if (e != std::errc() || p != v.data() + v.size()) {
-        refuse(400, routing::mapi_code::invalid_header, "invalid Content-Length");
-        co_return;
-      }
-    } else if (!st.end_in) {
-      // MAPI/HTTP requests carry Content-Length ([MS-OXCMAPIHTTP] 2.2.2.1).
-      refuse(411, routing::mapi_code::invalid_header, "request body without Content-Length");
+    // The body, as HEADERS declared it (nghttp2 holds the DATA frames to content-length and
+    // resets the stream when they differ); then the one body rule, as for HTTP/1.1.
+    std::optional<std::string_view> length;
+    if (const auto cl = req.find(http::field::content_length); cl != req.end())
+      length = cl->value();
+    const auto declared = h2_body_framing(!st.has_body, length);
+    if (!declared) {
+      refuse(400, routing::mapi_code::invalid_header, "invalid Content-Length");
       co_return;
     }
-    if (declared > cfg.limits.mapi_body_bytes) {
-      refuse(413, routing::mapi_code::too_large, "request body larger than the limit");
+    const body_framing framing = *declared;
+    if (const auto r = refuse_framing(framing, cfg.limits.mapi_body_bytes)) {
+      refuse(r->status, r->mapi_code, r->reason);
       co_return;
     }
     if (facts.cookies_changed) rewrite_cookies(req, facts);
@@ -420,50 +443,95 @@ class h2_conn final : public h2::events {
       worker_state& ws;
       ~active() { --ws.active_requests; }
     } counted{cx_.ws};
-    co_await forward(st, req, d, trace, request_type, request_id);
+    co_await forward(st, req, framing, d, trace, request_type, request_id);
   }
 
+  /// Sends the request head and its body to the backend: the head and the body bytes already
+  /// received go out in one write, the rest as it comes; never more bytes than `framing`
+  /// declares. The request becomes complete at the backend only once the client has ended its
+  /// stream with exactly that many: the body's last byte (or, for an empty body, the head) is
+  /// held back until END_STREAM. So a body that turns out longer or shorter than declared, in
+  /// whatever pieces it came, never reaches the backend as a complete request: the stream is
+  /// reset (nghttp2 enforces the length too) and the send fails, so the backend connection,
+  /// holding an unfinished request, is closed and never used again. Nothing is sent for a
+  /// stream already closed, nor a head that does not frame its body (unframed_request_body()).
   template <class Up>
   awaitable<error_code> send_request(Up& up, h2_stream& st,
                                      http::request<http::buffer_body, relay_fields>& req,
-                                     std::size_t& sent, std::uint64_t& body_bytes,
-                                     request_trace& trace) {
-    // The head and the body bytes already received go out in one write, the rest as it comes.
-    // The body is relayed as its bytes (Content-Length framing: nghttp2 has checked the DATA
-    // against it; a body without one was refused).
+                                     body_framing framing, std::size_t& sent,
+                                     std::uint64_t& body_bytes, request_trace& trace) {
     const auto& t = cx_.rt->cfg->timeouts;
+    const std::uint64_t declared = framing.k == body_framing::kind::length ? framing.length : 0;
     bool head = true;
     for (;;) {
-      wire_lease out(cx_.ws);
-      if (head) append_head(*out, req.base());
-      std::size_t taken = 0;
-      while (!st.body_in.empty()) {
-        append(*out, st.body_in.front());
-        taken += st.body_in.front().size();
-        st.body_in.pop_front();
+      if (st.closed) co_return net::error::operation_aborted;
+      const std::uint64_t have = body_bytes + st.body_in_bytes;
+      if (have > declared) {
+        reset_for_framing(st, trace, "request body longer than its content-length");
+        co_return net::error::operation_aborted;
       }
-      if ((*out).size() > 0) {
+      if (st.end_in && have < declared) {
+        reset_for_framing(st, trace, "request body shorter than its content-length");
+        co_return net::error::operation_aborted;
+      }
+      // What may go now: everything once the stream has ended; before, all but a last byte.
+      const bool last_held = !st.end_in && have == declared;
+      const std::size_t ready = st.body_in_bytes - (last_held && st.body_in_bytes > 0 ? 1 : 0);
+      const bool head_ready = head && !(last_held && declared == 0);
+      if (head_ready || ready > 0) {
+        wire_lease out(cx_.ws);
+        if (head_ready && !append_request_head(*out, req.base(), framing))
+          co_return unframed_request_body();
+        // Bytes leave body_in only once written: a send that failed before its first byte
+        // can be made again, whole, to another backend.
+        std::size_t left = ready;
+        for (const auto& chunk : st.body_in) {
+          if (left == 0) break;
+          const std::size_t n = std::min(left, chunk.size());
+          append(*out, std::string_view(chunk).substr(0, n));
+          left -= n;
+        }
         arm_deadline(up, t.upstream_idle);
         auto [wec, wn] = co_await write_all(up, (*out).data());
         sent += wn;
         if (wec) co_return wec;
+        head = head && !head_ready;
+        for (left = ready; left > 0;) {
+          auto& chunk = st.body_in.front();
+          const std::size_t n = std::min(left, chunk.size());
+          if (n == chunk.size())
+            st.body_in.pop_front();
+          else
+            chunk.erase(0, n);
+          left -= n;
+        }
+        st.body_in_bytes -= ready;
+        if (ready > 0) {
+          body_bytes += ready;
+          // Only now may the client send this much more (flow control follows the backend).
+          sess_.consume(st.id, ready);
+          notify_writer();
+        }
       }
-      head = false;
-      if (taken > 0) {
-        body_bytes += taken;
-        // Only now may the client send this much more (flow control follows the backend).
-        sess_.consume(st.id, taken);
-        notify_writer();
-      }
-      if (st.end_in && st.body_in.empty()) co_return error_code{};
-      while (st.body_in.empty() && !st.end_in && !st.closed)
+      if (!head && st.end_in && st.body_in_bytes == 0) co_return error_code{};
+      // Wait for more of the body, its end, or the stream's close.
+      const std::size_t waiting = st.body_in_bytes;
+      while (st.body_in_bytes == waiting && !st.end_in && !st.closed)
         if (!co_await wait_for(st, t.body_idle)) stall(st, trace, "request body idle timeout");
-      if (st.closed) co_return net::error::operation_aborted;
     }
   }
 
+  /// The client's DATA did not match the declared length: the stream ends (PROTOCOL_ERROR, as
+  /// RFC 9113 §8.1.1 asks) and so does the backend request it was feeding.
+  void reset_for_framing(h2_stream& st, request_trace& trace, std::string_view why) {
+    trace.add_error(why);
+    st.closed = true;
+    sess_.reset(st.id, NGHTTP2_PROTOCOL_ERROR);
+    notify_writer();
+  }
+
   awaitable<void> forward(h2_stream& st, http::request<http::buffer_body, relay_fields>& req,
-                          const routing::decision& d, request_trace& trace,
+                          body_framing framing, const routing::decision& d, request_trace& trace,
                           const std::string& request_type, const std::string& request_id) {
     const auto& cfg = *cx_.rt->cfg;
     const auto plan = backend_order(d, cx_);
@@ -507,14 +575,21 @@ class h2_conn final : public h2::events {
       std::size_t sent = 0;
       std::uint64_t body_bytes = 0;
       const auto ec = co_await std::visit(
-          [&](auto& up) { return send_request(up, st, req, sent, body_bytes, trace); }, c->stream);
+          [&](auto& up) { return send_request(up, st, req, framing, sent, body_bytes, trace); },
+          c->stream);
       trace.rec.request_bytes += body_bytes;
       if (!ec) {
         conn = std::move(c);
         break;
       }
-      c->abort();
+      c->abort();  // whatever it was sent, it carries no other request
       if (st.closed) co_return;
+      if (ec == unframed_request_body()) {
+        trace.add_error("UnframedRequestBody");
+        log(log_level::error, "c", cx_.id, " request body without explicit framing not sent");
+        respond(st, make_error(400, "request body framing not accepted", false), trace);
+        co_return;
+      }
       if (sent > 0) {
         trace.add_error("BackendFailedMidRequest: " + ec.message());
         respond(st, make_error(502, "backend failed while receiving the request", false), trace);
@@ -690,10 +765,17 @@ class h2_conn final : public h2::events {
 
 }  // namespace
 
-awaitable<void> serve_h2(tls_stream& client, conn_ctx& cx) {
+awaitable<bool> serve_h2(tls_stream& client, conn_ctx& cx) {
   beast::get_lowest_layer(client).expires_never();  // the watchdog keeps the deadlines
   h2_conn conn(client, cx, co_await net::this_coro::executor);
   co_await conn.run();
+  if (const auto code = conn.error_sent()) {
+    log(log_level::info, "c", cx.id, " ", cx.client_ip, " HTTP/2 connection error ",
+        nghttp2_http2_strerror(code), " (GOAWAY sent): closing");
+    cx.rt->metrics->h2_connection_error(code);
+    co_return true;
+  }
+  co_return false;
 }
 
 }  // namespace proxy

@@ -12,7 +12,9 @@ namespace proxy {
 /// worker drains or reloads (GOAWAY, open streams complete on the runtime they started with).
 /// NTLM/Negotiate requests are reset with HTTP_1_1_REQUIRED, as Windows' own HTTP stack does:
 /// connection-bound authentication cannot work on a multiplexed connection. Returns once every
-/// stream coroutine has finished.
-awaitable<void> serve_h2(tls_stream& client, conn_ctx& cx);
+/// stream coroutine has finished and the connection has nothing more to read or write: true when
+/// it ended on a connection error (GOAWAY with an error code sent; logged and counted), which the
+/// caller closes at once, after a short linger.
+awaitable<bool> serve_h2(tls_stream& client, conn_ctx& cx);
 
 }  // namespace proxy

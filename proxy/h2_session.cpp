@@ -63,6 +63,12 @@ struct session::callbacks {
     return 0;
   }
 
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR)
+      self(p).error_sent_ = f->goaway.error_code;
+    return 0;
+  }
+
   static int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream,
                            const std::uint8_t* data, std::size_t len, void* p) {
     self(p).ev_.on_data(stream, std::string_view(reinterpret_cast<const char*>(data), len));
@@ -94,6 +100,7 @@ session::session(events& ev, const settings& s) : ev_(ev), settings_(s) {
   nghttp2_session_callbacks_set_on_header_callback(cbs, &callbacks::on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &callbacks::on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &callbacks::on_data_chunk);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &callbacks::on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &callbacks::on_stream_close);
   nghttp2_option* opt = nullptr;
   if (nghttp2_option_new(&opt) != 0) {

@@ -81,6 +81,10 @@ class session {
   void reset(std::int32_t stream, std::uint32_t error_code);
   /// Graceful shutdown: GOAWAY with the last stream id processed; open streams complete.
   void goaway(std::uint32_t error_code);
+  /// The error code of a GOAWAY for a connection error that take_output() has handed out
+  /// (whether receive() failed or nghttp2 ended the session itself on a frame it refused while
+  /// receive() succeeded); 0 while none has been.
+  std::uint32_t error_sent() const noexcept { return error_sent_; }
 
  private:
   struct callbacks;
@@ -88,6 +92,7 @@ class session {
   events& ev_;
   settings settings_;
   bool failed_ = false;
+  std::uint32_t error_sent_ = 0;
   /// Request header blocks being received (normally one at a time).
   struct pending_block {
     std::int32_t stream;

@@ -7,7 +7,8 @@
 
 namespace proxy {
 
-/// A complete small response. `close` adds Connection: close.
+/// A complete small response, with Date (the current second) and Cache-Control: no-store.
+/// `close` adds Connection: close.
 http::response<http::string_body> make_reply(int status, std::string_view content_type,
                                              std::string body, bool close);
 

@@ -9,6 +9,7 @@
 #include "routing/auth_policy.hpp"
 #include "routing/cookies.hpp"
 #include "routing/credentials.hpp"
+#include "routing/mapi_codes.hpp"
 
 namespace proxy {
 
@@ -32,6 +33,22 @@ http::response<http::string_body> health_reply(const conn_ctx& cx, bool head, bo
                                           "503 Service Unavailable<br/>" + cfg.server_name, close);
   if (head) res.body().clear();  // Content-Length stays
   return res;
+}
+
+std::optional<framing_refusal> refuse_framing(body_framing body, std::uint64_t limit) noexcept {
+  switch (body.k) {
+    case body_framing::kind::none:
+      return std::nullopt;
+    case body_framing::kind::unknown:
+      return framing_refusal{411, routing::mapi_code::invalid_header,
+                             "request body without Content-Length"};
+    case body_framing::kind::length:
+      break;
+  }
+  if (body.length > limit)
+    return framing_refusal{413, routing::mapi_code::too_large,
+                           "request body larger than the limit"};
+  return std::nullopt;
 }
 
 void count_affinity(const routing::decision& d, const conn_ctx& cx) {

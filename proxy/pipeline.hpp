@@ -5,10 +5,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "proxy/body_framing.hpp"
 #include "proxy/net.hpp"
 #include "proxy/request_facts.hpp"
 #include "proxy/session.hpp"
@@ -36,6 +38,19 @@ http::response<http::string_body> refusal(const conn_ctx& cx, request_trace& t,
 /// ("Draining", "NoBackendUsable"); empty on 200.
 http::response<http::string_body> health_reply(const conn_ctx& cx, bool head, bool close,
                                                std::string_view& problem);
+
+/// Why a request body cannot be relayed, in both forms a refusal takes (see refusal()).
+struct framing_refusal {
+  int status;
+  int mapi_code;
+  std::string_view reason;
+};
+
+/// The one body rule for a request about to be relayed, for HTTP/1.1 and HTTP/2 alike: a body
+/// must declare its length (MAPI/HTTP requests always carry Content-Length, [MS-OXCMAPIHTTP]
+/// 2.2.2.1; a body of unknown length could only be checked after parts of it were relayed),
+/// and that length must be within `limit`. None when the request may go.
+std::optional<framing_refusal> refuse_framing(body_framing body, std::uint64_t limit) noexcept;
 
 /// Adds one to a gauge for as long as it lives (null: nothing).
 struct gauge_guard {

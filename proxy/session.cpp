@@ -18,9 +18,16 @@
 namespace proxy {
 namespace {
 
+/// How a connection ends (close_connection).
+enum class close_how {
+  normal,          ///< TLS close_notify (bounded), then close
+  refused,         ///< mapigate refused a request whose bytes may still come: linger_time
+  protocol_error,  ///< HTTP/2 GOAWAY for a connection error sent: close_notify, then error_linger
+};
 constexpr auto linger_time = std::chrono::seconds(2);  ///< lingering close: at most this long
-constexpr std::size_t linger_bytes = 1024 * 1024;      ///< and at most this much discarded
-constexpr std::size_t head_read_size = 4096;           ///< most bytes of a head read at once
+constexpr auto error_linger = std::chrono::milliseconds(200);  ///< after an HTTP/2 error GOAWAY
+constexpr std::size_t linger_bytes = 1024 * 1024;              ///< and at most this much discarded
+constexpr std::size_t head_read_size = 4096;  ///< most bytes of a head read at once
 
 enum class head_status { complete, closed, timeout, too_large, bad };
 
@@ -120,8 +127,11 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   p.header_limit(static_cast<std::uint32_t>(cfg.limits.header_bytes));
   p.body_limit(boost::none);  // checked below, once the vdir is known (MAPI answers differ)
   error_code ec;
-  const std::size_t used = p.put(net::buffer(cbuf.data().data(), scan.length), ec);
-  if (ec || !p.is_header_done() || used != scan.length) {
+  // From the request line on: an empty line before it (scan.start) is ignored.
+  const std::size_t head_length = scan.length - scan.start;
+  const auto* head = static_cast<const char*>(cbuf.data().data()) + scan.start;
+  const std::size_t used = p.put(net::buffer(head, head_length), ec);
+  if (ec || !p.is_header_done() || used != head_length) {
     log(log_level::info, "c", cx.id, " ", cx.client_ip,
         " rejected request: ", ec ? ec.message() : "incomplete head");
     trace.add_error("malformed request head");
@@ -130,8 +140,8 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
     });
     co_return request_end::linger;
   }
-  cbuf.consume(used);
-  trace.rec.request_bytes = used;
+  cbuf.consume(scan.length);
+  trace.rec.request_bytes = scan.length;
   auto& req = p.get();
 
   const auto facts = read_request_facts(req, cx.rt->cookie_name);
@@ -193,23 +203,11 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
       break;
   }
 
-  // MAPI/HTTP requests carry Content-Length ([MS-OXCMAPIHTTP] 2.2.2.1). A chunked body could
-  // only be checked after parts of it were already relayed, so it is refused up front.
-  if (auto te = req.find(http::field::transfer_encoding); te != req.end()) {
-    // RFC 9112 §6.1: an unknown transfer coding is 501; chunked is known but not accepted.
-    const bool chunked = beast::iequals(te->value(), "chunked");
-    co_await write_local_made(client, cx, [&] {
-      return chunked ? refuse(411, routing::mapi_code::invalid_header,
-                              "chunked request bodies are not accepted", true)
-                     : refuse(501, routing::mapi_code::invalid_header,
-                              "unsupported transfer coding", true);
-    });
-    co_return request_end::linger;
-  }
-  if (p.content_length().value_or(0) > cfg.limits.mapi_body_bytes) {
-    co_await write_local_made(client, cx, [&] {
-      return refuse(413, routing::mapi_code::too_large, "request body larger than the limit", true);
-    });
+  // The one body rule (refuse_framing): a chunked body (the only transfer coding the head
+  // scan lets through) has no declared length. Its bytes are unread: close after the answer.
+  if (const auto r = refuse_framing(h1_body_framing(p), cfg.limits.mapi_body_bytes)) {
+    co_await write_local_made(client, cx,
+                              [&] { return refuse(r->status, r->mapi_code, r->reason, true); });
     co_return request_end::linger;
   }
   if (auto it = req.find(http::field::expect); it != req.end()) {
@@ -304,14 +302,24 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
 /// client may still be sending what was refused (a 64 MiB body, the rest of a huge head);
 /// closing at once would make the kernel answer it with a reset that can destroy the error
 /// response before the client reads it. So, as nginx's lingering_close does, half-close and read
-/// and discard for a bounded time and amount first.
+/// and discard for a bounded time and amount first. After an HTTP/2 connection error the same,
+/// but short and after close_notify: the GOAWAY that says why must reach the client, and a
+/// client that stays silent must not keep the connection.
 template <class Stream>
-awaitable<void> close_connection(Stream& s, bool linger) {
+awaitable<void> close_connection(Stream& s, close_how how) {
   auto& tcp = beast::get_lowest_layer(s);
   error_code ignored;
-  if (linger) {
+  if constexpr (std::is_same_v<Stream, tls_stream>) {
+    if (how != close_how::refused) {
+      // Errors are expected here (the peer may be gone) and carry no news.
+      tcp.expires_after(std::chrono::seconds(1));
+      co_await s.async_shutdown(use_nothrow);
+    }
+  }
+  if (how != close_how::normal) {
     tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    tcp.expires_after(linger_time);
+    tcp.expires_after(how == close_how::refused ? std::chrono::milliseconds(linger_time)
+                                                : error_linger);
     std::array<char, 4096> scratch;
     for (std::size_t drained = 0; drained < linger_bytes;) {
       // Raw TCP bytes: the connection is over, there is no TLS record worth decoding.
@@ -319,13 +327,14 @@ awaitable<void> close_connection(Stream& s, bool linger) {
       if (ec) break;
       drained += n;
     }
-  } else if constexpr (std::is_same_v<Stream, tls_stream>) {
-    // Errors are expected here (the peer may be gone) and carry no news.
-    tcp.expires_after(std::chrono::seconds(1));
-    co_await s.async_shutdown(use_nothrow);
   }
   tcp.socket().shutdown(tcp::socket::shutdown_both, ignored);
   tcp.close();
+}
+
+/// close_how for a connection serve_h1 ended: `linger` after a refusal.
+close_how after_h1(bool linger) noexcept {
+  return linger ? close_how::refused : close_how::normal;
 }
 
 }  // namespace
@@ -352,7 +361,7 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
   plain_stream tcp_s(std::move(socket));
   if (!cx.rt->listener_ssl[listener]) {
     const bool linger = co_await serve_h1(tcp_s, cx);
-    co_await close_connection(tcp_s, linger);
+    co_await close_connection(tcp_s, after_h1(linger));
     co_return;
   }
   tls_stream tls_s(std::move(tcp_s), *cx.rt->listener_ssl[listener]);
@@ -367,12 +376,12 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
   }
   cx.sni = std::string(tls::server_context::server_name(tls_s.native_handle()));
   if (tls::server_context::alpn(tls_s.native_handle()) == "h2") {
-    co_await serve_h2(tls_s, cx);
-    co_await close_connection(tls_s, false);
+    const bool error = co_await serve_h2(tls_s, cx);
+    co_await close_connection(tls_s, error ? close_how::protocol_error : close_how::normal);
     co_return;
   }
   const bool linger = co_await serve_h1(tls_s, cx);
-  co_await close_connection(tls_s, linger);
+  co_await close_connection(tls_s, after_h1(linger));
 }
 
 }  // namespace proxy

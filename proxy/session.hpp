@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "metrics/labels.hpp"
+#include "proxy/body_framing.hpp"
 #include "proxy/net.hpp"
 #include "proxy/request_trace.hpp"
 #include "proxy/runtime.hpp"
@@ -67,6 +68,14 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket s
                                  std::size_t listener);
 
 using request_parser = http::request_parser<http::buffer_body, field_allocator>;
+
+/// The body an HTTP/1.1 request's head declares (parsed by `p`): chunked, a Content-Length, or
+/// none (RFC 9112 §6.3: a request without either has no body).
+inline body_framing h1_body_framing(const request_parser& p) noexcept {
+  if (p.chunked()) return body_framing::undeclared();
+  if (const auto n = p.content_length()) return body_framing::of_length(*n);
+  return body_framing::no_body();
+}
 
 inline constexpr std::size_t small_leftover = 512;  ///< few enough bytes to copy out before a wait
 

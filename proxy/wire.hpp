@@ -2,12 +2,14 @@
 // HTTP/1.1 heads written into them as they go on the wire. Worker-local; proxy-internal.
 #pragma once
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string_view>
 
+#include "proxy/body_framing.hpp"
 #include "proxy/net.hpp"
 #include "proxy/session.hpp"
 #include "proxy/upstream.hpp"
@@ -63,11 +65,33 @@ inline char* put_fields(char* p, const relay_fields& h) noexcept {
 }
 }  // namespace wire_detail
 
-/// Appends `h` as it goes on the wire: the start line (always HTTP/1.1), then every field as
-/// stored (name case and order kept), then the empty line. The fields are authoritative:
-/// nothing is added (framing fields are the caller's). One reservation for the whole head.
-inline void append_head(beast::flat_buffer& out, const http::request_header<relay_fields>& h) {
+/// Whether `h`'s framing fields say exactly what `body` says: no Transfer-Encoding (mapigate
+/// relays no transfer coding), and one Content-Length reading exactly `body.length` (digits
+/// only), or, for no body, none or one reading 0. A body of unknown length never qualifies.
+inline bool frames_body(const http::request_header<relay_fields>& h, body_framing body) noexcept {
+  if (body.k == body_framing::kind::unknown) return false;
+  if (h.find(http::field::transfer_encoding) != h.end()) return false;
+  const auto cl = h.find(http::field::content_length);
+  if (cl == h.end()) return body.k == body_framing::kind::none;
+  if (h.count(http::field::content_length) != 1) return false;
+  const auto v = cl->value();
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);  // no sign, no space
+  if (ec != std::errc() || end != v.data() + v.size()) return false;
+  return n == (body.k == body_framing::kind::length ? body.length : 0);
+}
+
+/// Appends the request head `h` as it goes on the wire: the start line (always HTTP/1.1), then
+/// every field as stored (name case and order kept), then the empty line; one reservation.
+/// The one writer of request heads towards backends, for both codecs, and the last guard
+/// against request smuggling: nothing is written, and false returned, unless the head frames
+/// `body` explicitly (frames_body). A body that leaves without framing would be read by the
+/// backend as the next request, on a connection that other clients' requests may use next.
+[[nodiscard]] inline bool append_request_head(beast::flat_buffer& out,
+                                              const http::request_header<relay_fields>& h,
+                                              body_framing body) {
   using namespace wire_detail;
+  if (!frames_body(h, body)) return false;
   constexpr std::string_view version = " HTTP/1.1\r\n";
   const std::size_t n =
       h.method_string().size() + 1 + h.target().size() + version.size() + fields_size(h);
@@ -78,7 +102,19 @@ inline void append_head(beast::flat_buffer& out, const http::request_header<rela
   p = put(p, version);
   put_fields(p, h);
   out.commit(n);
+  return true;
 }
+
+/// What a send reports when append_request_head refused to write the head: a bug upstream of
+/// it (the body rule, refuse_framing, lets no such request through), answered 400 and never
+/// retried on another backend.
+inline error_code unframed_request_body() noexcept {
+  return http::error::bad_content_length;
+}
+
+/// Appends the response head `h` as it goes on the wire: the status line (always HTTP/1.1),
+/// every field as stored, the empty line. The fields are authoritative: nothing is added
+/// (framing fields are the caller's). One reservation for the whole head.
 inline void append_head(beast::flat_buffer& out, const http::response_header<relay_fields>& h) {
   using namespace wire_detail;
   const unsigned code = h.result_int() % 1000;

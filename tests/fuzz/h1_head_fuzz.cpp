@@ -18,7 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::abort();
     }
     const auto ref = proxy::reference::scan_request_head(in, limit);
-    if (r.result != ref.result || r.length != ref.length || r.reason != ref.reason) std::abort();
+    if (r.result != ref.result || r.length != ref.length || r.reason != ref.reason ||
+        r.start != ref.start)
+      std::abort();
   }
   return 0;
 }

@@ -39,6 +39,34 @@ TEST(H1Head, Classifies) {
        "b\r\n\r\n",
        st::bad},
       {"empty request line", "\r\nHost: a\r\n\r\n", st::bad},
+      {"two empty lines first", "\r\n\r\nGET / HTTP/1.1\r\n\r\n", st::bad},
+      // RFC 9110 §8.6: one plain number, never a list (not even of equal values) or a sign.
+      {"CL list", "POST / HTTP/1.1\r\nContent-Length: 4, 4\r\n\r\n", st::bad},
+      {"CL sign", "POST / HTTP/1.1\r\nContent-Length: +4\r\n\r\n", st::bad},
+      {"CL empty", "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n", st::bad},
+      {"CL with OWS", "POST / HTTP/1.1\r\nContent-Length:  4 \r\n\r\n", st::complete},
+      // RFC 9112 §6.3: a final coding other than chunked leaves the length unknown: 400.
+      {"TE gzip", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", st::bad},
+      {"TE chunked then gzip", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+       st::bad},
+      {"TE gzip then chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
+       st::complete},
+      {"TE identity", "POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", st::bad},
+      {"two TE",
+       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+       st::bad},
+      // Request lines: HTTP/0.9 is refused as soon as its line ends, not after header_read.
+      {"HTTP/0.9", "GET /\r\n", st::bad},
+      {"HTTP/0.9 in full", "GET /\r\n\r\n", st::bad},
+      {"HTTP/1.0", "GET / HTTP/1.0\r\n\r\n", st::complete},
+      {"HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", st::bad},
+      {"h2c preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", st::bad},
+      {"lower-case version", "GET / http/1.1\r\n\r\n", st::bad},
+      {"double space", "GET  / HTTP/1.1\r\n\r\n", st::bad},
+      {"space in target", "GET /a b HTTP/1.1\r\n\r\n", st::bad},
+      {"tab in target", "GET /a\tb HTTP/1.1\r\n\r\n", st::bad},
+      {"no target", "GET HTTP/1.1\r\n\r\n", st::bad},
+      {"method not a token", "GE(T / HTTP/1.1\r\n\r\n", st::bad},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -48,6 +76,15 @@ TEST(H1Head, Classifies) {
       EXPECT_EQ(r.length, c.head.size());
     }
   }
+}
+
+TEST(H1Head, IgnoresOneEmptyLineBeforeTheRequestLine) {
+  const std::string head = "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  const auto r = scan_request_head(head, 1024);
+  ASSERT_EQ(r.result, st::complete) << r.reason;
+  EXPECT_EQ(r.start, 2u);
+  EXPECT_EQ(r.length, head.size());
+  EXPECT_EQ(scan_request_head("GET / HTTP/1.1\r\n\r\n", 1024).start, 0u);
 }
 
 TEST(H1Head, LengthExcludesBody) {
@@ -72,8 +109,11 @@ TEST(H1Head, AgreesWithTheReferenceScanner) {
       "Content-Type: application/mapi-http\r\nX-RequestType: Execute\r\n"
       "Content-Length: 5\r\nCookie: MapiContext=x; MapiSequence=y\r\n\r\nhello",
       "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-A: b\r\n\r\n",
+      "\r\nPOST /a?b HTTP/1.0\r\nContent-Length: 4, 4\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+      "GET /\r\nHost: a\r\n\r\n",
   };
-  const char alphabet[] = {'\r', '\n', '\0', '\x01', '\x7f', ':', ' ', '\t', 'a', '(', '\xff'};
+  const char alphabet[] = {'\r', '\n', '\0', '\x01', '\x7f', ':', ' ',
+                           '\t', 'a',  '(',  '\xff', ',',    '4'};
   std::mt19937 rng(20261121);
   int compared = 0;
   for (const auto& seed : seeds) {
@@ -102,11 +142,12 @@ TEST(H1Head, AgreesWithTheReferenceScanner) {
         ASSERT_EQ(int(fast.result), int(ref.result)) << testing::PrintToString(head);
         ASSERT_EQ(fast.length, ref.length) << testing::PrintToString(head);
         ASSERT_EQ(fast.reason, ref.reason) << testing::PrintToString(head);
+        ASSERT_EQ(fast.start, ref.start) << testing::PrintToString(head);
         ++compared;
       }
     }
   }
-  EXPECT_EQ(compared, 2 * 4000 * 3);
+  EXPECT_EQ(compared, 4 * 4000 * 3);
 }
 
 }  // namespace

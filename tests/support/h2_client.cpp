@@ -3,7 +3,9 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <cstring>
+#include <deque>
 
 #include "proxy/net.hpp"
 
@@ -22,10 +24,58 @@ struct h2_test_client::impl {
   std::map<std::int32_t, std::pair<std::string, std::size_t>> bodies;  ///< to send, offset
   std::array<std::uint8_t, 16384> rbuf{};
   std::string wbuf;
+  std::deque<std::string> pieces;  ///< wbuf cut as `cut` says, written one after another
+  split cut = split::whole;
+  std::size_t data_frame_size = 16384;
   bool reading = false, writing = false, closed = false, goaway = false;
+  std::size_t ping_acks = 0;
   std::uint32_t goaway_code = 0;
 
   static impl& self(void* p) { return *static_cast<impl*>(p); }
+
+  /// wbuf into pieces: whole, per frame (9-byte header + its length; the connection preface,
+  /// which is not a frame, stays with what follows), or per byte.
+  void cut_pieces() {
+    pieces.clear();
+    std::string_view rest = wbuf;
+    switch (cut) {
+      case split::whole:
+        pieces.emplace_back(rest);
+        break;
+      case split::per_byte:
+        for (char c : rest)
+          pieces.emplace_back(1, c);
+        break;
+      case split::per_frame:
+        while (rest.size() >= 9) {
+          const std::size_t len = (std::size_t(std::uint8_t(rest[0])) << 16) |
+                                  (std::size_t(std::uint8_t(rest[1])) << 8) | std::uint8_t(rest[2]);
+          const std::size_t n = std::min(rest.size(), 9 + len);
+          pieces.emplace_back(rest.substr(0, n));
+          rest.remove_prefix(n);
+        }
+        if (!rest.empty()) pieces.emplace_back(rest);
+        break;
+    }
+  }
+
+  void write_next() {
+    if (pieces.empty()) return;
+    writing = true;
+    net::async_write(*sock, net::buffer(pieces.front()), [this](error_code ec, std::size_t) {
+      pieces.pop_front();
+      writing = false;
+      if (ec) {
+        closed = true;
+        pieces.clear();
+        return;
+      }
+      if (!pieces.empty())
+        write_next();
+      else
+        pump();
+    });
+  }
 
   void pump() {
     if (closed) return;
@@ -38,12 +88,8 @@ struct h2_test_client::impl {
         wbuf.append(reinterpret_cast<const char*>(d), std::size_t(n));
       }
       if (!wbuf.empty()) {
-        writing = true;
-        net::async_write(*sock, net::buffer(wbuf), [this](error_code ec, std::size_t) {
-          writing = false;
-          if (ec) closed = true;
-          pump();
-        });
+        cut_pieces();
+        write_next();
       }
     }
     if (!reading) {
@@ -138,6 +184,8 @@ h2_test_client::h2_test_client(std::uint16_t port, const std::string& sni,
       });
   nghttp2_session_callbacks_set_on_frame_recv_callback(
       cbs, [](nghttp2_session*, const nghttp2_frame* f, void* p) -> int {
+        if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK))
+          ++impl::self(p).ping_acks;
         if (f->hd.type == NGHTTP2_GOAWAY) {
           impl::self(p).goaway = true;
           impl::self(p).goaway_code = f->goaway.error_code;
@@ -162,12 +210,31 @@ std::int32_t h2_test_client::request(
     const std::string& method, const std::string& path, const std::string& authority,
     const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body,
     bool hold_body) {
+  std::optional<std::string> length;
+  if (!body.empty()) length = std::to_string(body.size());
+  return request_framed(method, path, authority, headers,
+                        body.empty() ? std::nullopt : std::optional<std::string>(body), length,
+                        hold_body);
+}
+
+std::int32_t h2_test_client::request_framed(
+    const std::string& method, const std::string& path, const std::string& authority,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    std::optional<std::string> body, std::optional<std::string> content_length) {
+  return request_framed(method, path, authority, headers, std::move(body),
+                        std::move(content_length), false);
+}
+
+std::int32_t h2_test_client::request_framed(
+    const std::string& method, const std::string& path, const std::string& authority,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    std::optional<std::string> body, std::optional<std::string> content_length, bool hold_body) {
   auto& m = *impl_;
   std::vector<std::pair<std::string, std::string>> all = {
       {":method", method}, {":scheme", "https"}, {":path", path}, {":authority", authority}};
   for (const auto& h : headers)
     all.push_back(h);
-  if (!body.empty()) all.emplace_back("content-length", std::to_string(body.size()));
+  if (content_length) all.emplace_back("content-length", *content_length);
   std::vector<nghttp2_nv> nva;
   for (auto& [n, v] : all)
     nva.push_back({reinterpret_cast<std::uint8_t*>(n.data()),
@@ -178,19 +245,27 @@ std::int32_t h2_test_client::request(
                               std::uint32_t* flags, nghttp2_data_source*, void* p) -> ssize_t {
     auto& [data, off] = impl::self(p).bodies[id];
     if (off == std::string::npos) return NGHTTP2_ERR_DEFERRED;  // held back for good
-    const std::size_t n = std::min(len, data.size() - off);
+    const std::size_t n = std::min({len, data.size() - off, impl::self(p).data_frame_size});
     std::memcpy(buf, data.data() + off, n);
     off += n;
     if (off == data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<ssize_t>(n);
   };
   const auto id = nghttp2_submit_request(m.s, nullptr, nva.data(), nva.size(),
-                                         body.empty() ? nullptr : &provider, nullptr);
+                                         body ? &provider : nullptr, nullptr);
   if (id < 0) throw client_error("nghttp2_submit_request failed");
-  if (!body.empty()) m.bodies[id] = {body, hold_body ? std::string::npos : 0};
+  if (body) m.bodies[id] = {*body, hold_body ? std::string::npos : 0};
   m.responses[id];
   m.pump();
   return id;
+}
+
+void h2_test_client::set_split(split s) {
+  impl_->cut = s;
+}
+
+void h2_test_client::set_data_frame_size(std::size_t n) {
+  impl_->data_frame_size = n;
 }
 
 void h2_test_client::reset(std::int32_t stream, std::uint32_t code) {
@@ -219,6 +294,14 @@ void h2_test_client::send_raw(const std::string& bytes) {
     if (ec) m.closed = true;
   });
   run_until([&] { return !m.writing; });
+}
+
+bool h2_test_client::ping(std::chrono::milliseconds timeout) {
+  const std::size_t before = impl_->ping_acks;
+  nghttp2_submit_ping(impl_->s, NGHTTP2_FLAG_NONE, nullptr);
+  impl_->pump();
+  return run_until([&] { return impl_->ping_acks > before || impl_->closed; }, timeout) &&
+         impl_->ping_acks > before;
 }
 
 bool h2_test_client::flush(std::chrono::milliseconds timeout) {

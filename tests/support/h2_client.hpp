@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,12 +41,33 @@ class h2_test_client {
                        const std::string& authority,
                        const std::vector<std::pair<std::string, std::string>>& headers = {},
                        const std::string& body = {}, bool hold_body = false);
+  /// A request whose framing the test chooses. `body`: nullopt sends END_STREAM on HEADERS;
+  /// otherwise DATA frames carry it, each at most the data frame size (an empty body is one
+  /// empty DATA frame with END_STREAM). `content_length`: that field's value exactly as sent,
+  /// or no such field.
+  std::int32_t request_framed(const std::string& method, const std::string& path,
+                              const std::string& authority,
+                              const std::vector<std::pair<std::string, std::string>>& headers,
+                              std::optional<std::string> body,
+                              std::optional<std::string> content_length);
+
+  /// How the client's frames go on the wire from now on: everything pending in one write (one
+  /// TLS record, so the server reads HEADERS and DATA together), a write per frame, or a write
+  /// per byte; each write is its own TLS record.
+  enum class split { whole, per_frame, per_byte };
+  void set_split(split s);
+  /// Largest DATA frame payload the client sends (default 16384).
+  void set_data_frame_size(std::size_t n);
+
   /// RST_STREAM with `code` (CANCEL by default).
   void reset(std::int32_t stream, std::uint32_t code = 0x8);
   /// Does I/O until `pred` holds or `timeout` passes; returns pred().
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s);
   /// Writes raw bytes after everything queued (hand-made frames for abuse tests).
   void send_raw(const std::string& bytes);
+  /// A PING round trip: once its ACK is back, the server has read and processed everything
+  /// this client sent before (the SETTINGS exchange included). False on the deadline.
+  bool ping(std::chrono::milliseconds timeout = 5s);
   /// run_until everything submitted so far is on the wire.
   bool flush(std::chrono::milliseconds timeout = 5s);
   /// run_until the stream is done; throws client_error on the deadline.
@@ -62,6 +84,11 @@ class h2_test_client {
       std::string_view authorization = {});
 
  private:
+  std::int32_t request_framed(const std::string& method, const std::string& path,
+                              const std::string& authority,
+                              const std::vector<std::pair<std::string, std::string>>& headers,
+                              std::optional<std::string> body,
+                              std::optional<std::string> content_length, bool hold_body);
   struct impl;
   std::unique_ptr<impl> impl_;
 };
