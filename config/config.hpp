@@ -108,12 +108,23 @@ struct backend_tls {
 /// no new ones (unless every member of a pool is draining).
 enum class backend_state { active, draining };
 
+/// The active health check of one backend (when health.active is on). Exchange publishes
+/// GET /mapi/healthcheck.htm → 200 with its FQDN; other MAPI servers publish another page or
+/// none, so path and expectation are per backend, and the check can be off for one.
+struct health_check {
+  bool enabled = true;
+  std::string path = "/mapi/healthcheck.htm";  ///< origin-form: '/' then visible ASCII
+  unsigned status = 200;                       ///< the status that passes
+  std::string body;                            ///< text the body must contain ("": any body)
+};
+
 struct backend {
   std::string name;  ///< the id tests, logs and affinity tokens use; never an address
   endpoint address;
   std::optional<backend_tls> tls;  ///< absent: plain HTTP to the backend
   std::uint32_t weight = 100;      ///< rendezvous-hash weight, 1..10000
   backend_state state = backend_state::active;
+  struct health_check check;
 };
 
 struct pool {

@@ -54,6 +54,35 @@ std::optional<backend_tls> load_backend_tls(reader& r, const value_ref& v) {
   return tls;
 }
 
+/// A health check path is origin-form and plain: '/' then visible ASCII, no fragment; what
+/// goes on the wire is exactly what the admin wrote.
+bool valid_check_path(std::string_view p) {
+  if (p.empty() || p.front() != '/' || p.size() > 1024) return false;
+  for (const char c : p)
+    if (c <= ' ' || c >= 0x7f || c == '#') return false;
+  return true;
+}
+
+health_check load_health_check(reader& r, const value_ref& v) {
+  health_check check;
+  fields f(r, v, {"enabled", "path", "status", "body"});
+  if (!f.valid()) return check;
+  if (auto x = f.find("enabled")) check.enabled = read_bool(r, *x).value_or(true);
+  if (auto x = f.find("path")) {
+    const auto p = read_string(r, *x, true);
+    if (p && !valid_check_path(*p))
+      r.error(x->at, x->path,
+              "health check path " + quote(*p) +
+                  " must start with '/' and hold only visible ASCII (no spaces, no '#')");
+    else if (p)
+      check.path = *p;
+  }
+  if (auto x = f.find("status"))
+    check.status = unsigned(read_uint(r, *x, 100, 599).value_or(check.status));
+  if (auto x = f.find("body")) check.body = read_string(r, *x, false).value_or("");
+  return check;
+}
+
 // active | draining (exact spelling, like the other enumerations of the schema).
 backend_state read_state(reader& r, const value_ref& v) {
   const auto text = read_string(r, v, false);
@@ -75,7 +104,7 @@ void load_backends(reader& r, const fields& root, snapshot& s, name_table& backe
   // Every entry keeps its position, valid or not, so indexes match "backends[i]".
   for (const auto& item : elements(*list)) {
     backend b;
-    fields f(r, item, {"name", "address", "weight", "tls", "state"});
+    fields f(r, item, {"name", "address", "weight", "tls", "state", "health_check"});
     if (auto v = f.require("name")) {
       b.name = read_name(r, *v, "backend", list->path, backends, s.backends.size()).value_or("");
     }
@@ -85,6 +114,7 @@ void load_backends(reader& r, const fields& root, snapshot& s, name_table& backe
     }
     if (auto v = f.find("tls")) b.tls = load_backend_tls(r, *v);
     if (auto v = f.find("state")) b.state = read_state(r, *v);
+    if (auto v = f.find("health_check")) b.check = load_health_check(r, *v);
     s.backends.push_back(std::move(b));
   }
 }

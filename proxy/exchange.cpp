@@ -131,6 +131,7 @@ class client_watch {
     }
     if (ec) {  // EOF, reset, or the socket closed under the watch: the client is gone
       st->gone = true;
+      st->up.client_left = true;
       st->up.abort();
       beast::get_lowest_layer(st->client).cancel();  // a write blocked on the client, if any
       return;
@@ -151,6 +152,7 @@ struct response_outcome {
   bool upstream_ok = false;  ///< backend connection may be reused
   bool head_sent = false;    ///< some response bytes reached the client
   bool binds = false;        ///< the backend challenged with NTLM/Negotiate: pin the connection
+  bool client_gone = false;  ///< a write to the client failed: it left
   int status = 0;            ///< status to answer when head_sent is false (502/504)
 };
 
@@ -169,8 +171,11 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   const auto head_ec = co_await read_final_head(up, uc, rp, t.upstream_idle, cx.ws, fields);
   if (const auto& ec = head_ec) {
     out.status = ec == beast::error::timeout ? 504 : 502;
-    cx.trace->add_error((ec == beast::error::timeout ? "BackendTimeout: " : "BackendError: ") +
-                        ec.message());
+    if (!uc.client_left) {  // passive health counts it, as for HTTP/2
+      cx.trace->add_error((ec == beast::error::timeout ? "BackendTimeout: " : "BackendError: ") +
+                          ec.message());
+      note_failure(cx, uc.backend);
+    }
     co_return out;
   }
   auto& res = rp->get();
@@ -217,6 +222,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
   } streaming{trace, head_at};
   for (;;) {
     bool need_input = !rp->is_done() && uc.buffer.size() == 0;
+    std::size_t body_bytes = 0;  // of this batch: what ResponseBytes counts
     {
       wire_lease lease(cx.ws);
       auto& wire = *lease;
@@ -236,6 +242,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
         const std::size_t used = rp->put(uc.buffer.data(), ec);
         uc.buffer.consume(used);
         const std::size_t got = room_size - res.body().size;
+        body_bytes += got;
         if (got > 0 && chunk_out) {
           // "<hex size>\r\n" right before the data, then the chunk's closing CRLF.
           char line[chunk_slot];
@@ -261,13 +268,13 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
       if (wire.size() > 0) {
         arm_deadline(client, t.client_write);
         auto [wec, wn] = co_await write_all(client, wire.data());
-        trace.rec.response_bytes += wn;
+        if (!wec) trace.rec.response_bytes += body_bytes;
         if (!head_written) {
           head_written = out.head_sent = trace.responded = true;
           trace.rec.http_status = int(code);
         }
-        if (wec) {
-          trace.add_error("ClientWriteFailed");
+        if (wec) {  // the client is gone (ClientDisconnected, as for HTTP/2)
+          out.client_gone = true;
           co_return out;
         }
       }
@@ -290,7 +297,7 @@ awaitable<response_outcome> relay_response(Stream& client, Up& up, upstream_conn
       if (!eec && rp->is_done()) continue;
     }
     if (rec) {  // mid-body failure: the client can only learn by the close
-      trace.add_error("BackendFailedMidResponse: " + rec.message());
+      if (!uc.client_left) trace.add_error("BackendFailedMidResponse: " + rec.message());
       co_return out;
     }
   }
@@ -326,7 +333,7 @@ awaitable<send_status> send_to(Stream& client, beast::flat_buffer& cbuf, request
         log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
             " connect: ", ec.message());
         cx.rt->metrics->upstream_connect_failed(b);
-        note_failure(cx, b);
+        note_failure(cx, b, true);
         if (cx.trace)
           cx.trace->add_error("BackendConnectFailed: " + cfg.backends[b].name + " " + ec.message());
         co_return send_status::unreachable;
@@ -351,6 +358,8 @@ awaitable<send_status> send_to(Stream& client, beast::flat_buffer& cbuf, request
     if (sent > 0) {
       log(log_level::warn, "c", cx.id, " backend ", cfg.backends[b].name,
           " failed mid-request: ", ec.message());
+      if (cx.trace) cx.trace->add_error("BackendFailedMidRequest: " + ec.message());
+      note_failure(cx, b);
       co_return send_status::failed_mid_request;
     }
   }
@@ -478,7 +487,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
         co_return r;
       },
       conn->stream);
-  if (gone) {
+  if (gone || result.client_gone) {
     trace.add_error("ClientDisconnected");
     log(log_level::debug, "c", cx.id, " client went away; backend connection closed");
     co_return false;

@@ -411,8 +411,10 @@ class h2_conn final : public h2::events {
         refuse(d.status, d.mapi_code, d.reason);
         co_return;
       case routing::decision::action::healthcheck: {
-        std::string_view problem;  // not logged on HTTP/2 (as before; HTTP/1.1 logs it)
-        respond(st, health_reply(cx_, method == "HEAD", false, problem), trace);
+        std::string_view problem;
+        auto res = health_reply(cx_, method == "HEAD", false, problem);
+        if (!problem.empty()) trace.add_error(problem);
+        respond(st, std::move(res), trace);
         co_return;
       }
       case routing::decision::action::proxy:
@@ -558,7 +560,7 @@ class h2_conn final : public h2::events {
         const auto took = clock::now() - started;
         if (!c) {
           cx_.rt->metrics->upstream_connect_failed(b);
-          note_failure(cx_, b);
+          note_failure(cx_, b, true);
           trace.add_error("BackendConnectFailed: " + cfg.backends[b].name + " " + ec.message());
           if (b == d.affinity_backend && !d.new_session) {
             respond(st,
@@ -592,6 +594,7 @@ class h2_conn final : public h2::events {
       }
       if (sent > 0) {
         trace.add_error("BackendFailedMidRequest: " + ec.message());
+        note_failure(cx_, c->backend);
         respond(st, make_error(502, "backend failed while receiving the request", false), trace);
         co_return;
       }

@@ -23,11 +23,13 @@ void start_trace(request_trace& t, const conn_ctx& cx) {
 http::response<http::string_body> health_reply(const conn_ctx& cx, bool head, bool close,
                                                std::string_view& problem) {
   const auto& cfg = *cx.rt->cfg;
-  bool usable = false;
+  // Healthy while some backend can be reached: a backend whose own check fails still serves
+  // the sessions that live there, and takes new ones when no other can.
+  bool reachable = false;
   const auto now = steady_ms();
-  for (std::size_t b = 0; b < cfg.backends.size() && !usable; ++b)
-    usable = cx.rt->live[b].usable(now);
-  problem = cx.ws.draining ? "Draining" : usable ? "" : "NoBackendUsable";
+  for (std::size_t b = 0; b < cfg.backends.size() && !reachable; ++b)
+    reachable = !cx.rt->live[b].down(now);
+  problem = cx.ws.draining ? "Draining" : reachable ? "" : "NoBackendReachable";
   auto res = problem.empty() ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, close)
                              : make_reply(503, "text/html",
                                           "503 Service Unavailable<br/>" + cfg.server_name, close);
@@ -112,6 +114,12 @@ void describe_request(request_trace& t, const http::request<http::buffer_body, r
   r.x_request_id = std::string(facts.request_id);
   r.x_request_type = std::string(facts.request_type);
   r.x_client_info = std::string(req["X-ClientInfo"]);
+  if (facts.be_resource) {
+    // ProxyLogon's cookie (CVE-2021-26855): taken out before routing, on both protocols, and
+    // said in the record itself, where Test-ProxyLogon-style searches look.
+    log(log_level::warn, "c", cx.id, " ", cx.client_ip, " X-BEResource cookie removed");
+    t.add_error("XBEResourceCookieRemoved");
+  }
   if (facts.authorization) {
     const auto scheme = routing::scheme_of(*facts.authorization);
     std::string type = scheme ? std::string(log_scheme_name(*scheme)) : std::string();
@@ -152,14 +160,15 @@ void describe_decision(request_trace& t, const routing::decision& d, std::string
 }
 
 backend_plan backend_order(const routing::decision& d, const conn_ctx& cx) {
-  // The backend named by a valid affinity token first: the session context lives there. Then
-  // the hash order, backends the admin drained after the others, and backends that health
-  // checks or ejection took out only as a last resort (health can be wrong; an error is sure).
+  // The backend named by a valid affinity token first, unless it is down: the session context
+  // lives there, and a failing check or the admin's drain only keeps new sessions away. Then
+  // the hash order: usable backends, then reachable ones that are drained, failing their check
+  // or ejected, and down ones only as a last resort (health can be wrong; an error is sure).
   backend_plan plan;
   const auto now = steady_ms();
   const auto* live = cx.rt->live.get();
   if (d.affinity_backend) {
-    if (live[*d.affinity_backend].usable(now))
+    if (!live[*d.affinity_backend].down(now))
       plan.order.push_back(*d.affinity_backend);
     else
       plan.session_backend_down = true;
@@ -167,13 +176,11 @@ backend_plan backend_order(const routing::decision& d, const conn_ctx& cx) {
   for (int pass = 0; pass < 3; ++pass)
     for (auto b : d.candidates) {
       if (b == d.affinity_backend) continue;
-      const bool usable = live[b].usable(now);
-      const bool drained = live[b].drained.load(std::memory_order_relaxed);
-      if ((pass == 0 && usable && !drained) || (pass == 1 && usable && drained) ||
-          (pass == 2 && !usable))
+      const bool down = live[b].down(now);
+      const bool preferred = live[b].usable(now) && !live[b].drained.load();
+      if ((pass == 0 && preferred) || (pass == 1 && !preferred && !down) || (pass == 2 && down))
         plan.order.push_back(b);
     }
-
   return plan;
 }
 
@@ -190,11 +197,9 @@ void record_backend(request_trace& t, const routing::decision& d, const backend_
     t.add_info("FailedOver", backends[plan.order.front()].name);
 }
 
-/// Passive health: a connect failure or a 5xx. Ejects the backend after health.eject_after in
-/// a row (logged and counted once, by whoever crossed the line).
-void note_failure(const conn_ctx& cx, std::size_t b) {
+void note_failure(const conn_ctx& cx, std::size_t b, bool connect) {
   const auto& cfg = *cx.rt->cfg;
-  if (cx.rt->live[b].record_failure(steady_ms(), cfg.health)) {
+  if (cx.rt->live[b].record_failure(steady_ms(), cfg.health, connect)) {
     log(log_level::warn, "backend ", cfg.backends[b].name, " ejected for ",
         cfg.health.eject_for.count(), " ms after ", cfg.health.eject_after, " failures in a row");
     cx.rt->metrics->backend_ejected(b);
@@ -239,8 +244,8 @@ bool prepare_response_head(http::response_header<relay_fields>& res, const routi
         http::field::set_cookie,
         routing::affinity_set_cookie(
             cx.rt->cookie_name, codec->issue(cfg.backends[backend].name, d.mailbox->value, now)));
-    if (cx.trace)
-      cx.trace->rec.backend_cookie =
+    if (trace)
+      trace->rec.backend_cookie =
           backend_cookie(cfg.backends[backend].name, now + codec->max_age());
   }
   return binds;

@@ -82,9 +82,9 @@ struct backend_plan {
   bool session_backend_down = false;  ///< the affinity token's backend is down or ejected
 };
 
-/// The backend named by a valid affinity token first (the session context lives there), then
-/// the hash order, backends the admin drained after the others, and backends that health checks
-/// or ejection took out only as a last resort (health can be wrong; an error is sure).
+/// The backend named by a valid affinity token first unless it is down (the session context
+/// lives there), then the hash order: usable backends, then reachable ones that are drained,
+/// failing their check or ejected, then down ones as a last resort (health can be wrong).
 backend_plan backend_order(const routing::decision& d, const conn_ctx& cx);
 
 /// The columns of the backend that took the request: ProxyAction, TargetServer, RoutingHint
@@ -92,9 +92,11 @@ backend_plan backend_order(const routing::decision& d, const conn_ctx& cx);
 void record_backend(request_trace& t, const routing::decision& d, const backend_plan& plan,
                     std::size_t b, const conn_ctx& cx);
 
-/// Passive health: a connect failure or a 5xx. Ejects the backend after health.eject_after in
-/// a row (logged and counted once, by whoever crossed the line).
-void note_failure(const conn_ctx& cx, std::size_t b);
+/// Passive health: a failure of backend `b`'s own: a connect failure (`connect`; after
+/// health.eject_after of them in a row it is down), a 5xx, or a failure before the response
+/// head. Ejects the backend (no new sessions) after health.eject_after in a row, logged and
+/// counted once, by whoever crossed the line.
+void note_failure(const conn_ctx& cx, std::size_t b, bool connect = false);
 
 /// The BackEndCookie column: which backend an affinity token names and until when it holds.
 std::string backend_cookie(std::string_view backend, std::int64_t expires_unix);

@@ -27,7 +27,9 @@ runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
       if (old == npos) continue;
       const auto& from = previous->live[old];
       live[b].check_up = from.check_up.load();
+      live[b].reachable = from.reachable.load();
       live[b].ejected_until = from.ejected_until.load();
+      live[b].unreachable_until = from.unreachable_until.load();
       live[b].drained = from.drained.load();
     }
   }

@@ -151,7 +151,9 @@ std::string server::impl::backends_json() const {
            json_string(be.state == config::backend_state::draining ? "draining" : "active");
     out += ",\"drained\":" + std::string(l.drained.load() ? "true" : "false");
     out += ",\"health\":" + json_string(l.check_up.load() ? "up" : "down");
+    out += ",\"reachable\":" + std::string(l.reachable.load() ? "true" : "false");
     out += ",\"ejected\":" + std::string(l.ejected(now) ? "true" : "false");
+    out += ",\"down\":" + std::string(l.down(now) ? "true" : "false");
     out += ",\"usable\":" + std::string(l.usable(now) ? "true" : "false");
     out += ",\"upstream_connections\":" + std::to_string(l.upstream_open.load());
     out += ",\"requests_in_flight\":" + std::to_string(l.in_flight.load());
@@ -171,9 +173,10 @@ admin_response server::impl::handle_admin(const admin_request& r) {
     if (!started || draining) return text(503, "not ready: draining or not started\n");
     const auto rt_now = current();
     const auto now = steady_ms();
+    // Ready while some backend can be reached: one whose check fails still serves its sessions.
     for (std::size_t b = 0; b < rt_now->cfg->backends.size(); ++b)
-      if (rt_now->live[b].usable(now)) return text(200, "ready\n");
-    return text(503, "not ready: no backend usable\n");
+      if (!rt_now->live[b].down(now)) return text(200, "ready\n");
+    return text(503, "not ready: no backend reachable\n");
   }
   const auto& token = current()->cfg->admin ? current()->cfg->admin->token : std::string();
   if (!token.empty()) {

@@ -152,8 +152,6 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
                               [] { return make_error(400, "more than one Host header", true); });
     co_return request_end::linger;
   }
-  if (facts.be_resource)
-    log(log_level::warn, "c", cx.id, " ", cx.client_ip, " X-BEResource cookie removed");
   std::optional<std::string_view> sni;
   if (!cx.sni.empty()) sni = cx.sni;
   const auto d =
@@ -241,9 +239,6 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
   beast::flat_buffer cbuf;
   for (std::size_t served = 0;; ++served) {
     if (cx.ws.draining) co_return false;
-    // After a reload, the next request uses the new configuration, unless NTLM/Negotiate
-    // pinned backend connections to this one (their backend indexes belong to the old one).
-    if (!cx.auth_bound && cx.rt != cx.ws.current) cx.rt = cx.ws.current;
     if (cbuf.size() == 0) {
       // Idle until the next request begins: the first request may take header_read to start,
       // later ones keepalive_idle. The wait is written out here, in this frame, not left to
@@ -263,6 +258,10 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& cx) {
       }
       if (ec) co_return false;  // closed, reset, idle too long or drained: no one to answer
     }
+    // The request that begins now uses the newest configuration (a reload during the idle wait
+    // included), unless NTLM/Negotiate pinned backend connections to this connection (their
+    // backend indexes belong to the configuration they were made with).
+    if (!cx.auth_bound && cx.rt != cx.ws.current) cx.rt = cx.ws.current;
     // Usually the whole head has arrived by now: scanned here, without starting read_head.
     head_scan scan = scan_request_head(bytes_of(cbuf), cx.rt->cfg->limits.header_bytes);
     head_status status;

@@ -195,8 +195,11 @@ awaitable<bool> write_local(Stream& client, http::response<http::string_body> re
   if (auto it = res.find("X-ResponseCode"); it != res.end())
     code = metrics::parse_mapi_code(it->value());
   arm_deadline(client, cx.rt->cfg->timeouts.client_write);
+  const std::size_t body = res.body().size();
   auto [ec, n] = co_await http::async_write(client, res, use_nothrow);
-  if (cx.trace) cx.trace->local_response(status, code, n, ec ? "ClientWriteFailed" : "");
+  // ResponseBytes: the body's bytes, on both protocols (not the head, nor any framing).
+  if (cx.trace)
+    cx.trace->local_response(status, code, ec ? 0 : body, ec ? "ClientDisconnected" : "");
   co_return !ec;
 }
 

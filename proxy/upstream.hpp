@@ -23,6 +23,10 @@ struct upstream_conn {
   beast::flat_buffer buffer;  ///< bytes read past the previous response (normally none)
   std::chrono::steady_clock::time_point idle_since{};
   std::size_t requests = 0;
+  /// The client of the exchange using this connection went away, and the connection was
+  /// aborted for that: what fails next is not the backend's doing (no passive-health failure,
+  /// no backend error in the log).
+  bool client_left = false;
 
   upstream_conn(std::size_t b, plain_stream s) : backend(b), stream(std::move(s)) {}
   upstream_conn(std::size_t b, tls_stream s) : backend(b), stream(std::move(s)) {}

@@ -175,8 +175,13 @@ decision route_table::decide(const request_view& r) const {
     return reject(std::move(d), 404, "not found");
   }
 
-  // [MS-OXCMAPIHTTP] 2.1: all requests MUST use the POST method.
-  if (r.method != "POST") {
+  // [MS-OXCMAPIHTTP] 2.1: MAPI requests are POSTs. A GET (or HEAD) is how clients open
+  // NTLM/Negotiate (the 401 challenge leg) and how admins check the vdir (Exchange answers it
+  // with its "MAPI/HTTP Connectivity Endpoint" page): it goes to the backend too, routed like
+  // the mailbox's requests; without a MailboxId (Exchange then uses the caller's own mailbox,
+  // which only the backend knows) by the vdir's default route. Other methods are never valid.
+  const bool get = r.method == "GET" || r.method == "HEAD";
+  if (r.method != "POST" && !get) {
     d.mapi_code = mapi_code::invalid_verb;
     return reject(std::move(d), 405, "method not allowed");
   }
@@ -184,11 +189,12 @@ decision route_table::decide(const request_view& r) const {
     case mailbox_query::found:
       break;
     case mailbox_query::missing:  // as Exchange's front end: 400 MailboxGuidWithDomainNotFound
+      if (get) break;
       return reject(std::move(d), 400, "no target mailbox specified (MailboxId)");
     case mailbox_query::malformed:
       return reject(std::move(d), 400, "malformed MailboxId");
   }
-  d.new_session = iequals(r.request_type, d.vdir == vdir_kind::emsmdb ? "Connect" : "Bind");
+  d.new_session = !get && iequals(r.request_type, d.vdir == vdir_kind::emsmdb ? "Connect" : "Bind");
 
   if (r.authorization) {
     const auto scheme = scheme_of(*r.authorization);
@@ -196,13 +202,22 @@ decision route_table::decide(const request_view& r) const {
       return reject(std::move(d), 401,
                     "authentication scheme not allowed on this virtual directory");
   }
-  if (!mapi_enabled_for(*d.mailbox)) {
+  if (d.mailbox && !mapi_enabled_for(*d.mailbox)) {
     d.mapi_code = mapi_code::endpoint_disabled;
     return reject(std::move(d), 200, "MAPI over HTTP is disabled for this mailbox");
   }
+  if (!d.mailbox && !cfg_.mapi.mapi_http_enabled) {
+    d.mapi_code = mapi_code::endpoint_disabled;
+    return reject(std::move(d), 200, "MAPI over HTTP is disabled");
+  }
 
   const config::target* to = nullptr;
-  if (auto it = by_mailbox_.find(d.mailbox->value); it != by_mailbox_.end()) {
+  if (!d.mailbox) {
+    if (cfg_.default_route) {
+      to = &*cfg_.default_route;
+      d.source = route_source::default_route;
+    }
+  } else if (auto it = by_mailbox_.find(d.mailbox->value); it != by_mailbox_.end()) {
     to = &it->second;
     d.source = route_source::mailbox;
   } else if (auto jt = by_domain_.find(d.mailbox->domain); jt != by_domain_.end()) {
@@ -211,9 +226,16 @@ decision route_table::decide(const request_view& r) const {
   } else if (cfg_.default_route) {
     to = &*cfg_.default_route;
     d.source = route_source::default_route;
-  } else {
+  }
+  if (!to) {
     d.mapi_code = mapi_code::unknown_failure;
     return reject(std::move(d), 404, "no route for this mailbox");
+  }
+  if (!d.mailbox) {
+    // No anchor: every such request hashes alike, so an NTLM handshake's legs meet one server.
+    d.candidates = candidates_for(*to, "");
+    d.act = decision::action::proxy;
+    return d;
   }
   d.candidates = candidates_for(*to, d.mailbox->value);
   apply_affinity(r, d);

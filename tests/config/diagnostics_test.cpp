@@ -42,6 +42,39 @@ std::string valid_with(const std::string& tail) {
 }
 
 const diag_case cases[] = {
+    {"backend_health_check",
+     R"(version: 1
+server_name: gw
+listeners:
+  - name: http
+    address: 127.0.0.1:8080
+mapi:
+  internal_url: https://mail.corp.test/mapi
+backends:
+  - name: mbx01
+    address: 10.0.0.11:444
+    health_check:
+      path: mapi/x y
+      status: 700
+      enabled: maybe
+      expect: 200
+  - name: mbx02
+    address: 10.0.0.12:444
+    health_check:
+      path: "/mapi/healthcheck.htm#top"
+routes:
+  - default: true
+    backend: mbx01
+)",
+     {"t.yaml:12:13: backends[0].health_check.path: health check path \"mapi/x y\" must start "
+      "with '/' and hold only visible ASCII (no spaces, no '#')",
+      "t.yaml:13:15: backends[0].health_check.status: expected an integer in 100..599, got "
+      "\"700\"",
+      "t.yaml:14:16: backends[0].health_check.enabled: expected true or false, got \"maybe\"",
+      "t.yaml:15:7: unknown key \"expect\" in backends[0].health_check",
+      "t.yaml:19:13: backends[1].health_check.path: health check path "
+      "\"/mapi/healthcheck.htm#top\" must start with '/' and hold only visible ASCII (no "
+      "spaces, no '#')"}},
     {"unknown_keys",
      R"(version: 1
 server_name: gw

@@ -171,6 +171,45 @@ limits:
   EXPECT_EQ(s.limits.max_client_connections, 2000u);
 }
 
+TEST(loader_test, backend_health_checks) {
+  const auto r = config::load_string(R"(version: 1
+server_name: gw
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+mapi:
+  external_url: http://outlook.example.test/mapi
+backends:
+  - name: exchange
+    address: 10.0.0.11:444
+  - name: gromox
+    address: 10.0.0.12:444
+    health_check:
+      path: /mapi/emsmdb/?probe=1
+      status: 401
+      body: Unauthorized
+  - name: lab
+    address: 10.0.0.13:444
+    health_check: {enabled: false}
+routes:
+  - default: true
+    backend: exchange
+)",
+                                     "t.yaml");
+  ASSERT_TRUE(r) << ::testing::PrintToString(messages(r));
+  const auto& b = r.config->backends;
+  // Exchange's page by default.
+  EXPECT_TRUE(b[0].check.enabled);
+  EXPECT_EQ(b[0].check.path, "/mapi/healthcheck.htm");
+  EXPECT_EQ(b[0].check.status, 200u);
+  EXPECT_EQ(b[0].check.body, "");
+  EXPECT_EQ(b[1].check.path, "/mapi/emsmdb/?probe=1");
+  EXPECT_EQ(b[1].check.status, 401u);
+  EXPECT_EQ(b[1].check.body, "Unauthorized");
+  EXPECT_FALSE(b[2].check.enabled);
+  EXPECT_EQ(b[2].check.path, "/mapi/healthcheck.htm");
+}
+
 TEST(loader_test, defaults_for_absent_optional_keys) {
   const auto r = config::load_string(R"(version: 1
 server_name: gw

@@ -97,11 +97,22 @@ TEST(Health, OwnHealthCheckAndReadinessFollowTheBackends) {
   EXPECT_EQ(check().body, "200 OK<br/>fe01.corp.test");
   EXPECT_EQ(admin_call(admin, "GET", "/readyz").status, 200);
   EXPECT_EQ(admin_call(admin, "GET", "/healthz").status, 200);
+  // A backend whose own check fails still serves its sessions (it drains): mapigate stays in
+  // the balancer's rotation.
   a->set_healthy(false);
+  ASSERT_TRUE(eventually([&] { return backend_field(admin, "mbx01", "health") == "\"down\""; }));
+  EXPECT_EQ(check().status, 200);
+  EXPECT_EQ(admin_call(admin, "GET", "/readyz").status, 200);
+  // Only when no backend can be reached does it ask the balancer to move on.
+  const auto port = a->port();
+  a->stop();
   EXPECT_TRUE(eventually([&] { return check().status == 503; }));
+  EXPECT_EQ(backend_field(admin, "mbx01", "reachable"), "false");
   EXPECT_EQ(admin_call(admin, "GET", "/readyz").status, 503);
   EXPECT_EQ(admin_call(admin, "GET", "/healthz").status, 200);  // alive, just not ready
-  a->set_healthy(true);
+  sim::options o;
+  o.port = port;
+  auto back = start_sim("mbx01", o);
   EXPECT_TRUE(eventually([&] { return check().status == 200; }));
 }
 
@@ -386,9 +397,10 @@ TEST(Probe, ConnectPingDisconnectThroughMapigateAndFailureExitsNonZero) {
     seen = seen || r.identity == "CORP\\alice";
   EXPECT_TRUE(seen);
 
-  a->set_healthy(false);
+  // No backend can be reached: mapigate's own health check says 503, and the probe fails.
+  a->stop();
   ASSERT_TRUE(
-      eventually([&] { return backend_field(gw.admin_port(), "mbx01", "health") == "\"down\""; }));
+      eventually([&] { return backend_field(gw.admin_port(), "mbx01", "reachable") == "false"; }));
   const auto down = run_command(args);
   EXPECT_EQ(down.status, 1) << down.output;
   EXPECT_TRUE(

@@ -86,7 +86,14 @@ TEST(RouteTable, Decides) {
        A::reject,
        404},
       {"encoded", "POST", "/mapi/%65msmdb/?MailboxId=u@corp.test", in, {}, A::reject, 404},
-      {"GET emsmdb", "GET", "/mapi/emsmdb/?MailboxId=u@corp.test", in, {}, A::reject, 405},
+      // GETs open NTLM/Negotiate and check the vdir: they reach the mailbox's server.
+      {"GET emsmdb", "GET", "/mapi/emsmdb/?MailboxId=u@corp.test", in, {}, A::proxy, 0},
+      {"HEAD nspi", "HEAD", "/mapi/nspi/?MailboxId=u@corp.test", in, {}, A::proxy, 0},
+      {"GET without mailbox", "GET", "/mapi/emsmdb/", in, {}, A::proxy, 0},
+      {"GET bad mailbox", "GET", "/mapi/emsmdb/?MailboxId=host:444", in, {}, A::reject, 400},
+      {"PUT emsmdb", "PUT", "/mapi/emsmdb/?MailboxId=u@corp.test", in, {}, A::reject, 405},
+      {"DELETE nspi", "DELETE", "/mapi/nspi/?MailboxId=u@corp.test", in, {}, A::reject, 405},
+      {"OPTIONS emsmdb", "OPTIONS", "/mapi/emsmdb/", in, {}, A::reject, 405},
       {"no mailbox", "POST", "/mapi/emsmdb/", in, {}, A::reject, 400},
       {"bad mailbox", "POST", "/mapi/emsmdb/?MailboxId=host:444", in, {}, A::reject, 400},
   };
@@ -115,6 +122,34 @@ TEST(RouteTable, ExplicitThenDomainThenDefault) {
   ASSERT_EQ(d.candidates.size(), 2u);
   EXPECT_NE(d.candidates[0], d.candidates[1]);
   EXPECT_LT(d.candidates[0], 2u);
+}
+
+TEST(RouteTable, GetsAreRoutedLikeTheMailboxsRequests) {
+  const auto cfg = make_config();
+  route_table t(cfg);
+  // With a MailboxId: the same server as its POSTs, never a new session.
+  const auto post =
+      t.decide({"POST", "/mapi/emsmdb/?MailboxId=x@corp.test", "mail.corp.test", {}, "Connect"});
+  const auto get =
+      t.decide({"GET", "/mapi/emsmdb/?MailboxId=x@corp.test", "mail.corp.test", {}, "Connect"});
+  EXPECT_TRUE(post.new_session);
+  EXPECT_FALSE(get.new_session);
+  EXPECT_EQ(get.candidates, post.candidates);
+  EXPECT_EQ(
+      t.decide({"GET", "/mapi/emsmdb/?MailboxId=VIP@corp.test", "mail.corp.test", {}}).candidates,
+      std::vector<std::size_t>{2});
+  // Without: the default route, the same order every time (an NTLM handshake's legs meet).
+  const auto a = t.decide({"GET", "/mapi/nspi/", "mail.corp.test", {}});
+  const auto b = t.decide({"GET", "/mapi/emsmdb/", "mail.corp.test", {}});
+  EXPECT_EQ(a.source, route_source::default_route);
+  EXPECT_FALSE(a.mailbox);
+  EXPECT_EQ(a.candidates, b.candidates);
+  auto off = make_config();
+  off.mapi.mapi_http_enabled = false;
+  route_table disabled(off);
+  const auto d = disabled.decide({"GET", "/mapi/emsmdb/", "mail.corp.test", {}});
+  EXPECT_EQ(d.act, decision::action::reject);
+  EXPECT_EQ(d.mapi_code, 16);
 }
 
 TEST(RouteTable, NoDefaultMeansNoRoute) {

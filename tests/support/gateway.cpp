@@ -40,6 +40,7 @@ std::string gateway_yaml(const gateway_options& o, const std::string& dir) {
         << "\n      verify: " << (b.verify ? "true" : "false") << "\n";
       if (!b.sni.empty()) y << "      sni: " << b.sni << "\n";
     }
+    y << b.yaml;
   }
   if (o.pools_yaml.empty()) {
     y << "pools:\n  - name: dag1\n    members: [";

@@ -26,6 +26,7 @@ struct backend_spec {
   bool verify = true;
   std::string state;    ///< "" (active) or "draining"
   unsigned weight = 0;  ///< 0: the config default
+  std::string yaml;     ///< extra lines under this backend (each "    key: value\n")
 };
 
 struct gateway_options {

@@ -260,6 +260,12 @@ std::int32_t h2_test_client::request_framed(
   return id;
 }
 
+void h2_test_client::release_body(std::int32_t stream) {
+  impl_->bodies[stream].second = 0;
+  nghttp2_session_resume_data(impl_->s, stream);
+  impl_->pump();
+}
+
 void h2_test_client::set_split(split s) {
   impl_->cut = s;
 }

@@ -59,6 +59,8 @@ class h2_test_client {
   /// Largest DATA frame payload the client sends (default 16384).
   void set_data_frame_size(std::size_t n);
 
+  /// Starts sending the body a request(..., hold_body = true) held back.
+  void release_body(std::int32_t stream);
   /// RST_STREAM with `code` (CANCEL by default).
   void reset(std::int32_t stream, std::uint32_t code = 0x8);
   /// Does I/O until `pred` holds or `timeout` passes; returns pred().

@@ -81,6 +81,7 @@ struct recording_backend::impl {
   std::vector<std::thread> threads;
   std::thread acceptor_thread;
   bool stopping = false;
+  behaviour mode = behaviour::answer;
 
   void serve(std::shared_ptr<tcp::socket> s, std::size_t index) {
     static constexpr std::string_view reply =
@@ -98,6 +99,7 @@ struct recording_backend::impl {
         conns[index].bytes.append(buf, n);
       }
       changed.notify_all();
+      if (mode == behaviour::close_on_head && unparsed.find("\r\n\r\n") != std::string::npos) break;
       // Answer every request that is complete by now, as a keep-alive origin would.
       bool failed = false;
       for (;;) {
@@ -142,7 +144,8 @@ struct recording_backend::impl {
   }
 };
 
-recording_backend::recording_backend() : impl_(std::make_unique<impl>()) {
+recording_backend::recording_backend(behaviour b) : impl_(std::make_unique<impl>()) {
+  impl_->mode = b;
   impl_->acceptor_thread = std::thread([this] { impl_->accept_loop(); });
 }
 

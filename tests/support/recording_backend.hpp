@@ -38,7 +38,10 @@ request_stream parse_requests(std::string_view raw);
 
 class recording_backend {
  public:
-  recording_backend();  ///< listening on 127.0.0.1, port 0
+  /// How it answers: as a healthy origin, or as one that fails: it closes each connection as
+  /// soon as a request head has arrived (before the body, without a word).
+  enum class behaviour { answer, close_on_head };
+  explicit recording_backend(behaviour b = behaviour::answer);  ///< on 127.0.0.1, port 0
   ~recording_backend();
   recording_backend(const recording_backend&) = delete;
   recording_backend& operator=(const recording_backend&) = delete;

@@ -183,8 +183,14 @@ TEST(Sim, RequestValidationErrors) {
                       "Content-Length: 0\r\n\r\n")
                 .response_code(),
             4);
+  // A GET is Exchange's connectivity page, not a protocol error; other verbs are (2).
   response get = c.request("GET /mapi/emsmdb/ HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_EQ(get.response_code(), 2);
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.response_code(), -1);
+  EXPECT_NE(get.body.find("Exchange MAPI/HTTP Connectivity Endpoint"), std::string::npos);
+  EXPECT_NE(get.body.find("Vdir Path: /mapi/emsmdb/"), std::string::npos);
+  response put = c.request("PUT /mapi/nspi/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(put.response_code(), 2);
   response missing = c.request("GET /owa/ HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.header("X-BEServer"), "mbx01");

@@ -63,6 +63,20 @@ net::awaitable<bool> connection::handle_mapi(request& req, request_record& recor
                                              endpoint_kind endpoint, bool keep_alive) {
   mapi_echo echo{header_value(req, "X-RequestType"), header_value(req, "X-RequestId"),
                  header_value(req, "X-ClientInfo")};
+  if (req.method() == http::verb::get) {
+    // As Exchange: an authenticated GET on the vdir gets its connectivity page, which admins
+    // and clients use to check the endpoint (after the 401 leg of NTLM/Negotiate).
+    response_head head;
+    head.status = 200;
+    head.add("Content-Type", "text/html");
+    const std::string vdir = endpoint == endpoint_kind::emsmdb ? "/mapi/emsmdb/" : "/mapi/nspi/";
+    co_return co_await send(std::move(head),
+                            "<html><head><title>Exchange MAPI/HTTP Connectivity Endpoint</title>"
+                            "</head><body><p>Exchange MAPI/HTTP Connectivity Endpoint<br><br>"
+                            "Version: 15.2.1544.4<br>Vdir Path: " +
+                                vdir + "<br>User: " + record.identity + "</p></body></html>",
+                            record, keep_alive);
+  }
   if (req.method() != http::verb::post) {
     co_return co_await send_protocol_error(response_code::invalid_verb, echo, record, keep_alive);
   }

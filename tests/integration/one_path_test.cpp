@@ -1,0 +1,505 @@
+// The request path's behaviour, the same over HTTP/1.1 and HTTP/2 (one parametrised test each,
+// so a drift between the two fails here): log columns, passive health, backend errors in the
+// log, the health check's reason, ProxyLogon's cookie, GETs on the MAPI vdirs, the two levels of
+// backend health, a client leaving a long-poll, and what ResponseBytes counts.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "tests/support/csv.hpp"
+#include "tests/support/gateway.hpp"
+#include "tests/support/h2_client.hpp"
+#include "tests/support/recording_backend.hpp"
+#include "tests/support/sims.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tools/sim/mapi_sim.hpp"
+
+namespace testing_support {
+namespace {
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+/// A response as either protocol delivered it.
+struct answer {
+  int status = 0;
+  header_list headers;  ///< names as received (HTTP/2: lower-case)
+  std::string body;
+  std::uint32_t reset = 0;  ///< HTTP/2 RST_STREAM code
+  std::string header(std::string_view name) const {
+    for (const auto& [n, v] : headers)
+      if (n.size() == name.size() &&
+          std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) ==
+                   std::tolower(static_cast<unsigned char>(b));
+          }))
+        return v;
+    return {};
+  }
+  /// "name=value; …" of every Set-Cookie.
+  std::string cookies() const {
+    std::string out;
+    for (const auto& [n, v] : headers)
+      if (n == "Set-Cookie" || n == "set-cookie")
+        out += (out.empty() ? "" : "; ") + v.substr(0, v.find(';'));
+    return out;
+  }
+};
+
+/// MAPI request fields as Outlook sends them.
+header_list mapi_fields(const std::string& type, const std::string& cookie = {}) {
+  header_list h = {{"Content-Type", "application/mapi-http"},
+                   {"X-RequestType", type},
+                   {"X-RequestId", "{C715155F-2BE8-44E0-BD34-2960065754C8}:1"},
+                   {"X-ClientInfo", "{2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1"}};
+  if (!cookie.empty()) h.emplace_back("Cookie", cookie);
+  return h;
+}
+
+class OnePath : public ::testing::TestWithParam<bool> {  // true: HTTP/2
+ protected:
+  bool h2() const { return GetParam(); }
+
+  /// One request on a fresh connection of the protocol under test.
+  answer send(gateway& gw, const std::string& method, const std::string& target,
+              const header_list& fields, const std::string& body = {},
+              const std::string& host = internal_host) {
+    answer a;
+    if (h2()) {
+      h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
+      header_list lower;
+      for (const auto& [n, v] : fields) {
+        std::string name = n;
+        for (auto& ch : name)
+          ch = char(std::tolower(static_cast<unsigned char>(ch)));
+        lower.emplace_back(name, v);
+      }
+      const auto& r = c.wait(c.request(method, target, host, lower, body));
+      a.status = r.status;
+      a.headers = r.headers;
+      a.body = r.body;
+      a.reset = r.error_code;
+      return a;
+    }
+    auto c = gw.client();
+    std::string raw = method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\n";
+    for (const auto& [n, v] : fields)
+      raw += n + ": " + v + "\r\n";
+    if (!body.empty() || method == "POST")
+      raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    c.send(raw + "\r\n" + body);
+    const auto r = c.read_response();
+    a.status = r.status;
+    a.headers = r.headers;
+    a.body = r.body;
+    return a;
+  }
+};
+
+std::string protocol_name(const ::testing::TestParamInfo<bool>& tp) {
+  return tp.param ? "Http2" : "Http11";
+}
+
+/// Every HttpProxy record written under `dir` (the gateway must be gone: its stop flushes).
+std::vector<std::map<std::string, std::string>> log_rows(const std::filesystem::path& dir) {
+  std::vector<std::map<std::string, std::string>> rows;
+  const auto folder = dir / "HttpProxy" / "Mapi";
+  if (!std::filesystem::exists(folder)) return rows;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto csv = read_csv(text.str());
+    rows.insert(rows.end(), csv.rows.begin(), csv.rows.end());
+  }
+  return rows;
+}
+
+/// The record whose X-RequestType (in ClientRequestId) is `type`, or none.
+const std::map<std::string, std::string>* row_of(
+    const std::vector<std::map<std::string, std::string>>& rows, const std::string& type) {
+  for (const auto& r : rows)
+    if (r.at("ClientRequestId").find("RT:" + type) != std::string::npos) return &r;
+  return nullptr;
+}
+
+std::string logs_yaml(const temp_dir& d) {
+  return "  directory: " + d.path().string() + "\n";
+}
+
+std::string metrics_of(gateway& gw) {
+  auto c = test_client::plain(gw.admin_port());
+  c.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  return c.read_response().body;
+}
+
+/// The value of the sample `series` (exact labels) in a text exposition; -1 when absent.
+double sample(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  return -1;
+}
+
+std::string backend_field(gateway& gw, const std::string& name, const std::string& key) {
+  auto c = test_client::plain(gw.admin_port());
+  c.send("GET /backends HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  const auto body = c.read_response().body;
+  const auto at = body.find("{\"name\":\"" + name + "\"");
+  if (at == std::string::npos) return "";
+  const auto end = body.find('}', at);
+  const auto k = body.find("\"" + key + "\":", at);
+  if (k == std::string::npos || k > end) return "";
+  const auto v = k + key.size() + 3;
+  return body.substr(v, body.find_first_of(",}", v) - v);
+}
+
+const std::string path = "/mapi/emsmdb/?MailboxId=u@corp.test";
+
+// Defect: the response that issues the affinity cookie left BackEndCookie empty on HTTP/2.
+TEST_P(OnePath, TheAffinityCookieIsInTheBackEndCookieColumn) {
+  auto mbx = start_sim("mbx01");
+  temp_dir logs;
+  {
+    gateway gw({.backends = {{"mbx01", mbx->port()}},
+                .affinity_key = test_affinity_key,
+                .logs_yaml = logs_yaml(logs),
+                .listener_alpn = "[h2, http/1.1]"});
+    const auto r = send(gw, "POST", path, mapi_fields("Connect"), "connect");
+    EXPECT_EQ(r.header("X-ResponseCode"), "0");
+    EXPECT_NE(r.cookies().find("MapigateAffinity="), std::string::npos);
+  }
+  const auto rows = log_rows(logs.path());
+  const auto* connect = row_of(rows, "Connect");
+  ASSERT_NE(connect, nullptr);
+  EXPECT_TRUE(connect->at("BackEndCookie").starts_with("Server~mbx01~~"))
+      << connect->at("BackEndCookie");
+}
+
+// Defects: a backend failing before its response head counted toward ejection on HTTP/2 only,
+// and a backend failing mid-request reached GenericErrors on HTTP/2 only.
+TEST_P(OnePath, BackendFailuresCountTowardEjectionAndReachTheLog) {
+  recording_backend closer(recording_backend::behaviour::close_on_head);
+  temp_dir logs;
+  {
+    gateway gw({.backends = {{"mbx01", closer.port()}},
+                .extra_yaml = "health:\n  active: false\n  eject_after: 2\n  eject_for: 60s\n",
+                .logs_yaml = logs_yaml(logs),
+                .listener_alpn = "[h2, http/1.1]"});
+    // Small requests: the backend closes without an answer once the head is in (502).
+    for (int i = 0; i < 2; ++i)
+      EXPECT_EQ(send(gw, "POST", path, mapi_fields("PING"), "").status, 502);
+    EXPECT_TRUE(eventually([&] {
+      return metrics_of(gw).find(R"(mapigate_backend_ejections_total{backend="mbx01"} 1)") !=
+             std::string::npos;
+    }));
+    // Mid-request: the head is sent, the backend closes, then the body comes.
+    const std::string body(256 * 1024, 'x');
+    const auto fields = mapi_fields("Execute");
+    auto backend_closed = [&] {
+      const auto conns = closer.connections();
+      return conns.size() == 3 && conns.back().closed;
+    };
+    if (h2()) {
+      h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
+      header_list lower;
+      for (const auto& [n, v] : fields) {
+        std::string name = n;
+        for (auto& ch : name)
+          ch = char(std::tolower(static_cast<unsigned char>(ch)));
+        lower.emplace_back(name, v);
+      }
+      const auto id = c.request("POST", path, internal_host, lower, body, true);
+      ASSERT_TRUE(c.run_until(backend_closed));
+      c.release_body(id);
+      EXPECT_EQ(c.wait(id).status, 502);
+    } else {
+      auto c = gw.client();
+      std::string raw = "POST " + path + " HTTP/1.1\r\nHost: mail.corp.test\r\n";
+      for (const auto& [n, v] : fields)
+        raw += n + ": " + v + "\r\n";
+      c.send(raw + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+      ASSERT_TRUE(eventually(backend_closed));
+      try {
+        for (std::size_t at = 0; at < body.size(); at += 16 * 1024)
+          c.send(std::string_view(body).substr(at, 16 * 1024));
+        EXPECT_EQ(c.read_response().status, 502);
+      } catch (const client_error&) {
+        // mapigate closed while the body was still coming: the 502 may be lost to the reset.
+      }
+    }
+  }
+  const auto rows = log_rows(logs.path());
+  std::size_t before_head = 0;
+  for (const auto& r : rows)
+    if (r.at("GenericErrors").find("BackendError") != std::string::npos) ++before_head;
+  EXPECT_EQ(before_head, 2u);
+  const auto* execute = row_of(rows, "Execute");
+  ASSERT_NE(execute, nullptr);
+  EXPECT_NE(execute->at("GenericErrors").find("BackendFailedMidRequest"), std::string::npos)
+      << execute->at("GenericErrors");
+}
+
+// Defects: the health check's 503 reason and the removed X-BEResource cookie were logged on
+// HTTP/1.1 only.
+TEST_P(OnePath, HealthCheckReasonAndProxyLogonCookieAreInTheRecord) {
+  std::uint16_t dead = 0;
+  {
+    recording_backend gone;
+    dead = gone.port();
+  }
+  auto mbx = start_sim("mbx02");
+  temp_dir logs;
+  {
+    gateway gw({.backends = {{"mbx01", dead}},
+                .extra_yaml = "health:\n  interval: 50ms\n  timeout: 40ms\n  fall: 1\n",
+                .logs_yaml = logs_yaml(logs),
+                .listener_alpn = "[h2, http/1.1]"});
+    EXPECT_TRUE(
+        eventually([&] { return send(gw, "GET", "/mapi/healthcheck.htm", {}).status == 503; }));
+  }
+  {
+    gateway gw({.backends = {{"mbx02", mbx->port()}},
+                .logs_yaml = logs_yaml(logs),
+                .listener_alpn = "[h2, http/1.1]"});
+    const auto r = send(gw, "POST", path,
+                        mapi_fields("PING", "X-BEResource=localhost/ecp/x.js?~1942062522; a=b"));
+    EXPECT_EQ(r.header("X-ResponseCode"), "0");
+  }
+  const auto rows = log_rows(logs.path());
+  bool reason = false;
+  for (const auto& r : rows)
+    if (r.at("HttpStatus") == "503" &&
+        r.at("GenericErrors").find("NoBackendReachable") != std::string::npos)
+      reason = true;
+  EXPECT_TRUE(reason);
+  const auto* ping = row_of(rows, "PING");
+  ASSERT_NE(ping, nullptr);
+  EXPECT_NE(ping->at("GenericErrors").find("XBEResourceCookieRemoved"), std::string::npos)
+      << ping->at("GenericErrors");
+}
+
+// Defect: GETs on /mapi/emsmdb and /mapi/nspi were answered by mapigate (X-ResponseCode 2).
+// Clients open authentication with them and admins check the vdir with them.
+TEST_P(OnePath, GetsOnTheMapiVdirsReachTheMailboxServer) {
+  sim::options o;
+  o.require_auth = true;
+  auto mbx = start_sim("mbx01", o);
+  gateway gw({.backends = {{"mbx01", mbx->port()}}, .listener_alpn = "[h2, http/1.1]"});
+  // The challenge leg: the server's 401 with its schemes.
+  const auto challenge = send(gw, "GET", path, {});
+  EXPECT_EQ(challenge.status, 401);
+  EXPECT_EQ(challenge.header("X-BEServer"), "mbx01");
+  EXPECT_FALSE(challenge.header("WWW-Authenticate").empty());
+  // Authenticated: Exchange's connectivity page, from the server, with and without MailboxId.
+  const header_list basic = {{"Authorization", "Basic dXNlcjFAY29ycC50ZXN0OlBhc3N3MHJk"}};
+  for (const std::string& target : {path, std::string("/mapi/nspi/")}) {
+    SCOPED_TRACE(target);
+    const auto page = send(gw, "GET", target, basic);
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.header("X-BEServer"), "mbx01");
+    EXPECT_NE(page.body.find("Exchange MAPI/HTTP Connectivity Endpoint"), std::string::npos);
+  }
+  // What can never be valid is still refused, the MAPI way, without the server.
+  const auto before = mbx->requests().size();
+  const auto put = send(gw, "PUT", path, mapi_fields("Execute"), "x");
+  EXPECT_EQ(put.status, 200);
+  EXPECT_EQ(put.header("X-ResponseCode"), "2");  // Invalid Verb
+  EXPECT_EQ(mbx->requests().size(), before);
+}
+
+TEST(OnePathH1, NtlmOpensWithAGetThatReachesTheServer) {
+  sim::options o;
+  o.require_auth = true;
+  auto mbx = start_sim("mbx01", o);
+  gateway gw({.backends = {{"mbx01", mbx->port()}}});
+  auto c = gw.client();
+  c.send("GET " + path + " HTTP/1.1\r\nHost: mail.corp.test\r\nAuthorization: NTLM " +
+         sim::ntlm_type1_b64() + "\r\n\r\n");
+  const auto r = c.read_response();
+  EXPECT_EQ(r.status, 401);
+  bool ntlm_challenge = false;
+  for (const auto& v : r.all("WWW-Authenticate"))
+    if (v.starts_with("NTLM ")) ntlm_challenge = true;  // the type 2 message
+  EXPECT_TRUE(ntlm_challenge);
+  c.send("GET " + path + " HTTP/1.1\r\nHost: mail.corp.test\r\nAuthorization: NTLM " +
+         sim::ntlm_type3_b64("CORP", "alice") + "\r\n\r\n");
+  const auto page = c.read_response();
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("CORP\\alice"), std::string::npos);
+}
+
+// Defect: a backend failing its health check (as every MAPI server without Exchange's page
+// does) refused every request of its sessions with X-ResponseCode 10: a reconnect loop. A
+// failing check drains; only a backend that cannot be reached is down.
+TEST_P(OnePath, AFailingCheckDrainsAndOnlyAnUnreachableBackendEndsSessions) {
+  auto a = start_sim("mbx01");
+  auto b = start_sim("mbx02");
+  gateway gw({.backends = {{"mbx01", a->port()}, {"mbx02", b->port()}},
+              .affinity_key = test_affinity_key,
+              .extra_yaml = "health:\n  interval: 50ms\n  timeout: 40ms\n  rise: 1\n  fall: 1\n",
+              .listener_alpn = "[h2, http/1.1]"});
+  // A session on each server (mailboxes found by where their Connect lands).
+  std::map<std::string, std::pair<std::string, std::string>> sessions;  // server → mailbox, jar
+  for (int i = 0; i < 40 && sessions.size() < 2; ++i) {
+    const auto mailbox = "m" + std::to_string(i) + "@corp.test";
+    const auto r =
+        send(gw, "POST", "/mapi/emsmdb/?MailboxId=" + mailbox, mapi_fields("Connect"), "connect");
+    sessions.emplace(r.header("X-BEServer"), std::pair{mailbox, r.cookies()});
+  }
+  ASSERT_EQ(sessions.size(), 2u);
+  const auto& [mailbox, jar] = sessions.at("mbx01");
+  const std::string target = "/mapi/emsmdb/?MailboxId=" + mailbox;
+
+  a->set_healthy(false);  // its check fails: it answers, but not 200
+  ASSERT_TRUE(eventually([&] { return backend_field(gw, "mbx01", "health") == "\"down\""; }));
+  EXPECT_EQ(backend_field(gw, "mbx01", "reachable"), "true");
+  // Its session stays.
+  const auto execute = send(gw, "POST", target, mapi_fields("Execute", jar), "rops");
+  EXPECT_EQ(execute.header("X-ResponseCode"), "0");
+  EXPECT_EQ(execute.header("X-BEServer"), "mbx01");
+  // A new session of the same mailbox goes elsewhere while there is elsewhere.
+  const auto reconnect = send(gw, "POST", target, mapi_fields("Connect"), "connect");
+  EXPECT_EQ(reconnect.header("X-ResponseCode"), "0");
+  EXPECT_EQ(reconnect.header("X-BEServer"), "mbx02");
+  // When every server fails its check, they still take sessions (drained, not down).
+  b->set_healthy(false);
+  ASSERT_TRUE(eventually([&] { return backend_field(gw, "mbx02", "health") == "\"down\""; }));
+  EXPECT_EQ(send(gw, "POST", target, mapi_fields("Connect"), "c").header("X-ResponseCode"), "0");
+  EXPECT_EQ(send(gw, "GET", "/mapi/healthcheck.htm", {}).status, 200);
+
+  // Unreachable: now its sessions are sent to reconnect, at once.
+  a->stop();
+  ASSERT_TRUE(eventually([&] { return backend_field(gw, "mbx01", "reachable") == "false"; }));
+  const auto lost = send(gw, "POST", target, mapi_fields("Execute", jar), "rops");
+  EXPECT_EQ(lost.header("X-ResponseCode"), "10");
+  EXPECT_EQ(lost.header("X-BEServer"), "");  // answered by mapigate
+}
+
+// Defect: a NotificationWait the client ends was logged as a backend failure on HTTP/1.1; and
+// ResponseBytes counted chunk framing on HTTP/1.1 but only the body on HTTP/2.
+TEST_P(OnePath, AClientEndingALongPollIsNotABackendFailureAndResponseBytesIsTheBody) {
+  sim::options o;
+  o.pending_period = 3s;  // the client leaves while mapigate waits for the next PENDING
+  o.notification_wait = 10s;
+  auto mbx = start_sim("mbx01", o);
+  temp_dir logs;
+  std::size_t execute_body = 0;
+  {
+    gateway gw({.backends = {{"mbx01", mbx->port()}},
+                .extra_yaml = "health:\n  active: false\n  eject_after: 1\n",
+                .logs_yaml = logs_yaml(logs),
+                .listener_alpn = "[h2, http/1.1]"});
+    const auto connect = send(gw, "POST", path, mapi_fields("Connect"), "connect");
+    const auto execute = send(gw, "POST", path, mapi_fields("Execute", connect.cookies()), "rops");
+    EXPECT_EQ(execute.header("X-ResponseCode"), "0");
+    execute_body = execute.body.size();
+    // A long-poll, left by its client once PROCESSING is relayed: mapigate then waits for the
+    // backend's first PENDING.
+    const auto fields = mapi_fields("NotificationWait", connect.cookies());
+    mbx->clear_records();
+    if (h2()) {
+      h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
+      header_list lower;
+      for (const auto& [n, v] : fields) {
+        std::string name = n;
+        for (auto& ch : name)
+          ch = char(std::tolower(static_cast<unsigned char>(ch)));
+        lower.emplace_back(name, v);
+      }
+      const auto id = c.request("POST", path, internal_host, lower, "nw");
+      ASSERT_TRUE(
+          c.run_until([&] { return c.get(id).body.find("PROCESSING") != std::string::npos; }));
+      c.reset(id);
+      ASSERT_TRUE(c.flush());
+    } else {
+      auto c = gw.client();
+      std::string raw = "POST " + path + " HTTP/1.1\r\nHost: mail.corp.test\r\n";
+      for (const auto& [n, v] : fields)
+        raw += n + ": " + v + "\r\n";
+      c.send(raw + "Content-Length: 2\r\n\r\nnw");
+      ASSERT_TRUE(mbx->wait_for_writes(1, 5s));                       // PROCESSING is out
+      ASSERT_TRUE(eventually([&] { return c.unread_bytes() > 0; }));  // relayed to us
+      c.abort();
+    }
+    // The backend was not blamed: not ejected after the client left (eject_after is 1).
+    EXPECT_TRUE(eventually([&] {
+      return metrics_of(gw).find(R"(mapigate_requests_in_flight 0)") != std::string::npos;
+    }));
+    EXPECT_EQ(backend_field(gw, "mbx01", "ejected"), "false");
+  }
+  const auto rows = log_rows(logs.path());
+  const auto* nw = row_of(rows, "NotificationWait");
+  ASSERT_NE(nw, nullptr);
+  EXPECT_NE(nw->at("GenericErrors").find("ClientDisconnected"), std::string::npos)
+      << nw->at("GenericErrors");
+  EXPECT_EQ(nw->at("GenericErrors").find("Backend"), std::string::npos) << nw->at("GenericErrors");
+  const auto* ex = row_of(rows, "Execute");
+  ASSERT_NE(ex, nullptr);
+  EXPECT_EQ(ex->at("ResponseBytes"), std::to_string(execute_body));
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, OnePath, ::testing::Bool(), protocol_name);
+
+// Defect: a keep-alive connection idle across a reload served its next request with the old
+// configuration (HTTP/2 connections get GOAWAY on reload and reconnect).
+TEST(OnePathH1, ARequestAfterAReloadUsesTheNewConfigurationOnAnIdleConnection) {
+  auto mbx = start_sim("mbx01");
+  gateway_options opts{.backends = {{"mbx01", mbx->port()}}, .workers = 1};
+  gateway gw(opts);
+  auto idle = gw.client();
+  idle.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
+  EXPECT_EQ(idle.read_response().header("X-ResponseCode"), "0");
+
+  // Set-OrganizationConfig -MapiHttpEnabled $false, then reload.
+  opts.mapi_yaml = "  mapi_http_enabled: false\n";
+  temp_dir dir;
+  const auto file = dir.path() / "reloaded.yaml";
+  std::ofstream(file) << gateway_yaml(opts, dir.path().string());
+  ASSERT_TRUE(gw.server().reload(file.string()));
+  EXPECT_TRUE(eventually([&] {
+    auto fresh = gw.client();
+    fresh.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
+    return fresh.read_response().header("X-ResponseCode") == "16";
+  }));
+  // The connection that was idle meanwhile: its next request uses the new configuration.
+  idle.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
+  EXPECT_EQ(idle.read_response().header("X-ResponseCode"), "16");
+}
+
+TEST(OnePathHealth, ChecksFollowEachBackendsOwnPathAndCanBeOff) {
+  // Neither server would pass Exchange's check: one publishes another page, one none at all.
+  auto custom = start_sim("custom");
+  auto off = start_sim("off");
+  custom->set_healthy(false);
+  off->set_healthy(false);
+  gateway gw({.backends = {{.name = "custom",
+                            .port = custom->port(),
+                            .yaml = "    health_check:\n      path: /owa/status.htm?probe=1\n"
+                                    "      status: 404\n      body: Not Found\n"},
+                           {.name = "off",
+                            .port = off->port(),
+                            .yaml = "    health_check:\n"
+                                    "      enabled: false\n"}},
+              .extra_yaml = "health:\n  interval: 50ms\n  timeout: 40ms\n  rise: 1\n  fall: 1\n"});
+  EXPECT_TRUE(eventually([&] {
+    return sample(metrics_of(gw),
+                  R"(mapigate_health_checks_total{backend="custom",result="pass"})") >= 3;
+  }));
+  EXPECT_EQ(backend_field(gw, "custom", "health"), "\"up\"");
+  EXPECT_EQ(backend_field(gw, "off", "health"), "\"up\"");
+  bool checked_own_path = false;
+  for (const auto& r : custom->requests()) {
+    EXPECT_NE(r.target, "/mapi/healthcheck.htm");
+    if (r.method == "GET" && r.target == "/owa/status.htm?probe=1") checked_own_path = true;
+  }
+  EXPECT_TRUE(checked_own_path);
+  EXPECT_TRUE(off->requests().empty());  // never checked
+}
+
+}  // namespace
+}  // namespace testing_support
