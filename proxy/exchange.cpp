@@ -389,11 +389,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
   append_forwarded_for(req, cx.client_ip);
   req.version(11);
 
-  const auto plan = backend_order(d, cx);
-  const auto& order = plan.order;
-  const bool session_backend_down = plan.session_backend_down;
-
-  if (session_backend_down && !d.new_session) {
+  if (d.session_backend_down && !d.new_session) {
     // Health checks say the server holding this session context is down: say "context not
     // found" now instead of after a connect timeout, so Outlook reconnects at once.
     trace.add_error("SessionBackendDown: " + cfg.backends[*d.affinity_backend].name);
@@ -409,7 +405,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
         backend_cookie(cfg.backends[*d.affinity_backend].name, d.affinity_expires);
 
   upstream_ptr conn;
-  for (std::size_t b : order) {
+  for (std::size_t b : d.order) {
     switch (co_await send_to(client, cbuf, p, b, cx, conn)) {
       case send_status::sent:
         break;
@@ -453,7 +449,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
 
   // The request is fully sent: watch the client while the response is awaited and streamed.
   const std::size_t b = conn->backend;
-  record_backend(trace, d, plan, b, cx);
+  record_backend(trace, d, b, cx);
   beast::get_lowest_layer(client).expires_never();
   const gauge_guard in_flight{&cx.rt->live[b].in_flight};
   const gauge_guard long_poll{trace.notification_wait ? &cx.ws.notification_waits : nullptr};

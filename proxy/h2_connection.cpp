@@ -398,7 +398,8 @@ class h2_conn final : public h2::events {
     if (!cx_.sni.empty()) sni = cx_.sni;
     const auto d =
         cx_.rt->routes.decide({req.method_string(), req.target(), facts.host, sni,
-                               facts.request_type, facts.authorization, facts.token, unix_now()});
+                               facts.request_type, facts.authorization, facts.token, unix_now()},
+                              health_now(cx_));
     describe_decision(trace, d, facts.request_type, request_trace::clock::now());
     count_affinity(d, cx_);
     const bool mapi = d.vdir == routing::vdir_kind::emsmdb || d.vdir == routing::vdir_kind::nspi;
@@ -536,8 +537,7 @@ class h2_conn final : public h2::events {
                           body_framing framing, const routing::decision& d, request_trace& trace,
                           const std::string& request_type, const std::string& request_id) {
     const auto& cfg = *cx_.rt->cfg;
-    const auto plan = backend_order(d, cx_);
-    if (plan.session_backend_down && !d.new_session) {
+    if (d.session_backend_down && !d.new_session) {
       trace.add_error("SessionBackendDown: " + cfg.backends[*d.affinity_backend].name);
       respond(st,
               make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
@@ -550,7 +550,7 @@ class h2_conn final : public h2::events {
           backend_cookie(cfg.backends[*d.affinity_backend].name, d.affinity_expires);
 
     upstream_ptr conn;
-    for (std::size_t b : plan.order) {
+    for (std::size_t b : d.order) {
       upstream_ptr c;
       if (cx_.ws.pool.serves(cx_.rt.get())) c = cx_.ws.pool.take(b);
       if (!c) {
@@ -605,7 +605,7 @@ class h2_conn final : public h2::events {
       co_return;
     }
     const std::size_t b = conn->backend;
-    record_backend(trace, d, plan, b, cx_);
+    record_backend(trace, d, b, cx_);
     const gauge_guard in_flight{&cx_.rt->live[b].in_flight};
     const gauge_guard long_poll{trace.notification_wait ? &cx_.ws.notification_waits : nullptr};
     const gauge_guard sessions{trace.notification_wait ? &cx_.rt->live[b].notification_waits

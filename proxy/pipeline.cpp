@@ -159,33 +159,21 @@ void describe_decision(request_trace& t, const routing::decision& d, std::string
     t.add_info("Affinity", std::string(routing::to_string(d.affinity)));
 }
 
-backend_plan backend_order(const routing::decision& d, const conn_ctx& cx) {
-  // The backend named by a valid affinity token first, unless it is down: the session context
-  // lives there, and a failing check or the admin's drain only keeps new sessions away. Then
-  // the hash order: usable backends, then reachable ones that are drained, failing their check
-  // or ejected, and down ones only as a last resort (health can be wrong; an error is sure).
-  backend_plan plan;
+boost::container::small_vector<routing::backend_health, 16> health_now(const conn_ctx& cx) {
+  const std::size_t n = cx.rt->cfg->backends.size();
+  boost::container::small_vector<routing::backend_health, 16> out(n);
   const auto now = steady_ms();
-  const auto* live = cx.rt->live.get();
-  if (d.affinity_backend) {
-    if (!live[*d.affinity_backend].down(now))
-      plan.order.push_back(*d.affinity_backend);
-    else
-      plan.session_backend_down = true;
+  for (std::size_t b = 0; b < n; ++b) {
+    const auto& l = cx.rt->live[b];
+    out[b] = l.down(now)                          ? routing::backend_health::down
+             : !l.usable(now) || l.drained.load() ? routing::backend_health::draining
+                                                  : routing::backend_health::ready;
   }
-  for (int pass = 0; pass < 3; ++pass)
-    for (auto b : d.candidates) {
-      if (b == d.affinity_backend) continue;
-      const bool down = live[b].down(now);
-      const bool preferred = live[b].usable(now) && !live[b].drained.load();
-      if ((pass == 0 && preferred) || (pass == 1 && !preferred && !down) || (pass == 2 && down))
-        plan.order.push_back(b);
-    }
-  return plan;
+  return out;
 }
 
-void record_backend(request_trace& t, const routing::decision& d, const backend_plan& plan,
-                    std::size_t b, const conn_ctx& cx) {
+void record_backend(request_trace& t, const routing::decision& d, std::size_t b,
+                    const conn_ctx& cx) {
   const auto& backends = cx.rt->cfg->backends;
   t.backend = b;
   t.rec.proxy_action = "Proxy";
@@ -193,8 +181,8 @@ void record_backend(request_trace& t, const routing::decision& d, const backend_
   t.rec.routing_hint = b == d.affinity_backend                            ? "token"
                        : d.source == routing::route_source::default_route ? "hash"
                                                                           : "explicit";
-  if (!plan.order.empty() && b != plan.order.front())
-    t.add_info("FailedOver", backends[plan.order.front()].name);
+  if (!d.order.empty() && b != d.order.front())
+    t.add_info("FailedOver", backends[d.order.front()].name);
 }
 
 void note_failure(const conn_ctx& cx, std::size_t b, bool connect) {

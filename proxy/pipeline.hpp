@@ -3,6 +3,7 @@
 // connection's worker.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -77,20 +78,15 @@ void describe_request(request_trace& t, const http::request<http::buffer_body, r
 void describe_decision(request_trace& t, const routing::decision& d, std::string_view type,
                        request_trace::clock::time_point routed);
 
-struct backend_plan {
-  std::vector<std::size_t> order;     ///< backends to try, in this order
-  bool session_backend_down = false;  ///< the affinity token's backend is down or ejected
-};
-
-/// The backend named by a valid affinity token first unless it is down (the session context
-/// lives there), then the hash order: usable backends, then reachable ones that are drained,
-/// failing their check or ejected, then down ones as a last resort (health can be wrong).
-backend_plan backend_order(const routing::decision& d, const conn_ctx& cx);
+/// Every backend's health as routing weighs it (routing::backend_health), read off the live
+/// state now: down when it cannot be reached; draining when its check fails, passive ejection
+/// took it out, or the admin drained it; ready otherwise. Routing orders the backends with it.
+boost::container::small_vector<routing::backend_health, 16> health_now(const conn_ctx& cx);
 
 /// The columns of the backend that took the request: ProxyAction, TargetServer, RoutingHint
 /// (token, explicit or hash) and a FailedOver note when it was not the first choice.
-void record_backend(request_trace& t, const routing::decision& d, const backend_plan& plan,
-                    std::size_t b, const conn_ctx& cx);
+void record_backend(request_trace& t, const routing::decision& d, std::size_t b,
+                    const conn_ctx& cx);
 
 /// Passive health: a failure of backend `b`'s own: a connect failure (`connect`; after
 /// health.eject_after of them in a row it is down), a 5xx, or a failure before the response

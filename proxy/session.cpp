@@ -156,7 +156,8 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   if (!cx.sni.empty()) sni = cx.sni;
   const auto d =
       cx.rt->routes.decide({req.method_string(), req.target(), facts.host, sni, facts.request_type,
-                            facts.authorization, facts.token, unix_now()});
+                            facts.authorization, facts.token, unix_now()},
+                           health_now(cx));
   describe_decision(trace, d, facts.request_type, request_trace::clock::now());
   count_affinity(d, cx);
   const bool has_body = !p.is_done();

@@ -91,6 +91,27 @@ bool route_table::mapi_enabled_for(const mailbox_id& m) const {
   return cfg_.mapi.mapi_http_enabled;
 }
 
+void route_table::order_backends(decision& d, health_view health) const {
+  // A backend the configuration drains (state: draining) weighs as draining while healthy.
+  auto weigh = [&](std::size_t b) {
+    auto h = b < health.size() ? health[b] : backend_health::ready;
+    if (h == backend_health::ready && cfg_.backends[b].state == config::backend_state::draining)
+      h = backend_health::draining;
+    return h;
+  };
+  d.order.reserve(d.candidates.size() + 1);
+  if (d.affinity_backend) {
+    // The session context lives there: only its being down moves the session.
+    if (weigh(*d.affinity_backend) != backend_health::down)
+      d.order.push_back(*d.affinity_backend);
+    else
+      d.session_backend_down = true;
+  }
+  for (const auto level : {backend_health::ready, backend_health::draining, backend_health::down})
+    for (const auto b : d.candidates)
+      if (b != d.affinity_backend && weigh(b) == level) d.order.push_back(b);
+}
+
 void route_table::apply_affinity(const request_view& r, decision& d) const {
   if (!affinity_ || !r.affinity_token) return;
   std::string backend;
@@ -135,7 +156,7 @@ decision reject(decision d, int status, std::string_view reason) {
 
 }  // namespace
 
-decision route_table::decide(const request_view& r) const {
+decision route_table::decide(const request_view& r, health_view health) const {
   decision d;
   // Only origin-form targets: an absolute-form target could otherwise name a host of the
   // client's choosing, and "*" or authority-form (CONNECT) have no meaning for a vdir.
@@ -234,11 +255,13 @@ decision route_table::decide(const request_view& r) const {
   if (!d.mailbox) {
     // No anchor: every such request hashes alike, so an NTLM handshake's legs meet one server.
     d.candidates = candidates_for(*to, "");
+    order_backends(d, health);
     d.act = decision::action::proxy;
     return d;
   }
   d.candidates = candidates_for(*to, d.mailbox->value);
   apply_affinity(r, d);
+  order_backends(d, health);
   d.act = decision::action::proxy;
   return d;
 }

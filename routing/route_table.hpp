@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,6 +31,21 @@ struct request_view {
   std::optional<std::string_view> affinity_token;  ///< value of mapigate's affinity cookie
   std::int64_t now_unix = 0;                       ///< wall clock, for token age
 };
+
+/// One backend's health as routing weighs it (the proxy reads it off its live state per request).
+enum class backend_health : std::uint8_t {
+  /// Takes new sessions: its check passes, it can be reached, nothing drains it.
+  ready,
+  /// Can be reached, but its check fails, passive ejection took it out for errors, or the admin
+  /// drained it: keeps the sessions that live there; new ones only when no ready one is left.
+  draining,
+  /// Cannot be reached: its sessions are lost (X-ResponseCode 10 for all but Connect/Bind); new
+  /// sessions only as a last resort (health can be wrong; an error is sure).
+  down,
+};
+
+/// Per backend index, as many as the configuration has (an empty view: all ready).
+using health_view = std::span<const backend_health>;
 
 /// How an affinity token influenced the decision (counted and logged by the proxy).
 enum class affinity_outcome {
@@ -63,9 +79,16 @@ struct decision {
   std::optional<vdir_kind> vdir;
   std::optional<mailbox_id> mailbox;
   route_source source = route_source::default_route;
-  /// proxy: backend indexes in preference order for a new session (the first is the owner,
-  /// the rest the fail-over order; draining backends only when nothing else is left).
+  /// proxy: the route's backends in hash order (the first is the mailbox's owner, the rest its
+  /// fail-over order), before health is weighed.
   std::vector<std::size_t> candidates;
+  /// proxy: the backends to try, in this order: the session's backend (affinity) unless it is
+  /// down, then the candidates that are ready, then draining ones (health or config), then down
+  /// ones. A request moves on to the next only while not one byte of it was sent.
+  std::vector<std::size_t> order;
+  /// proxy: the affinity token names a backend that is down (not in `order`): a request other
+  /// than Connect/Bind is answered X-ResponseCode 10 at once.
+  bool session_backend_down = false;
   affinity_outcome affinity = affinity_outcome::none;
   std::optional<std::size_t> affinity_backend;  ///< hit: the backend holding the session
   std::int64_t affinity_expires = 0;            ///< hit: Unix time the token stops verifying
@@ -77,7 +100,9 @@ class route_table {
   /// Compiles the lookup tables. `cfg` must outlive the table (it keeps pointers into it).
   explicit route_table(const config::snapshot& cfg);
 
-  decision decide(const request_view& r) const;
+  /// Everything about a request the configuration decides, and with `health` (per backend
+  /// index; empty: all ready) the order of backends to try. Pure: no I/O, no clock but r.now_unix.
+  decision decide(const request_view& r, health_view health = {}) const;
 
   /// The token codec, or null when affinity is not configured.
   const affinity_codec* affinity() const noexcept { return affinity_ ? &*affinity_ : nullptr; }
@@ -86,6 +111,7 @@ class route_table {
   std::vector<std::size_t> candidates_for(const config::target& t, std::string_view key) const;
   bool mapi_enabled_for(const mailbox_id& m) const;
   void apply_affinity(const request_view& r, decision& d) const;
+  void order_backends(decision& d, health_view health) const;
 
   const config::snapshot& cfg_;
   namespace_map namespaces_;

@@ -267,3 +267,88 @@ TEST(RouteTable, DrainingMembersGoLast) {
 
 }  // namespace
 }  // namespace routing
+
+namespace routing {
+namespace {
+
+// The whole backend order is routing's: the session's backend unless it is down, then ready,
+// draining and down backends, each in hash order.
+TEST(RouteTable, OrdersBackendsByHealth) {
+  auto cfg = make_config();
+  cfg.affinity = config::affinity{};
+  cfg.affinity->keys = {"0123456789abcdef0123456789abcdef"};
+  cfg.pools[0].members = {0, 1, 2};  // dag1: all three
+  route_table t(cfg);
+  const std::int64_t now = 1'800'000'000;
+  const std::string target = "/mapi/emsmdb/?MailboxId=u@corp.test";
+  const auto hashed = t.decide({"POST", target, "mail.corp.test", {}, "Connect"}).candidates;
+  ASSERT_EQ(hashed.size(), 3u);
+  const std::size_t owner = hashed[0], second = hashed[1], third = hashed[2];
+  const auto token = t.affinity()->issue(cfg.backends[third].name, "u@corp.test", now);
+  using H = backend_health;
+  auto health = [&](H owner_h, H second_h, H third_h) {
+    std::vector<H> v(3);
+    v[owner] = owner_h;
+    v[second] = second_h;
+    v[third] = third_h;
+    return v;
+  };
+  struct order_case {
+    const char* name;
+    std::vector<H> health;
+    bool with_token;
+    std::vector<std::size_t> order;
+    bool session_down;
+  };
+  const order_case cases[] = {
+      {"all ready: hash order", {}, false, {owner, second, third}, false},
+      {"owner draining: after the ready ones",
+       health(H::draining, H::ready, H::ready),
+       false,
+       {second, third, owner},
+       false},
+      {"owner down: last",
+       health(H::down, H::ready, H::draining),
+       false,
+       {second, third, owner},
+       false},
+      {"every one draining: hash order",
+       health(H::draining, H::draining, H::draining),
+       false,
+       {owner, second, third},
+       false},
+      {"token: its backend first", {}, true, {third, owner, second}, false},
+      {"token's backend draining: the session stays",
+       health(H::ready, H::ready, H::draining),
+       true,
+       {third, owner, second},
+       false},
+      {"token's backend down: not tried, the session is lost",
+       health(H::ready, H::ready, H::down),
+       true,
+       {owner, second},
+       true},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const request_view r{"POST",
+                         target,
+                         "mail.corp.test",
+                         {},
+                         "Execute",
+                         {},
+                         c.with_token ? std::optional<std::string_view>(token) : std::nullopt,
+                         now};
+    const auto d = t.decide(r, c.health);
+    EXPECT_EQ(d.order, c.order);
+    EXPECT_EQ(d.session_backend_down, c.session_down);
+  }
+  // A backend the configuration drains weighs as draining while healthy.
+  cfg.backends[owner].state = config::backend_state::draining;
+  route_table drained(cfg);
+  const auto d = drained.decide({"POST", target, "mail.corp.test", {}, "Connect"});
+  EXPECT_EQ(d.order.back(), owner);
+}
+
+}  // namespace
+}  // namespace routing
