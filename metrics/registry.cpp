@@ -58,6 +58,7 @@ struct registry::families {
   Family<Gauge>& backend_up;
   Family<Counter>& tls_handshakes;
   Family<Counter>& h2_connection_errors;
+  Family<Counter>& session_exceptions;
   Family<Counter>& ejections;
   Family<Counter>& health_checks;
   Family<Histogram>& health_check_duration;
@@ -126,6 +127,11 @@ struct registry::families {
                                  .Help("HTTP/2 client connections ended by a connection error "
                                        "(GOAWAY sent), by its error code")
                                  .Register(r)),
+        session_exceptions(BuildCounter()
+                               .Name("mapigate_session_exceptions_total")
+                               .Help("Exceptions that escaped a coroutine serving a client (a "
+                                     "bug: logged; the worker carries on), by where")
+                               .Register(r)),
         ejections(BuildCounter()
                       .Name("mapigate_backend_ejections_total")
                       .Help("Backends taken out after repeated connect failures or 5xx")
@@ -251,6 +257,7 @@ struct handles::table {
   std::vector<Gauge*> upstream_connections, backend_up;      ///< [backend]
   std::array<Counter*, 2 * tls_version_names.size()> tls{};  ///< [ok?][version]
   std::array<Counter*, h2_error_names.size()> h2_errors{};   ///< [code - 1]
+  std::array<Counter*, 2> exceptions{};                      ///< [connection, http2_stream]
   std::vector<Counter*> ejections;                           ///< [backend]
   std::vector<Counter*> checks_passed, checks_failed;        ///< [backend]
   std::vector<Histogram*> check_duration;                    ///< [backend]
@@ -317,6 +324,8 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
     for (std::size_t v = 0; v < tls_version_names.size(); ++v)
       t.tls[ok * tls_version_names.size() + v] = &f.tls_handshakes.Add(
           {{"result", ok ? "ok" : "failed"}, {"version", std::string(tls_version_names[v])}});
+  t.exceptions[0] = &f.session_exceptions.Add({{"in", "connection"}});
+  t.exceptions[1] = &f.session_exceptions.Add({{"in", "http2_stream"}});
   for (std::size_t i = 0; i < h2_error_names.size(); ++i)
     t.h2_errors[i] = &f.h2_connection_errors.Add({{"code", std::string(h2_error_names[i])}});
 }
@@ -361,6 +370,10 @@ void handles::h2_connection_error(std::uint32_t code) const noexcept {
   const std::size_t i =
       code >= 1 && code < h2_error_names.size() ? code - 1 : h2_error_names.size() - 1;
   t_->h2_errors[i]->Increment();
+}
+
+void handles::session_exception(bool stream) const noexcept {
+  t_->exceptions[stream ? 1 : 0]->Increment();
 }
 
 void handles::backend_ejected(std::size_t b) const noexcept {

@@ -97,6 +97,9 @@ class handles {
   void tls_handshake(bool ok, std::string_view version) const noexcept;
   /// An HTTP/2 connection ended by a connection error: the GOAWAY's error code (RFC 9113 §7).
   void h2_connection_error(std::uint32_t code) const noexcept;
+  /// An exception escaped a coroutine serving a peer (a bug): `stream` an HTTP/2 stream's,
+  /// otherwise a connection's.
+  void session_exception(bool stream) const noexcept;
   void backend_ejected(std::size_t backend) const noexcept;
   void health_check(std::size_t backend, bool passed, double seconds) const noexcept;
 

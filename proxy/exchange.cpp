@@ -369,9 +369,9 @@ awaitable<send_status> send_to(Stream& client, beast::flat_buffer& cbuf, request
 }  // namespace
 
 template <class Stream>
-awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
-                                std::optional<request_parser>& parser, field_arena& arena,
-                                const routing::decision& d, conn_ctx& cx) {
+awaitable<request_end> forward_request(Stream& client, beast::flat_buffer& cbuf,
+                                       std::optional<request_parser>& parser, field_arena& arena,
+                                       const routing::decision& d, conn_ctx& cx) {
   const auto& cfg = *cx.rt->cfg;
   auto& p = *parser;
   auto& req = p.get();
@@ -398,7 +398,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
       return make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
                              "the mailbox server holding the session is down", !keep);
     });
-    co_return keep;
+    co_return keep ? request_end::next : request_end::close;
   }
   if (d.affinity_backend)
     trace.rec.backend_cookie =
@@ -410,18 +410,18 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
       case send_status::sent:
         break;
       case send_status::client_failed:
-        co_return false;
+        co_return request_end::close;
       case send_status::unframed:
         trace.add_error("UnframedRequestBody");
         log(log_level::error, "c", cx.id, " request body without explicit framing not sent");
         co_await write_local_made(
             client, cx, [] { return make_error(400, "request body framing not accepted", true); });
-        co_return false;
+        co_return request_end::linger;  // its body may still be coming
       case send_status::failed_mid_request: {
         co_await write_local_made(client, cx, [] {
           return make_error(502, "backend failed while receiving the request", true);
         });
-        co_return false;
+        co_return request_end::linger;  // the rest of its body may still be coming
       }
       case send_status::unreachable:
         if (b == d.affinity_backend && !d.new_session) {
@@ -432,7 +432,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
             return make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
                                    "the mailbox server holding the session is unreachable", !keep);
           });
-          co_return keep;
+          co_return keep ? request_end::next : request_end::close;
         }
         continue;
     }
@@ -444,7 +444,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
     const bool keep = client_keep_alive && co_await discard_body(client, cbuf, p, cx);
     co_await write_local_made(client, cx,
                               [&] { return make_error(502, "no backend reachable", !keep); });
-    co_return keep;
+    co_return keep ? request_end::next : request_end::close;
   }
 
   // The request is fully sent: watch the client while the response is awaited and streamed.
@@ -486,7 +486,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
   if (gone || result.client_gone) {
     trace.add_error("ClientDisconnected");
     log(log_level::debug, "c", cx.id, " client went away; backend connection closed");
-    co_return false;
+    co_return request_end::close;
   }
   if (!result.head_sent) {
     conn->abort();
@@ -496,7 +496,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
                                        : "backend closed or sent an invalid response";
       return make_error(result.status, why, !client_keep_alive);
     });
-    co_return client_keep_alive;
+    co_return client_keep_alive ? request_end::next : request_end::close;
   }
   ++conn->requests;
   if (conn->buffer.size() == 0) give_spare(cx.ws, conn->buffer);  // idle: no buffer held
@@ -510,7 +510,7 @@ awaitable<bool> forward_request(Stream& client, beast::flat_buffer& cbuf,
   } else {
     cx.ws.pool.give_back(std::move(conn));
   }
-  co_return result.client_ok;
+  co_return result.client_ok ? request_end::next : request_end::close;
 }
 
 upstream_ptr pinned_connections::take(std::size_t b) {
@@ -536,11 +536,13 @@ void pinned_connections::put(upstream_ptr c) {
   gauge_.fetch_add(1, std::memory_order_relaxed);
 }
 
-template awaitable<bool> forward_request<plain_stream>(plain_stream&, beast::flat_buffer&,
-                                                       std::optional<request_parser>&, field_arena&,
-                                                       const routing::decision&, conn_ctx&);
-template awaitable<bool> forward_request<tls_stream>(tls_stream&, beast::flat_buffer&,
-                                                     std::optional<request_parser>&, field_arena&,
-                                                     const routing::decision&, conn_ctx&);
+template awaitable<request_end> forward_request<plain_stream>(plain_stream&, beast::flat_buffer&,
+                                                              std::optional<request_parser>&,
+                                                              field_arena&,
+                                                              const routing::decision&, conn_ctx&);
+template awaitable<request_end> forward_request<tls_stream>(tls_stream&, beast::flat_buffer&,
+                                                            std::optional<request_parser>&,
+                                                            field_arena&, const routing::decision&,
+                                                            conn_ctx&);
 
 }  // namespace proxy

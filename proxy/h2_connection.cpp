@@ -174,15 +174,7 @@ class h2_conn final : public h2::events {
         // Counted from here, not from when it starts: the connection must outlive a stream
         // coroutine that is spawned but not yet running.
         ++running_;
-        net::co_spawn(ex_, handle(std::move(st)), [id = cx_.id](std::exception_ptr e) {
-          if (!e) return;
-          // A bug, not a network outcome: log it; the connection and worker carry on.
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            log(log_level::error, "c", id, " HTTP/2 stream exception: ", ex.what());
-          }
-        });
+        net::co_spawn(ex_, handle(std::move(st)), on_coroutine_exit{cx_.rt, true, cx_.id});
       }
       ready_.clear();
       notify_writer();

@@ -53,6 +53,20 @@ std::optional<framing_refusal> refuse_framing(body_framing body, std::uint64_t l
   return std::nullopt;
 }
 
+void on_coroutine_exit::operator()(std::exception_ptr e) const noexcept {
+  if (!e) return;
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    what = ex.what();
+  } catch (...) {
+  }
+  log(log_level::error, stream ? "c" : "w", id, stream ? " HTTP/2 stream" : " connection",
+      " ended by an exception: ", what);
+  if (rt) rt->metrics->session_exception(stream);
+}
+
 void count_affinity(const routing::decision& d, const conn_ctx& cx) {
   if (d.act == routing::decision::action::proxy && d.affinity == routing::affinity_outcome::none &&
       !d.new_session && cx.rt->routes.affinity()) {

@@ -53,6 +53,18 @@ struct framing_refusal {
 /// and that length must be within `limit`. None when the request may go.
 std::optional<framing_refusal> refuse_framing(body_framing body, std::uint64_t limit) noexcept;
 
+/// The completion handler of a coroutine spawned to serve a peer (a connection, an HTTP/2
+/// stream): an exception that escapes it is a bug, never a network outcome (those are
+/// error_codes). It is logged with what it said and counted
+/// (mapigate_session_exceptions_total); the worker carries on. Any exception, not only
+/// std::exception: one left uncaught would end the process.
+struct on_coroutine_exit {
+  runtime_ptr rt;    ///< kept for the counter: the coroutine may outlive a reload
+  bool stream;       ///< an HTTP/2 stream's coroutine, else a connection's
+  std::uint64_t id;  ///< the connection's (stream), else the worker's
+  void operator()(std::exception_ptr e) const noexcept;
+};
+
 /// Adds one to a gauge for as long as it lives (null: nothing).
 struct gauge_guard {
   std::atomic<std::size_t>* n;

@@ -84,9 +84,6 @@ struct trace_scope {
   trace_scope& operator=(const trace_scope&) = delete;
 };
 
-/// How a request left its connection.
-enum class request_end { next, close, linger };
-
 /// Answers one request whose head read_head has finished reading (or refused): every request
 /// that gets here gets an answer, a log record and its metrics. Its own coroutine, so that the
 /// parser, the trace and the routing decision exist only while a request does, not in the
@@ -227,10 +224,11 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   if (facts.cookies_changed) rewrite_cookies(req, facts);
 
   ++cx.ws.active_requests;
-  const bool again = co_await forward_request(client, cbuf, parser, arena, d, cx);
+  const auto end = co_await forward_request(client, cbuf, parser, arena, d, cx);
   // Nothing of the request (req, p, facts) is used from here on: forward_request may have ended it.
   --cx.ws.active_requests;
-  co_return again&& keep_alive ? request_end::next : request_end::close;
+  if (end == request_end::next && !keep_alive) co_return request_end::close;
+  co_return end;
 }
 
 /// The HTTP/1.1 request loop. Returns when the connection should close: true when mapigate

@@ -214,20 +214,24 @@ awaitable<bool> write_local_made(Stream& client, const conn_ctx& cx, Make&& make
   return write_local(client, std::forward<Make>(make)(), cx);
 }
 
+/// How a request left its client connection: it can carry the next one, it closes, or it
+/// closes lingering (the client may still be sending what was refused: close_connection).
+enum class request_end { next, close, linger };
+
 /// Forwards one parsed request (head read, body not yet) to the backend its affinity token names,
-/// or else one chosen from `d.candidates`, and streams the response back. Returns whether the
-/// client connection can carry another request. Retries on the next candidate only while not one
-/// byte of the request has been sent. If the client goes away while the response is awaited or
-/// streamed, the backend connection is closed at once (never pooled). Defined for plain_stream and
-/// tls_stream.
+/// or else the next in `d.order`, and streams the response back. Returns how the client
+/// connection goes on (linger: answered before its body was read whole). Retries on the next
+/// candidate only while not one byte of the request has been sent. If the client goes away while
+/// the response is awaited or streamed, the backend connection is closed at once (never pooled).
+/// Defined for plain_stream and tls_stream.
 ///
 /// `parser` holds the request, its fields allocated from `arena`, which the response's fields
 /// use too. A response that may be held long (a NotificationWait; any request off the MAPI
 /// vdirs) is awaited and streamed holding neither: once the request is sent, `parser` is reset
 /// and `arena` released, and the response's fields are on the heap only until its head is framed.
 template <class Stream>
-awaitable<bool> forward_request(Stream& client, beast::flat_buffer& client_buf,
-                                std::optional<request_parser>& parser, field_arena& arena,
-                                const routing::decision& d, conn_ctx& cx);
+awaitable<request_end> forward_request(Stream& client, beast::flat_buffer& client_buf,
+                                       std::optional<request_parser>& parser, field_arena& arena,
+                                       const routing::decision& d, conn_ctx& cx);
 
 }  // namespace proxy

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "proxy/log.hpp"
+#include "proxy/pipeline.hpp"
 #include "proxy/session.hpp"
 
 namespace proxy {
@@ -71,15 +72,7 @@ awaitable<void> worker::accept_loop(tcp::acceptor& acceptor, std::size_t listene
       if (!acceptor.is_open()) co_return;  // the socket closes with this frame
     }
     net::co_spawn(ioc_, serve_connection(state_.current, state_, std::move(socket), listener),
-                  [id = state_.id](std::exception_ptr e) {
-                    if (!e) return;
-                    // A bug, not a network outcome: log it; the worker carries on.
-                    try {
-                      std::rethrow_exception(e);
-                    } catch (const std::exception& ex) {
-                      log(log_level::error, "w", id, " session exception: ", ex.what());
-                    }
-                  });
+                  on_coroutine_exit{state_.current, false, state_.id});
   }
 }
 
