@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "routing/text.hpp"
+
 namespace proxy {
 namespace {
 
@@ -81,19 +83,10 @@ std::string_view raw_reason(std::string_view s) noexcept {
   return {};
 }
 
-/// `s` without leading and trailing spaces and tabs (OWS).
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 /// A Content-Length value is one decimal number: a list ("4, 4"), a sign or anything else is
 /// refused, never forwarded (RFC 9110 §8.6).
 bool plain_length(std::string_view v) noexcept {
-  v = trim_ows(v);
+  v = routing::trim(v);
   if (v.empty()) return false;
   for (const char c : v)
     if (c < '0' || c > '9') return false;
@@ -104,7 +97,8 @@ bool plain_length(std::string_view v) noexcept {
 /// request's length cannot be determined, and the answer is 400 and close).
 bool ends_chunked(std::string_view v) noexcept {
   const auto comma = v.rfind(',');
-  return iequals(trim_ows(comma == std::string_view::npos ? v : v.substr(comma + 1)), "chunked");
+  return iequals(routing::trim(comma == std::string_view::npos ? v : v.substr(comma + 1)),
+                 "chunked");
 }
 
 /// Checks the request line (free of NUL and bare CR): method SP request-target SP HTTP/1.x.

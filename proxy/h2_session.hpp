@@ -35,7 +35,9 @@ class events {
   virtual void on_data(std::int32_t stream, std::string_view data) = 0;
   /// The client ended its side of the stream (after on_request or the last on_data).
   virtual void on_end_stream(std::int32_t stream) = 0;
-  /// The stream is gone (completed, reset by either side, or the session ended).
+  /// The stream is gone: completed, or reset by either side (a reset this side submitted is
+  /// reported once take_output() has handed it out). Not called for streams still open when the
+  /// session ends on a connection error: their owner ends those itself.
   virtual void on_stream_close(std::int32_t stream, std::uint32_t error_code) = 0;
   /// Response body source: copy up to `n` bytes to `out`; set `eof` after the last byte.
   /// Return the number of bytes, or -1 when nothing is available yet (resume() later).
@@ -53,9 +55,11 @@ struct settings {
   std::size_t max_continuations = 8;  ///< CONTINUATION flood (CVE-2024-27316 class)
 };
 
-/// Contract: single-threaded; `ev` outlives the session. Protocol errors never throw: the
-/// session queues a GOAWAY and receive() returns false; after that, flush take_output() and
-/// close the connection.
+/// Contract: single-threaded; `ev` outlives the session. Protocol errors never throw. Either
+/// receive() returns false (the session queued a GOAWAY), or, for many connection errors
+/// (a frame on the wrong stream, a bad length, rapid reset), nghttp2 queues the GOAWAY itself
+/// while receive() still returns true: then error_sent() (once take_output() handed it out) and
+/// want_read() tell. After either, flush take_output() and close the connection.
 class session {
  public:
   session(events& ev, const settings& s);

@@ -48,6 +48,18 @@ struct answer {
   }
 };
 
+/// The same fields with lower-case names, as HTTP/2 sends them.
+header_list lower_names(const header_list& fields) {
+  header_list out;
+  for (const auto& [n, v] : fields) {
+    std::string name = n;
+    for (auto& ch : name)
+      ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    out.emplace_back(std::move(name), v);
+  }
+  return out;
+}
+
 /// MAPI request fields as Outlook sends them.
 header_list mapi_fields(const std::string& type, const std::string& cookie = {}) {
   header_list h = {{"Content-Type", "application/mapi-http"},
@@ -69,13 +81,7 @@ class OnePath : public ::testing::TestWithParam<bool> {  // true: HTTP/2
     answer a;
     if (h2()) {
       h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
-      header_list lower;
-      for (const auto& [n, v] : fields) {
-        std::string name = n;
-        for (auto& ch : name)
-          ch = char(std::tolower(static_cast<unsigned char>(ch)));
-        lower.emplace_back(name, v);
-      }
+      const auto lower = lower_names(fields);
       const auto& r = c.wait(c.request(method, target, host, lower, body));
       a.status = r.status;
       a.headers = r.headers;
@@ -206,13 +212,7 @@ TEST_P(OnePath, BackendFailuresCountTowardEjectionAndReachTheLog) {
     };
     if (h2()) {
       h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
-      header_list lower;
-      for (const auto& [n, v] : fields) {
-        std::string name = n;
-        for (auto& ch : name)
-          ch = char(std::tolower(static_cast<unsigned char>(ch)));
-        lower.emplace_back(name, v);
-      }
+      const auto lower = lower_names(fields);
       const auto id = c.request("POST", path, internal_host, lower, body, true);
       ASSERT_TRUE(c.run_until(backend_closed));
       c.release_body(id);
@@ -403,13 +403,7 @@ TEST_P(OnePath, AClientEndingALongPollIsNotABackendFailureAndResponseBytesIsTheB
     mbx->clear_records();
     if (h2()) {
       h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
-      header_list lower;
-      for (const auto& [n, v] : fields) {
-        std::string name = n;
-        for (auto& ch : name)
-          ch = char(std::tolower(static_cast<unsigned char>(ch)));
-        lower.emplace_back(name, v);
-      }
+      const auto lower = lower_names(fields);
       const auto id = c.request("POST", path, internal_host, lower, "nw");
       ASSERT_TRUE(
           c.run_until([&] { return c.get(id).body.find("PROCESSING") != std::string::npos; }));
