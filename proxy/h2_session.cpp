@@ -87,7 +87,8 @@ struct session::callbacks {
                            void* p) {
     bool eof = false;
     const auto n = self(p).ev_.read_body(stream, buf, length, eof);
-    if (n < 0) return NGHTTP2_ERR_DEFERRED;
+    // Nothing yet, however said: an empty DATA frame would be sent, and asked for again at once.
+    if (n < 0 || (n == 0 && !eof)) return NGHTTP2_ERR_DEFERRED;
     if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
     return n;
   }

@@ -40,7 +40,8 @@ class events {
   /// session ends on a connection error: their owner ends those itself.
   virtual void on_stream_close(std::int32_t stream, std::uint32_t error_code) = 0;
   /// Response body source: copy up to `n` bytes to `out`; set `eof` after the last byte.
-  /// Return the number of bytes, or -1 when nothing is available yet (resume() later).
+  /// Return the number of bytes, or -1 (or 0 without eof) when nothing is available yet
+  /// (resume() later).
   virtual std::ptrdiff_t read_body(std::int32_t stream, std::uint8_t* out, std::size_t n,
                                    bool& eof) = 0;
 };

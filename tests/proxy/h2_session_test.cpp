@@ -64,6 +64,7 @@ class recorder final : public events {
   std::map<std::int32_t, std::vector<std::size_t>> chunks;  ///< on_data sizes per stream
   std::map<std::int32_t, std::uint32_t> closed;             ///< on_stream_close codes
   std::map<std::int32_t, int> read_calls;
+  bool zero_when_empty = false;  ///< read_body says "nothing yet" with 0 instead of -1
 
   /// Makes `bytes` available to read_body for `stream`; `finished`: they are the last.
   void supply(std::int32_t stream, std::string_view bytes, bool finished) {
@@ -93,7 +94,7 @@ class recorder final : public events {
                            bool& eof) override {
     ++read_calls[stream];
     auto& src = sources_[stream];
-    if (src.pending.empty() && !src.finished) return -1;
+    if (src.pending.empty() && !src.finished) return zero_when_empty ? 0 : -1;
     const std::size_t k = std::min(n, src.pending.size());
     std::memcpy(out, src.pending.data(), k);
     src.pending.erase(0, k);
@@ -490,6 +491,25 @@ TEST(H2Session, DeferredBodyWaitsForResume) {
   EXPECT_TRUE(resp.end_stream);
   EXPECT_EQ(resp.closed, 0u);
   EXPECT_EQ(h.rec.closed[id], 0u);
+}
+
+// A source that answers "nothing yet" with 0 bytes (not -1) defers as well: without this, each
+// take_output() spun out empty DATA frames (thousands per call) and wanted to write for ever.
+TEST(H2Session, ZeroBytesWithoutEofDefersToo) {
+  harness h;
+  h.rec.zero_when_empty = true;
+  const auto id = h.cl.request(request_head("GET", "/mapi/emsmdb/"));
+  h.pump();
+  h.server.submit_response(id, 200, {}, true);
+  h.pump();
+  EXPECT_EQ(h.rec.read_calls[id], 1);
+  EXPECT_FALSE(h.server.want_write());
+  EXPECT_EQ(h.cl.responses[id].body, "");
+  h.rec.supply(id, "done", true);
+  h.server.resume(id);
+  h.pump();
+  EXPECT_EQ(h.cl.responses[id].body, "done");
+  EXPECT_TRUE(h.cl.responses[id].end_stream);
 }
 
 TEST(H2Session, ServerResetReachesTheClient) {
