@@ -33,6 +33,9 @@ using namespace net::experimental::awaitable_operators;
 /// the client then holds the backend back, not mapigate's memory).
 constexpr std::size_t out_high_water = 64 * 1024;
 constexpr auto watchdog_tick = std::chrono::milliseconds(100);
+/// Between a graceful shutdown's notice and its final GOAWAY: a round trip on any network the
+/// client may be on, so that requests it sent before it saw the notice arrive and are served.
+constexpr auto goaway_notice_wait = std::chrono::seconds(1);
 
 using clock = std::chrono::steady_clock;
 
@@ -243,11 +246,19 @@ class h2_conn final : public h2::events {
         continue;
       }
       // Drain, a reload (the client reconnects to the new configuration and certificate;
-      // streams keep the runtime they started with), or idle: a graceful GOAWAY.
+      // streams keep the runtime they started with), or idle: a graceful GOAWAY, in two steps
+      // (the style anchors' G5): a notice first, then, goaway_notice_wait later, the GOAWAY
+      // naming the last stream processed. Requests the client sent before it saw the notice
+      // are served instead of refused.
       const bool reloaded = cx_.ws.current != cx_.rt;
-      if (!goaway_sent_ &&
+      if (!notice_at_ &&
           (cx_.ws.draining || reloaded ||
            (streams_.empty() && running_ == 0 && now - last_activity_ > t.keepalive_idle))) {
+        sess_.shutdown_notice();
+        notice_at_ = now;
+        notify_writer();
+      }
+      if (notice_at_ && !goaway_sent_ && now - *notice_at_ >= goaway_notice_wait) {
         sess_.goaway(NGHTTP2_NO_ERROR);
         goaway_sent_ = true;
         notify_writer();
@@ -751,7 +762,8 @@ class h2_conn final : public h2::events {
   std::size_t running_ = 0;
   bool reading_done_ = false;
   bool stop_reading_ = false;
-  bool goaway_sent_ = false;
+  std::optional<clock::time_point> notice_at_;  ///< the graceful shutdown's notice went out
+  bool goaway_sent_ = false;                    ///< its final GOAWAY went out
   bool write_failed_ = false;
   bool finished_ = false;
   clock::time_point last_activity_ = clock::now();

@@ -203,6 +203,10 @@ void session::reset(std::int32_t stream, std::uint32_t error_code) {
   nghttp2_submit_rst_stream(s_, NGHTTP2_FLAG_NONE, stream, error_code);
 }
 
+void session::shutdown_notice() {
+  nghttp2_submit_shutdown_notice(s_);
+}
+
 void session::goaway(std::uint32_t error_code) {
   nghttp2_submit_goaway(s_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(s_),
                         error_code, nullptr, 0);

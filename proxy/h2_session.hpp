@@ -84,6 +84,9 @@ class session {
   /// `n` request body bytes were passed on: the client may send that much more.
   void consume(std::int32_t stream, std::size_t n);
   void reset(std::int32_t stream, std::uint32_t error_code);
+  /// The first step of a graceful shutdown: a GOAWAY naming stream 2^31-1, so the client opens
+  /// no new stream here while requests already on their way are still taken (RFC 9113 §6.8).
+  void shutdown_notice();
   /// Graceful shutdown: GOAWAY with the last stream id processed; open streams complete.
   void goaway(std::uint32_t error_code);
   /// The error code of a GOAWAY for a connection error that take_output() has handed out

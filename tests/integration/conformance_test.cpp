@@ -13,6 +13,7 @@
 #include "tests/support/gateway.hpp"
 #include "tests/support/h2_client.hpp"
 #include "tests/support/recording_backend.hpp"
+#include "tests/support/sims.hpp"
 
 namespace testing_support {
 namespace {
@@ -97,6 +98,39 @@ INSTANTIATE_TEST_SUITE_P(
         // :method GET, :path /, :scheme https from HPACK's static table; END_HEADERS|END_STREAM.
         connection_error{"HeadersOnAnEvenStream", frame(1, 5, 2, "\x82\x84\x87"), 1}),
     [](const auto& tp) { return std::string(tp.param.name); });
+
+// ---- A graceful GOAWAY in two steps ----
+
+/// An HPACK field "literal without indexing": a static-table name index (0: a new name).
+std::string literal(int name_index, const std::string& name, const std::string& value) {
+  std::string f(1, char(name_index));
+  if (name_index == 0) f += char(name.size()) + name;
+  return f + char(value.size()) + value;
+}
+
+TEST(H2Goaway, ARequestSentBeforeTheClientSawTheNoticeIsStillServed) {
+  auto mbx = start_sim("mbx01");
+  auto gw = conformance_gateway(mbx->port());
+  auto c = h2_connect(*gw);
+  EXPECT_EQ(c.wait(c.request("GET", "/mapi/healthcheck.htm", internal_host)).status, 200);
+  ASSERT_TRUE(gw->server().reload(gw->config_file()));
+  ASSERT_TRUE(c.run_until([&] { return c.goaway_received(); }, 3s));
+  ASSERT_FALSE(c.goaway_last_streams().empty());
+  EXPECT_EQ(c.goaway_last_streams().front(), 0x7fffffff);  // a notice: nothing refused yet
+  // A request that was on its way: a new stream the client opened before the notice arrived
+  // (hand-made: nghttp2's client opens none after a GOAWAY). POST, https, path, authority.
+  const std::string block = std::string("\x83\x87") +
+                            literal(4, "", "/mapi/emsmdb/?MailboxId=late@corp.test") +
+                            literal(1, "", internal_host) + literal(0, "x-requesttype", "PING") +
+                            literal(0, "x-requestid", "{C715155F-2BE8-44E0-BD34-2960065754C8}:9");
+  c.send_raw(frame(1, 5, 101, block));
+  EXPECT_TRUE(mbx->wait_for_requests(1, 3s));  // served, not refused
+  const auto seen = mbx->requests();
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().target, "/mapi/emsmdb/?MailboxId=late@corp.test");
+  // Then the final GOAWAY, and the connection ends.
+  EXPECT_TRUE(c.run_until([&] { return c.connection_closed(); }, 5s));
+}
 
 // ---- HTTP/1.1 framing errors on every path, local answers included ----
 

@@ -29,6 +29,7 @@ struct h2_test_client::impl {
   std::size_t data_frame_size = 16384;
   bool reading = false, writing = false, closed = false, goaway = false;
   std::size_t ping_acks = 0;
+  std::vector<std::int32_t> goaway_last_streams;
   std::uint32_t goaway_code = 0;
 
   static impl& self(void* p) { return *static_cast<impl*>(p); }
@@ -186,6 +187,8 @@ h2_test_client::h2_test_client(std::uint16_t port, const std::string& sni,
       cbs, [](nghttp2_session*, const nghttp2_frame* f, void* p) -> int {
         if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK))
           ++impl::self(p).ping_acks;
+        if (f->hd.type == NGHTTP2_GOAWAY)
+          impl::self(p).goaway_last_streams.push_back(f->goaway.last_stream_id);
         if (f->hd.type == NGHTTP2_GOAWAY) {
           impl::self(p).goaway = true;
           impl::self(p).goaway_code = f->goaway.error_code;
@@ -329,6 +332,10 @@ const h2_test_client::response& h2_test_client::get(std::int32_t stream) const {
 
 bool h2_test_client::goaway_received() const noexcept {
   return impl_->goaway;
+}
+
+const std::vector<std::int32_t>& h2_test_client::goaway_last_streams() const noexcept {
+  return impl_->goaway_last_streams;
 }
 
 std::uint32_t h2_test_client::goaway_code() const noexcept {

@@ -78,6 +78,8 @@ class h2_test_client {
   const response& get(std::int32_t stream) const;
   bool goaway_received() const noexcept;
   std::uint32_t goaway_code() const noexcept;
+  /// The last-stream-id of every GOAWAY received, in order.
+  const std::vector<std::int32_t>& goaway_last_streams() const noexcept;
   bool connection_closed() const noexcept;  ///< the server closed the TCP/TLS connection
 
   /// A MAPI request's headers (as mapi_request() sends them), lower-case for HTTP/2.
