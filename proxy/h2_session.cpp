@@ -63,9 +63,16 @@ struct session::callbacks {
     return 0;
   }
 
-  static int on_frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
+  static int on_frame_send(nghttp2_session* s, const nghttp2_frame* f, void* p) {
     if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR)
       self(p).error_sent_ = f->goaway.error_code;
+    // A complete response sent before the request's end (mapigate refused it early): ask the
+    // client to stop sending a body nobody reads, without error (RFC 9113 §8.1; the client
+    // keeps the response).
+    if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        nghttp2_session_get_stream_remote_close(s, f->hd.stream_id) == 0)
+      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
     return 0;
   }
 

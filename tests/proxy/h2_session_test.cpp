@@ -422,6 +422,27 @@ TEST(H2Session, PostBodyInSeveralDataFrames) {
   EXPECT_EQ(h.rec.closed[id], 0u);
 }
 
+// A complete response before the request's end (an early refusal): the client is asked to stop
+// sending, without error, and keeps the response.
+TEST(H2Session, AnEarlyCompleteResponseEndsTheRequestBodyWithoutError) {
+  settings s;
+  s.initial_window = 1024;
+  harness h(s);
+  h.pump();
+  const auto id = h.cl.request(request_head("POST", "/mapi/emsmdb/"), pattern(4000));
+  h.pump();
+  ASSERT_EQ(h.rec.bodies[id].size(), 1024u);  // the rest waits for the window
+  h.rec.supply(id, "refused", true);
+  h.server.submit_response(id, 411, {}, true);
+  h.pump();
+  const auto& resp = h.cl.responses[id];
+  EXPECT_EQ(resp.status(), "411");
+  EXPECT_EQ(resp.body, "refused");
+  EXPECT_TRUE(resp.end_stream);
+  EXPECT_EQ(resp.rst, std::optional<std::uint32_t>(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(h.rec.closed[id], std::uint32_t{NGHTTP2_NO_ERROR});
+}
+
 TEST(H2Session, RequestBodyWaitsForConsume) {
   settings s;
   s.initial_window = 1024;
