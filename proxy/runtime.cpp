@@ -26,8 +26,12 @@ runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
       const auto old = previous->backend_index(cfg->backends[b].name);
       if (old == npos) continue;
       const auto& from = previous->live[old];
-      live[b].check_up = from.check_up.load();
-      live[b].reachable = from.reachable.load();
+      // What the active check found holds only while the check still runs: a backend whose
+      // check a reload turned off must not stay failing or down for ever.
+      if (cfg->backends[b].check.enabled && cfg->health.active) {
+        live[b].check_up = from.check_up.load();
+        live[b].reachable = from.reachable.load();
+      }
       live[b].ejected_until = from.ejected_until.load();
       live[b].unreachable_until = from.unreachable_until.load();
       live[b].drained = from.drained.load();

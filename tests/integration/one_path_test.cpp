@@ -494,5 +494,21 @@ TEST(OnePathHealth, ChecksFollowEachBackendsOwnPathAndCanBeOff) {
   EXPECT_TRUE(off->requests().empty());  // never checked
 }
 
+TEST(OnePathHealth, ACheckTurnedOffByAReloadForgetsWhatItFound) {
+  auto mbx = start_sim("mbx01");
+  mbx->set_healthy(false);
+  gateway_options opts{
+      .backends = {{"mbx01", mbx->port()}},
+      .extra_yaml = "health:\n  interval: 50ms\n  timeout: 40ms\n  rise: 1\n  fall: 1\n"};
+  gateway gw(opts);
+  ASSERT_TRUE(eventually([&] { return backend_field(gw, "mbx01", "health") == "\"down\""; }));
+  opts.backends[0].yaml = "    health_check:\n      enabled: false\n";
+  temp_dir dir;
+  const auto file = dir.path() / "no-check.yaml";
+  std::ofstream(file) << gateway_yaml(opts, dir.path().string());
+  ASSERT_TRUE(gw.server().reload(file.string()));
+  EXPECT_TRUE(eventually([&] { return backend_field(gw, "mbx01", "health") == "\"up\""; }));
+}
+
 }  // namespace
 }  // namespace testing_support
