@@ -29,20 +29,25 @@ struct body_framing {
   constexpr bool operator==(const body_framing&) const = default;
 };
 
+/// A Content-Length value as one plain decimal number (no sign, no spaces, no list); nullopt
+/// when it is not one, or does not fit 64 bits.
+inline std::optional<std::uint64_t> parse_content_length(std::string_view v) noexcept {
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
 /// An HTTP/2 request's body as its HEADERS frame declares it, whatever follows and however the
 /// frames were split: END_STREAM there means none; otherwise a body of the content-length
 /// field's value, or one of unknown length without that field. Nullopt: a content-length that
 /// is not one decimal number (answered 400).
 inline std::optional<body_framing> h2_body_framing(
     bool end_stream, std::optional<std::string_view> content_length) noexcept {
-  std::uint64_t n = 0;
-  if (content_length) {
-    const auto v = *content_length;
-    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
-  }
+  std::optional<std::uint64_t> n;
+  if (content_length && !(n = parse_content_length(*content_length))) return std::nullopt;
   if (end_stream) return body_framing::no_body();
-  return content_length ? body_framing::of_length(n) : body_framing::undeclared();
+  return n ? body_framing::of_length(*n) : body_framing::undeclared();
 }
 
 }  // namespace proxy

@@ -414,13 +414,9 @@ class h2_conn final : public h2::events {
       case routing::decision::action::reject:
         refuse(d.status, d.mapi_code, d.reason);
         co_return;
-      case routing::decision::action::healthcheck: {
-        std::string_view problem;
-        auto res = health_reply(cx_, method == "HEAD", false, problem);
-        if (!problem.empty()) trace.add_error(problem);
-        respond(st, std::move(res), trace);
+      case routing::decision::action::healthcheck:
+        respond(st, health_reply(cx_, trace, method == "HEAD", false), trace);
         co_return;
-      }
       case routing::decision::action::proxy:
         break;
     }

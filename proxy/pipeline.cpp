@@ -20,8 +20,8 @@ void start_trace(request_trace& t, const conn_ctx& cx) {
   t.rec.protocol = "Unknown";
 }
 
-http::response<http::string_body> health_reply(const conn_ctx& cx, bool head, bool close,
-                                               std::string_view& problem) {
+http::response<http::string_body> health_reply(const conn_ctx& cx, request_trace& t, bool head,
+                                               bool close) {
   const auto& cfg = *cx.rt->cfg;
   // Healthy while some backend can be reached: a backend whose own check fails still serves
   // the sessions that live there, and takes new ones when no other can.
@@ -29,7 +29,10 @@ http::response<http::string_body> health_reply(const conn_ctx& cx, bool head, bo
   const auto now = steady_ms();
   for (std::size_t b = 0; b < cfg.backends.size() && !reachable; ++b)
     reachable = !cx.rt->live[b].down(now);
-  problem = cx.ws.draining ? "Draining" : reachable ? "" : "NoBackendReachable";
+  const std::string_view problem = cx.ws.draining ? "Draining"
+                                   : reachable    ? ""
+                                                  : "NoBackendReachable";
+  if (!problem.empty()) t.add_error(problem);
   auto res = problem.empty() ? make_reply(200, "text/html", "200 OK<br/>" + cfg.server_name, close)
                              : make_reply(503, "text/html",
                                           "503 Service Unavailable<br/>" + cfg.server_name, close);

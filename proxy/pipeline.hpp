@@ -34,11 +34,11 @@ http::response<http::string_body> refusal(const conn_ctx& cx, request_trace& t,
                                           int code, std::string_view reason, bool close);
 
 /// The health check's answer, what a load balancer in front of mapigate sees: 200 while this
-/// instance can serve MAPI (not draining, some backend usable), 503 otherwise, as Exchange's own
-/// check. `head`: a HEAD request (no body; Content-Length stays). `problem`: on 503, why
-/// ("Draining", "NoBackendUsable"); empty on 200.
-http::response<http::string_body> health_reply(const conn_ctx& cx, bool head, bool close,
-                                               std::string_view& problem);
+/// instance can serve MAPI (not draining, some backend can be reached), 503 otherwise, as
+/// Exchange's own check. `head`: a HEAD request (no body; Content-Length stays). On 503 the
+/// reason ("Draining", "NoBackendReachable") goes to `t`'s GenericErrors.
+http::response<http::string_body> health_reply(const conn_ctx& cx, request_trace& t, bool head,
+                                               bool close);
 
 /// Why a request body cannot be relayed, in both forms a refusal takes (see refusal()).
 struct framing_refusal {

@@ -186,11 +186,7 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
     }
     case routing::decision::action::healthcheck: {
       co_await write_local_made(client, cx, [&] {
-        std::string_view problem;
-        auto res =
-            health_reply(cx, req.method() == http::verb::head, !keep_alive || has_body, problem);
-        if (!problem.empty()) trace.add_error(problem);
-        return res;
+        return health_reply(cx, trace, req.method() == http::verb::head, !keep_alive || has_body);
       });
       if (!keep_alive || has_body) co_return has_body ? request_end::linger : request_end::close;
       co_return request_end::next;

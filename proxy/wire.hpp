@@ -2,7 +2,6 @@
 // HTTP/1.1 heads written into them as they go on the wire. Worker-local; proxy-internal.
 #pragma once
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -74,11 +73,8 @@ inline bool frames_body(const http::request_header<relay_fields>& h, body_framin
   const auto cl = h.find(http::field::content_length);
   if (cl == h.end()) return body.k == body_framing::kind::none;
   if (h.count(http::field::content_length) != 1) return false;
-  const auto v = cl->value();
-  std::uint64_t n = 0;
-  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);  // no sign, no space
-  if (ec != std::errc() || end != v.data() + v.size()) return false;
-  return n == (body.k == body_framing::kind::length ? body.length : 0);
+  const auto n = parse_content_length(cl->value());
+  return n && *n == (body.k == body_framing::kind::length ? body.length : 0);
 }
 
 /// Appends the request head `h` as it goes on the wire: the start line (always HTTP/1.1), then

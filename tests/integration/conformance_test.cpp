@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/admin.hpp"
 #include "tests/support/gateway.hpp"
 #include "tests/support/h2_client.hpp"
 #include "tests/support/recording_backend.hpp"
@@ -46,12 +47,6 @@ std::string frame(std::uint8_t type, std::uint8_t flags, std::uint32_t stream,
   return f + payload;
 }
 
-std::string scrape(std::uint16_t admin_port) {
-  auto c = test_client::plain(admin_port);
-  c.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  return c.read_response().body;
-}
-
 // ---- HTTP/2 connection errors: GOAWAY, then the connection closes at once ----
 
 struct connection_error {
@@ -81,7 +76,7 @@ TEST_P(H2ConnectionError, IsAnsweredWithGoawayAndTheConnectionClosesAtOnce) {
   EXPECT_EQ(c.goaway_code(), p.goaway_code);
   const std::string code = p.goaway_code == 6 ? "frame_size_error" : "protocol_error";
   EXPECT_TRUE(eventually([&] {
-    return scrape(gw->admin_port())
+    return metrics_text(gw->admin_port())
                .find("mapigate_http2_connection_errors_total{code=\"" + code + "\"} 1") !=
            std::string::npos;
   }));
@@ -130,6 +125,22 @@ TEST(H2Goaway, ARequestSentBeforeTheClientSawTheNoticeIsStillServed) {
   EXPECT_EQ(seen.back().target, "/mapi/emsmdb/?MailboxId=late@corp.test");
   // Then the final GOAWAY, and the connection ends.
   EXPECT_TRUE(c.run_until([&] { return c.connection_closed(); }, 5s));
+}
+
+// ---- An answer before the request body: the client is told to stop sending, without error ----
+
+TEST(H2EarlyAnswer, ARefusalBeforeTheBodyEndsTheStreamWithNoError) {
+  recording_backend be;
+  auto gw = conformance_gateway(be.port());
+  auto c = h2_connect(*gw);
+  // content-length announced, the body held back: mapigate refuses on the head (421).
+  const auto id = c.request("POST", "/mapi/emsmdb/?MailboxId=u@corp.test", "evil.test",
+                            h2_test_client::mapi_headers("Execute"), std::string(4096, 'x'), true);
+  const auto& r = c.wait(id);
+  EXPECT_EQ(r.status, 421);
+  EXPECT_TRUE(r.reset_received);  // RST_STREAM after the complete answer (RFC 9113 §8.1)
+  EXPECT_EQ(r.error_code, 0u);    // NO_ERROR: the client keeps the answer
+  EXPECT_TRUE(be.connections().empty());
 }
 
 // ---- HTTP/1.1 framing errors on every path, local answers included ----

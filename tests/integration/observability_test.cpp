@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "tests/support/admin.hpp"
 #include "tests/support/csv.hpp"
 #include "tests/support/gateway.hpp"
 #include "tests/support/shell.hpp"
@@ -175,18 +176,6 @@ TEST(HttpProxyLog, FindFrontEndActivityFilterFindsExactlyTheSlowExecutesOfOneUse
       EXPECT_EQ(r.at("IsAuthenticated"), "false");
     }
   EXPECT_EQ(challenges, 3u);
-}
-
-/// The value of the sample `name{labels}` in a text exposition; labels must match exactly
-/// (prometheus-cpp writes them sorted by name). -1 when absent.
-double sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ')
-      return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
 }
 
 std::string scrape(std::uint16_t admin_port) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "tests/support/admin.hpp"
 #include "tests/support/csv.hpp"
 #include "tests/support/gateway.hpp"
 #include "tests/support/h2_client.hpp"
@@ -136,32 +137,11 @@ std::string logs_yaml(const temp_dir& d) {
 }
 
 std::string metrics_of(gateway& gw) {
-  auto c = test_client::plain(gw.admin_port());
-  c.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  return c.read_response().body;
-}
-
-/// The value of the sample `series` (exact labels) in a text exposition; -1 when absent.
-double sample(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ')
-      return std::stod(line.substr(series.size() + 1));
-  return -1;
+  return metrics_text(gw.admin_port());
 }
 
 std::string backend_field(gateway& gw, const std::string& name, const std::string& key) {
-  auto c = test_client::plain(gw.admin_port());
-  c.send("GET /backends HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  const auto body = c.read_response().body;
-  const auto at = body.find("{\"name\":\"" + name + "\"");
-  if (at == std::string::npos) return "";
-  const auto end = body.find('}', at);
-  const auto k = body.find("\"" + key + "\":", at);
-  if (k == std::string::npos || k > end) return "";
-  const auto v = k + key.size() + 3;
-  return body.substr(v, body.find_first_of(",}", v) - v);
+  return testing_support::backend_field(gw.admin_port(), name, key);
 }
 
 const std::string path = "/mapi/emsmdb/?MailboxId=u@corp.test";

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/support/admin.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/gateway.hpp"
 #include "tests/support/shell.hpp"
@@ -26,26 +27,6 @@ namespace {
 /// Fast health checks for tests: a state change within a few hundred milliseconds.
 const std::string fast_health =
     "health:\n  interval: 50ms\n  timeout: 40ms\n  rise: 2\n  fall: 2\n";
-
-http_response admin_call(std::uint16_t port, const std::string& method, const std::string& path,
-                         const std::string& extra = {}) {
-  auto c = test_client::plain(port);
-  c.send(method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n" + extra +
-         "\r\n");
-  return c.read_response();
-}
-
-/// The value of `"key":value` inside the JSON object of backend `name` in GET /backends.
-std::string backend_field(std::uint16_t admin, const std::string& name, const std::string& key) {
-  const auto body = admin_call(admin, "GET", "/backends").body;
-  const auto at = body.find("{\"name\":\"" + name + "\"");
-  if (at == std::string::npos) return "";
-  const auto end = body.find('}', at);
-  const auto k = body.find("\"" + key + "\":", at);
-  if (k == std::string::npos || k > end) return "";
-  const auto v = k + key.size() + 3;
-  return body.substr(v, body.find_first_of(",}", v) - v);
-}
 
 /// Which simulator answered a Connect for `mailbox` on a fresh connection.
 std::string connect_lands_on(gateway& gw, const std::string& mailbox) {

@@ -187,6 +187,8 @@ h2_test_client::h2_test_client(std::uint16_t port, const std::string& sni,
       cbs, [](nghttp2_session*, const nghttp2_frame* f, void* p) -> int {
         if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK))
           ++impl::self(p).ping_acks;
+        if (f->hd.type == NGHTTP2_RST_STREAM)
+          impl::self(p).responses[f->hd.stream_id].reset_received = true;
         if (f->hd.type == NGHTTP2_GOAWAY)
           impl::self(p).goaway_last_streams.push_back(f->goaway.last_stream_id);
         if (f->hd.type == NGHTTP2_GOAWAY) {

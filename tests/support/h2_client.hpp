@@ -25,6 +25,7 @@ class h2_test_client {
     std::vector<chunk_arrival> chunks;  ///< one per DATA frame
     bool done = false;                  ///< the stream closed (normally or reset)
     std::uint32_t error_code = 0;       ///< RST_STREAM / close code (0: none)
+    bool reset_received = false;        ///< the server sent RST_STREAM (any code, NO_ERROR too)
     std::string header(std::string_view name) const;
   };
 
