@@ -12,12 +12,12 @@
 
 #include "accesslog/writer.hpp"
 #include "config/loader.hpp"
-#include "proxy/admin.hpp"
-#include "proxy/health_checker.hpp"
-#include "proxy/log.hpp"
-#include "proxy/request_facts.hpp"
-#include "proxy/runtime.hpp"
+#include "proxy/admin/admin.hpp"
+#include "proxy/io/log.hpp"
+#include "proxy/request/facts.hpp"
 #include "proxy/sd_notify.hpp"
+#include "proxy/state/runtime.hpp"
+#include "proxy/upstream/health_checker.hpp"
 #include "proxy/worker.hpp"
 
 #ifndef MAPIGATE_VERSION

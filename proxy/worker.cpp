@@ -3,9 +3,9 @@
 
 #include <sys/socket.h>
 
-#include "proxy/log.hpp"
-#include "proxy/pipeline.hpp"
-#include "proxy/session.hpp"
+#include "proxy/connection.hpp"
+#include "proxy/io/log.hpp"
+#include "proxy/request/pipeline.hpp"
 
 namespace proxy {
 

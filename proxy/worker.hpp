@@ -7,9 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/net.hpp"
-#include "proxy/runtime.hpp"
-#include "proxy/worker_state.hpp"
+#include "proxy/io/net.hpp"
+#include "proxy/state/runtime.hpp"
+#include "proxy/upstream/worker_state.hpp"
 
 namespace proxy {
 

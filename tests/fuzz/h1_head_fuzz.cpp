@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "proxy/h1_head.hpp"
+#include "proxy/h1/head_scan.hpp"
 #include "tests/proxy/h1_head_reference.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/h2_session.hpp"
+#include "proxy/h2/session.hpp"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "proxy/body_framing.hpp"
-#include "proxy/h2_session.hpp"
+#include "proxy/h2/session.hpp"
+#include "proxy/request/body_framing.hpp"
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "proxy/net.hpp"
-#include "proxy/session.hpp"
+#include "proxy/io/lazy_io.hpp"
+#include "proxy/io/net.hpp"
 #include "tests/support/pki.hpp"
 
 namespace testing_support {

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "proxy/net.hpp"
+#include "proxy/io/net.hpp"
 #include "tests/support/gateway.hpp"
 #include "tests/support/shell.hpp"
 

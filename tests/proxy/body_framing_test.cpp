@@ -1,7 +1,7 @@
 // Request body framing towards backends, table-driven: what each codec declares
 // (h2_body_framing, h1_body_framing), the one refusal rule (refuse_framing), and the one head
 // writer that writes nothing unless the head frames the body explicitly (append_request_head).
-#include "proxy/body_framing.hpp"
+#include "proxy/request/body_framing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "proxy/pipeline.hpp"
-#include "proxy/wire.hpp"
+#include "proxy/h1/request_parser.hpp"
+#include "proxy/request/pipeline.hpp"
+#include "proxy/request/wire.hpp"
 
 namespace proxy {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "config/loader.hpp"
 #include "metrics/registry.hpp"
-#include "proxy/pipeline.hpp"
+#include "proxy/request/pipeline.hpp"
 
 namespace proxy {
 namespace {

@@ -1,5 +1,5 @@
 // The per-request arena for header fields: where its memory comes from and when it goes back.
-#include "proxy/field_arena.hpp"
+#include "proxy/io/field_arena.hpp"
 
 #include <gtest/gtest.h>
 

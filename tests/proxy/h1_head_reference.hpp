@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "proxy/h1_head.hpp"
+#include "proxy/h1/head_scan.hpp"
 
 namespace proxy::reference {
 

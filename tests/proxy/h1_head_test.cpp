@@ -1,5 +1,5 @@
 // Table tests for the strict request-head scanner.
-#include "proxy/h1_head.hpp"
+#include "proxy/h1/head_scan.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 // control with consume(), resets in both directions, the header-list limit, graceful GOAWAY,
 // protocol errors (bad preface, PING on a stream), the rapid-reset limiter and the
 // CONTINUATION flood limit (the last two with hand-made frames or hand-timed client writes).
-#include "proxy/h2_session.hpp"
+#include "proxy/h2/session.hpp"
 
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>

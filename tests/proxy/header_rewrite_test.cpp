@@ -1,5 +1,5 @@
 // Hop-by-hop fields between client and backend: which go, which stay, and in what order.
-#include "proxy/header_rewrite.hpp"
+#include "proxy/request/header_rewrite.hpp"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 
 #include <optional>
 
-#include "proxy/net.hpp"
+#include "proxy/io/net.hpp"
 
 namespace testing_support {
 

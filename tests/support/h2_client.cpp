@@ -7,7 +7,7 @@
 #include <cstring>
 #include <deque>
 
-#include "proxy/net.hpp"
+#include "proxy/io/net.hpp"
 
 namespace testing_support {
 

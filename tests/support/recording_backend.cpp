@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "proxy/net.hpp"
+#include "proxy/io/net.hpp"
 
 namespace testing_support {
 

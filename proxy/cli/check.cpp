@@ -1,0 +1,156 @@
+// `mapigate check`: syntax, certificates, names, expiry, backend certificates.
+#include "proxy/cli/check.hpp"
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <ctime>
+#include <ostream>
+#include <set>
+
+#include "config/loader.hpp"
+#include "proxy/state/runtime.hpp"
+#include "proxy/upstream/pool.hpp"
+#include "tls/cert_selector.hpp"
+#include "tls/server_context.hpp"
+
+namespace proxy {
+namespace {
+
+constexpr std::int64_t warn_days = 30;
+
+struct report {
+  std::ostream& out;
+  const std::string& file;
+  int errors = 0;
+  int warnings = 0;
+  void error(const std::string& m) {
+    ++errors;
+    out << file << ": error: " << m << '\n';
+  }
+  void warning(const std::string& m) {
+    ++warnings;
+    out << file << ": warning: " << m << '\n';
+  }
+};
+
+/// The leaf certificate backend `b` presents, as SHA-256, or "" with `why` set.
+std::string backend_certificate(const runtime& rt, std::size_t b, std::string& why) {
+  net::io_context ioc;
+  std::string digest;
+  net::co_spawn(
+      ioc,
+      [&]() -> awaitable<void> {
+        error_code ec;
+        auto c = co_await connect_upstream(rt, b, ec);
+        if (!c) {
+          why = ec.message();
+          co_return;
+        }
+        if (auto* tls = std::get_if<tls_stream>(&c->stream)) {
+          if (X509* peer = SSL_get1_peer_certificate(tls->native_handle())) {
+            digest = tls::certificate_sha256(peer);
+            X509_free(peer);
+          }
+        }
+        c->abort();
+      },
+      net::detached);
+  ioc.run();  // bounded: connect_upstream has the upstream_connect deadline
+  return digest;
+}
+
+}  // namespace
+
+int check_config(const std::string& file, bool strict, bool connect_backends, std::ostream& out) {
+  report rep{out, file};
+  auto loaded = config::load_file(file);
+  for (const auto& d : loaded.diagnostics)
+    out << d.to_string() << '\n';
+  if (!loaded) {
+    out << file << ": " << loaded.diagnostics.size() << " error(s)\n";
+    return 1;
+  }
+  const auto& cfg = *loaded.config;
+  std::unique_ptr<runtime> rt;
+  try {
+    metrics::registry scratch({});
+    rt = std::make_unique<runtime>(loaded.config, scratch);  // certificates, keys, CAs
+    rt->metrics.reset();  // the scratch registry goes out of scope here
+  } catch (const std::exception& e) {
+    rep.error(e.what());
+    out << file << ": 1 error(s)\n";
+    return 1;
+  }
+
+  std::vector<std::string> hosts;
+  for (const auto* u : {&cfg.mapi.internal_url, &cfg.mapi.external_url})
+    if (*u) hosts.push_back((*u)->host);
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  std::vector<std::string> front_digests;
+  std::set<std::string> covered_hosts;
+  std::size_t tls_listeners = 0;
+  for (const auto& l : cfg.listeners) {
+    if (!l.tls) continue;
+    ++tls_listeners;
+    std::vector<std::string> names;
+    for (const auto& c : l.tls->certificates) {
+      try {
+        for (auto& n : tls::certificate_names(c.cert_file))
+          names.push_back(std::move(n));
+        front_digests.push_back(tls::certificate_sha256(c.cert_file));
+        const auto left = (tls::certificate_not_after(c.cert_file) - now) / 86400;
+        if (tls::certificate_not_after(c.cert_file) <= now)
+          rep.error("certificate " + c.cert_file + " has expired");
+        else if (left < warn_days)
+          rep.warning("certificate " + c.cert_file + " expires in " + std::to_string(left) +
+                      " day(s)");
+      } catch (const std::exception& e) {
+        rep.error(e.what());
+      }
+    }
+    // A listener per namespace (internal and external addresses) is a normal layout: only a
+    // listener whose certificates cover none of the namespace hosts is worth a warning.
+    std::size_t covers = 0;
+    for (const auto& h : hosts) {
+      bool covered = false;
+      for (const auto& n : names)
+        covered = covered || tls::name_matches(n, h);
+      if (covered) {
+        ++covers;
+        covered_hosts.insert(h);
+      }
+    }
+    if (covers == 0 && !hosts.empty())
+      rep.warning("listener " + l.name + ": no certificate covers a namespace host");
+  }
+  for (const auto& h : hosts)
+    if (tls_listeners > 0 && covered_hosts.count(h) == 0)
+      rep.error("no TLS listener has a certificate covering " + h +
+                " (Outlook would show a certificate warning for that namespace)");
+  for (std::size_t b = 0; b < cfg.backends.size(); ++b) {
+    const auto& be = cfg.backends[b];
+    if (!connect_backends || !be.tls || front_digests.empty()) continue;
+    std::string why;
+    const auto digest = backend_certificate(*rt, b, why);
+    if (digest.empty()) {
+      rep.warning("backend " + be.name + ": could not compare certificates (" + why + ")");
+    } else if (std::find(front_digests.begin(), front_digests.end(), digest) ==
+               front_digests.end()) {
+      rep.warning("backend " + be.name +
+                  " presents a certificate other than the front one: with Extended Protection "
+                  "on the backend, NTLM through mapigate fails (use the same certificate, or "
+                  "turn Extended Protection off for /mapi)");
+    }
+  }
+  if (rep.errors > 0) {
+    out << file << ": " << rep.errors << " error(s), " << rep.warnings << " warning(s)\n";
+    return 1;
+  }
+  out << file << ": configuration OK";
+  if (rep.warnings) out << " (" << rep.warnings << " warning(s))";
+  out << '\n';
+  return strict && rep.warnings ? 1 : 0;
+}
+
+}  // namespace proxy

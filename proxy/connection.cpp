@@ -1,0 +1,110 @@
+// One accepted client connection: TLS handshake with SNI, then HTTP/1.1 or HTTP/2 as ALPN chose.
+#include "proxy/connection.hpp"
+
+#include <array>
+
+#include "metrics/registry.hpp"
+#include "proxy/h1/connection.hpp"
+#include "proxy/h2/connection.hpp"
+#include "proxy/io/log.hpp"
+#include "tls/server_context.hpp"
+
+namespace proxy {
+namespace {
+
+/// How a connection ends (close_connection).
+enum class close_how {
+  normal,          ///< TLS close_notify (bounded), then close
+  refused,         ///< mapigate refused a request whose bytes may still come: linger_time
+  protocol_error,  ///< HTTP/2 GOAWAY for a connection error sent: close_notify, then error_linger
+};
+constexpr auto linger_time = std::chrono::seconds(2);  ///< lingering close: at most this long
+constexpr auto error_linger = std::chrono::milliseconds(200);  ///< after an HTTP/2 error GOAWAY
+constexpr std::size_t linger_bytes = 1024 * 1024;              ///< and at most this much discarded
+/// Ends a connection. Normally: TLS close_notify (bounded), then close. After a refusal the
+/// client may still be sending what was refused (a 64 MiB body, the rest of a huge head);
+/// closing at once would make the kernel answer it with a reset that can destroy the error
+/// response before the client reads it. So, as nginx's lingering_close does, half-close and read
+/// and discard for a bounded time and amount first. After an HTTP/2 connection error the same,
+/// but short and after close_notify: the GOAWAY that says why must reach the client, and a
+/// client that stays silent must not keep the connection.
+template <class Stream>
+awaitable<void> close_connection(Stream& s, close_how how) {
+  auto& tcp = beast::get_lowest_layer(s);
+  error_code ignored;
+  if constexpr (std::is_same_v<Stream, tls_stream>) {
+    if (how != close_how::refused) {
+      // Errors are expected here (the peer may be gone) and carry no news.
+      tcp.expires_after(std::chrono::seconds(1));
+      co_await s.async_shutdown(use_nothrow);
+    }
+  }
+  if (how != close_how::normal) {
+    tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp.expires_after(how == close_how::refused ? std::chrono::milliseconds(linger_time)
+                                                : error_linger);
+    std::array<char, 4096> scratch;
+    for (std::size_t drained = 0; drained < linger_bytes;) {
+      // Raw TCP bytes: the connection is over, there is no TLS record worth decoding.
+      auto [ec, n] = co_await tcp.async_read_some(net::buffer(scratch), use_nothrow);
+      if (ec) break;
+      drained += n;
+    }
+  }
+  tcp.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp.close();
+}
+
+/// close_how for a connection serve_h1 ended: `linger` after a refusal.
+close_how after_h1(bool linger) noexcept {
+  return linger ? close_how::refused : close_how::normal;
+}
+
+}  // namespace
+
+awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket socket,
+                                 std::size_t listener) {
+  // First: the accept loop reserved this connection's process-wide slot; every way out of this
+  // coroutine gives it back.
+  ++ws.active_connections;
+  struct on_exit {
+    worker_state& ws;
+    ~on_exit() {
+      --ws.active_connections;
+      --ws.process_connections;
+    }
+  } guard{ws};
+  error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);  // PENDING chunks must not wait for Nagle
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) co_return;  // reset before we looked
+  conn_ctx cx{std::move(rt), ws, listener, ws.next_connection++, peer.address().to_string(), {},
+              false};
+
+  plain_stream tcp_s(std::move(socket));
+  if (!cx.rt->listener_ssl[listener]) {
+    const bool linger = co_await serve_h1(tcp_s, cx);
+    co_await close_connection(tcp_s, after_h1(linger));
+    co_return;
+  }
+  tls_stream tls_s(std::move(tcp_s), *cx.rt->listener_ssl[listener]);
+  cx.tls = true;
+  arm_deadline(tls_s, cx.rt->cfg->timeouts.handshake);
+  auto [hec] = co_await tls_s.async_handshake(ssl::stream_base::server, use_nothrow);
+  cx.rt->metrics->tls_handshake(!hec, hec ? "unknown" : SSL_get_version(tls_s.native_handle()));
+  if (hec) {
+    log(log_level::debug, "c", cx.id, " ", cx.client_ip, " TLS handshake failed: ", hec.message());
+    beast::get_lowest_layer(tls_s).close();
+    co_return;
+  }
+  cx.sni = std::string(tls::server_context::server_name(tls_s.native_handle()));
+  if (tls::server_context::alpn(tls_s.native_handle()) == "h2") {
+    const bool error = co_await serve_h2(tls_s, cx);
+    co_await close_connection(tls_s, error ? close_how::protocol_error : close_how::normal);
+    co_return;
+  }
+  const bool linger = co_await serve_h1(tls_s, cx);
+  co_await close_connection(tls_s, after_h1(linger));
+}
+
+}  // namespace proxy

@@ -1,0 +1,66 @@
+// Builds the data path's read-only state from a config snapshot.
+#include "proxy/state/runtime.hpp"
+
+#include <openssl/ssl.h>
+
+namespace proxy {
+namespace {
+
+/// An Asio context sharing (not owning alone) an SSL_CTX that tls:: owns.
+std::unique_ptr<ssl::context> wrap(SSL_CTX* ctx) {
+  SSL_CTX_up_ref(ctx);
+  return std::make_unique<ssl::context>(ctx);
+}
+
+}  // namespace
+
+runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
+                 const runtime* previous)
+    : cfg(std::move(snapshot)),
+      routes(*cfg),
+      cookie_name(cfg->affinity ? cfg->affinity->cookie_name : std::string()),
+      metrics(std::make_unique<metrics::handles>(registry, *cfg)),
+      live(std::make_unique<backend_live[]>(cfg->backends.size())) {
+  if (previous) {
+    for (std::size_t b = 0; b < cfg->backends.size(); ++b) {
+      const auto old = previous->backend_index(cfg->backends[b].name);
+      if (old == npos) continue;
+      const auto& from = previous->live[old];
+      // What the active check found holds only while the check still runs: a backend whose
+      // check a reload turned off must not stay failing or down for ever.
+      if (cfg->backends[b].check.enabled && cfg->health.active) {
+        live[b].check_up = from.check_up.load();
+        live[b].reachable = from.reachable.load();
+      }
+      live[b].ejected_until = from.ejected_until.load();
+      live[b].unreachable_until = from.unreachable_until.load();
+      live[b].drained = from.drained.load();
+    }
+  }
+  for (const auto& l : cfg->listeners) {
+    if (l.tls) {
+      listener_tls.push_back(std::make_unique<tls::server_context>(*l.tls));
+      listener_ssl.push_back(wrap(listener_tls.back()->native()));
+    } else {
+      listener_tls.push_back(nullptr);
+      listener_ssl.push_back(nullptr);
+    }
+  }
+  for (const auto& b : cfg->backends) {
+    if (b.tls) {
+      backend_tls.push_back(std::make_unique<tls::client_context>(*b.tls, b.address.host));
+      backend_ssl.push_back(wrap(backend_tls.back()->native()));
+    } else {
+      backend_tls.push_back(nullptr);
+      backend_ssl.push_back(nullptr);
+    }
+  }
+}
+
+std::size_t runtime::backend_index(std::string_view name) const noexcept {
+  for (std::size_t b = 0; b < cfg->backends.size(); ++b)
+    if (cfg->backends[b].name == name) return b;
+  return npos;
+}
+
+}  // namespace proxy

@@ -1,0 +1,48 @@
+// Everything built once from a config snapshot that the data path reads: routes, TLS contexts.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config/config.hpp"
+#include "metrics/registry.hpp"
+#include "proxy/io/net.hpp"
+#include "proxy/state/backend_live.hpp"
+#include "routing/route_table.hpp"
+#include "tls/client_context.hpp"
+#include "tls/server_context.hpp"
+
+namespace proxy {
+
+/// Contract: built on the control thread (may throw tls::tls_error), then immutable and shared
+/// by all workers through std::shared_ptr<const runtime>; a connection keeps the runtime it
+/// started with alive until it ends.
+struct runtime {
+  config::snapshot_ptr cfg;
+  routing::route_table routes;
+  /// Per listener; null for a plain-HTTP listener.
+  std::vector<std::unique_ptr<tls::server_context>> listener_tls;
+  std::vector<std::unique_ptr<ssl::context>> listener_ssl;
+  /// Per backend; null for a plain-HTTP backend.
+  std::vector<std::unique_ptr<tls::client_context>> backend_tls;
+  std::vector<std::unique_ptr<ssl::context>> backend_ssl;
+  /// mapigate's affinity cookie name; empty when affinity is not configured.
+  std::string cookie_name;
+  /// This snapshot's metric handles (every label set resolved here, none per request).
+  std::unique_ptr<metrics::handles> metrics;
+  /// Per backend: health, drain switch, load. Mutable state in an immutable runtime: atomics.
+  std::unique_ptr<backend_live[]> live;
+
+  /// `previous`: the runtime this one replaces (reload); health and drain state carry over to
+  /// backends of the same name.
+  runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
+          const runtime* previous = nullptr);
+
+  /// Index of the backend named `name`, or npos.
+  std::size_t backend_index(std::string_view name) const noexcept;
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+};
+
+using runtime_ptr = std::shared_ptr<const runtime>;
+
+}  // namespace proxy
