@@ -5,6 +5,8 @@
 #include <random>
 #include <utility>
 
+#include "routing/text.hpp"
+
 namespace accesslog {
 namespace {
 
@@ -93,15 +95,10 @@ consteval std::size_t col(std::string_view name) {
   throw "unknown HttpProxy column";
 }
 
-bool is_control(unsigned char c) {
-  return c < 0x20 || c == 0x7f;
-}
-
 // Appends `v` with ',' and control characters as ' ', '"' as '\''; `extra` chars also as ' '.
 void append_clean(std::string& out, std::string_view v, std::string_view extra = {}) {
   for (const char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (ch == ',' || is_control(c) || extra.find(ch) != std::string_view::npos) {
+    if (ch == ',' || routing::ascii_control(ch) || extra.find(ch) != std::string_view::npos) {
       out.push_back(' ');
     } else if (ch == '"') {
       out.push_back('\'');
@@ -291,14 +288,7 @@ std::string_view protocol_for_path(std::string_view path) noexcept {
   path.remove_prefix(1);
   const auto segment = path.substr(0, path.find_first_of("/?"));
   for (const auto& [name, protocol] : vdirs) {
-    if (segment.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < name.size() && same; ++i) {
-      char c = segment[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      same = c == name[i];
-    }
-    if (same) return protocol;
+    if (routing::iequals(segment, name)) return protocol;
   }
   return "Unknown";
 }

@@ -2,19 +2,17 @@
 #include "accesslog/writer.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <utility>
 
 #include "accesslog/format.hpp"
+#include "routing/text.hpp"
 
 namespace accesslog {
 namespace {
 
 std::string folder_name(const std::string& protocol) {
   const bool ok = !protocol.empty() && protocol.size() <= 32 &&
-                  std::all_of(protocol.begin(), protocol.end(), [](char c) {
-                    return std::isalnum(static_cast<unsigned char>(c)) != 0;
-                  });
+                  std::all_of(protocol.begin(), protocol.end(), routing::ascii_alnum);
   return ok ? protocol : "Unknown";
 }
 

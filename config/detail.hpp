@@ -149,7 +149,6 @@ std::string check_groups(const std::vector<std::string>& names);
 
 // Text rules (syntax.cpp). The parse_* functions return "" on success, else the reason.
 
-std::string lower(std::string_view s);
 /// `"text"` with '"', '\\' and control characters escaped, cut after 80 characters.
 std::string quote(std::string_view text);
 std::size_t edit_distance(std::string_view a, std::string_view b);

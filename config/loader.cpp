@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/detail.hpp"
+#include "routing/text.hpp"
 
 namespace config {
 
@@ -141,7 +142,7 @@ void load_listeners(reader& r, const fields& root, snapshot& s) {
     if (auto v = f.require("address")) {
       if (auto ep = detail::read_endpoint(r, *v, 0)) {
         // Port 0 asks the kernel for an ephemeral port, so any number of those can coexist.
-        const std::string key = detail::lower(ep->host) + "|" + std::to_string(ep->port);
+        const std::string key = routing::to_lower(ep->host) + "|" + std::to_string(ep->port);
         if (ep->port != 0) {
           if (auto [it, fresh] = addresses.emplace(key, item.path); !fresh) {
             r.error(
@@ -170,7 +171,7 @@ void load_authentication(reader& r, const value_ref& v, mapi_vdir& mapi) {
   for (const auto& item : detail::elements(v)) {
     const auto text = detail::read_string(r, item, true);
     if (!text) continue;
-    const std::string name = detail::lower(*text);
+    const std::string name = routing::to_lower(*text);
     const auto it = std::find_if(std::begin(names), std::end(names),
                                  [&](const auto& n) { return n.first == name; });
     if (it == std::end(names)) {

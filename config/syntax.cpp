@@ -6,23 +6,21 @@
 #include <numeric>
 
 #include "config/detail.hpp"
+#include "routing/text.hpp"
 
 namespace config::detail {
 
 namespace {
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_alnum(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+using routing::ascii_alnum;
+using routing::ascii_digit;
+using routing::to_lower;
+
 bool is_space_or_control(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u <= 0x20 || u == 0x7f;
+  return c == ' ' || routing::ascii_control(c);
 }
 bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), is_digit);
+  return !s.empty() && std::all_of(s.begin(), s.end(), ascii_digit);
 }
 
 bool valid_ipv4(std::string_view host) {
@@ -67,14 +65,6 @@ std::string parse_host(std::string_view text, std::string& host, std::string_vie
 
 }  // namespace
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string quote(std::string_view text) {
   constexpr std::size_t max_chars = 80;
   std::string out = "\"";
@@ -83,7 +73,7 @@ std::string quote(std::string_view text) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+    } else if (routing::ascii_control(c)) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x",
                     static_cast<unsigned>(static_cast<unsigned char>(c)));
@@ -122,7 +112,7 @@ bool valid_host_name(std::string_view host) {
     if (label.empty() || label.size() > 63) return false;
     if (label.front() == '-' || label.back() == '-') return false;
     for (const char c : label) {
-      if (!is_alnum(c) && c != '-') return false;
+      if (!ascii_alnum(c) && c != '-') return false;
     }
     last_label = label;
     if (dot == std::string_view::npos) break;
@@ -140,7 +130,7 @@ bool valid_ipv6(std::string_view host) {
 bool valid_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(),
-                     [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; });
+                     [](char c) { return ascii_alnum(c) || c == '.' || c == '_' || c == '-'; });
 }
 
 std::string parse_endpoint(std::string_view text, std::uint16_t min_port, endpoint& out) {
@@ -167,7 +157,7 @@ std::string parse_url(std::string_view text, vdir_url& out) {
   if (sep == std::string_view::npos || sep == 0) {
     return "missing scheme (expected \"https://\" or \"http://\")";
   }
-  const std::string scheme = lower(text.substr(0, sep));
+  const std::string scheme = to_lower(text.substr(0, sep));
   if (scheme != "https" && scheme != "http") {
     return "unsupported scheme " + quote(scheme) + " (expected http or https)";
   }
@@ -189,7 +179,7 @@ std::string parse_url(std::string_view text, vdir_url& out) {
   if (path.empty()) return "missing path (e.g. \"/mapi\")";
   out.url = std::string(text);
   out.scheme = scheme;
-  out.host = lower(host);
+  out.host = to_lower(host);
   out.port = port;
   out.path = std::string(path);
   return "";
@@ -200,14 +190,14 @@ bool parse_mailbox(std::string_view text, std::string& out) {
   if (at == std::string_view::npos || at == 0 || at + 1 == text.size()) return false;
   if (text.find('@', at + 1) != std::string_view::npos) return false;
   if (std::any_of(text.begin(), text.end(), is_space_or_control)) return false;
-  out = lower(text);
+  out = to_lower(text);
   return true;
 }
 
 bool parse_domain(std::string_view text, std::string& out) {
   if (text.empty() || text.find('@') != std::string_view::npos) return false;
   if (std::any_of(text.begin(), text.end(), is_space_or_control)) return false;
-  out = lower(text);
+  out = to_lower(text);
   return true;
 }
 

@@ -4,7 +4,6 @@
 #include <openssl/crypto.h>
 
 #include <boost/version.hpp>
-#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -12,6 +11,7 @@
 
 #include "accesslog/writer.hpp"
 #include "config/loader.hpp"
+#include "mapigate/version.hpp"
 #include "proxy/admin/admin.hpp"
 #include "proxy/io/log.hpp"
 #include "proxy/request/facts.hpp"
@@ -20,37 +20,20 @@
 #include "proxy/upstream/health_checker.hpp"
 #include "proxy/worker.hpp"
 
-#ifndef MAPIGATE_VERSION
-#define MAPIGATE_VERSION "0.0.0"
-#endif
-
 namespace proxy {
 namespace {
 
 metrics::build_info build() {
-  return {MAPIGATE_VERSION, BOOST_LIB_VERSION, OpenSSL_version(OPENSSL_VERSION_STRING)};
-}
-
-/// "0.1.0" → {0, 1, 0, 0}: the HttpProxy log's version columns.
-accesslog::version_numbers version_numbers() {
-  accesslog::version_numbers v;
-  std::uint32_t* parts[] = {&v.major, &v.minor, &v.build};
-  std::size_t i = 0;
-  for (const char* p = MAPIGATE_VERSION; *p && i < 3; ++p) {
-    if (*p == '.') {
-      ++i;
-    } else if (*p >= '0' && *p <= '9') {
-      *parts[i] = *parts[i] * 10 + std::uint32_t(*p - '0');
-    }
-  }
-  return v;
+  return {std::string(mapigate::version), BOOST_LIB_VERSION,
+          OpenSSL_version(OPENSSL_VERSION_STRING)};
 }
 
 std::unique_ptr<accesslog::writer> make_writer(const config::snapshot& c) {
   if (!c.logs) return nullptr;
   accesslog::writer_options o;
   o.directory = c.logs->directory;
-  o.version = version_numbers();
+  // MAJOR.MINOR.PATCH → the HttpProxy log's Major/Minor/Build columns (Revision 0).
+  o.version = {mapigate::version_major, mapigate::version_minor, mapigate::version_patch, 0};
   o.max_file_bytes = c.logs->max_file_bytes;
   o.max_dir_bytes = c.logs->max_directory_bytes;
   o.max_age = c.logs->max_age;
@@ -113,25 +96,25 @@ std::string server::impl::scrape() {
 
 namespace {
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + '"';
-}
-
 admin_response text(int status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body)};
+}
+
+/// What GET /backends shows of `be` and its live state `l` at `now` (steady_ms()).
+backend_status status_of(const config::backend& be, const backend_live& l, std::int64_t now) {
+  return {.name = be.name,
+          .address = be.address.host + ":" + std::to_string(be.address.port),
+          .tls = be.tls.has_value(),
+          .draining = be.state == config::backend_state::draining,
+          .drained = l.drained.load(),
+          .check_up = l.check_up.load(),
+          .reachable = l.reachable.load(),
+          .ejected = l.ejected(now),
+          .down = l.down(now),
+          .usable = l.usable(now),
+          .upstream_connections = l.upstream_open.load(),
+          .requests_in_flight = l.in_flight.load(),
+          .sessions = l.notification_waits.load()};
 }
 
 }  // namespace
@@ -139,28 +122,11 @@ admin_response text(int status, std::string body) {
 std::string server::impl::backends_json() const {
   const auto r = current();
   const auto now = steady_ms();
-  std::string out = "{\"backends\":[";
-  for (std::size_t b = 0; b < r->cfg->backends.size(); ++b) {
-    const auto& be = r->cfg->backends[b];
-    const auto& l = r->live[b];
-    if (b) out += ',';
-    out += "{\"name\":" + json_string(be.name);
-    out += ",\"address\":" + json_string(be.address.host + ":" + std::to_string(be.address.port));
-    out += ",\"tls\":" + std::string(be.tls ? "true" : "false");
-    out += ",\"config_state\":" +
-           json_string(be.state == config::backend_state::draining ? "draining" : "active");
-    out += ",\"drained\":" + std::string(l.drained.load() ? "true" : "false");
-    out += ",\"health\":" + json_string(l.check_up.load() ? "up" : "down");
-    out += ",\"reachable\":" + std::string(l.reachable.load() ? "true" : "false");
-    out += ",\"ejected\":" + std::string(l.ejected(now) ? "true" : "false");
-    out += ",\"down\":" + std::string(l.down(now) ? "true" : "false");
-    out += ",\"usable\":" + std::string(l.usable(now) ? "true" : "false");
-    out += ",\"upstream_connections\":" + std::to_string(l.upstream_open.load());
-    out += ",\"requests_in_flight\":" + std::to_string(l.in_flight.load());
-    // Each Outlook session keeps one NotificationWait open: this is how many remain.
-    out += ",\"sessions\":" + std::to_string(l.notification_waits.load()) + "}";
-  }
-  return out + "]}\n";
+  std::vector<backend_status> list;
+  list.reserve(r->cfg->backends.size());
+  for (std::size_t b = 0; b < r->cfg->backends.size(); ++b)
+    list.push_back(status_of(r->cfg->backends[b], r->live[b], now));
+  return proxy::backends_json(list);
 }
 
 admin_response server::impl::handle_admin(const admin_request& r) {

@@ -1,4 +1,5 @@
-// Signed affinity tokens: base64url, HMAC-SHA256 and the strict verification order.
+// Signed affinity tokens: base64url (routing/base64), HMAC-SHA256 and the strict verification
+// order.
 #include "routing/affinity.hpp"
 
 #include <openssl/crypto.h>
@@ -11,6 +12,9 @@
 #include <limits>
 #include <stdexcept>
 
+#include "routing/base64.hpp"
+#include "routing/text.hpp"
+
 namespace routing {
 namespace {
 
@@ -18,65 +22,6 @@ constexpr std::size_t max_token_bytes = 1024;
 constexpr std::size_t mac_bytes = 32;
 constexpr std::int64_t max_future_seconds = 300;
 constexpr std::size_t field_count = 5;
-constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string base64url_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= in.size(); i += 3) {
-    const std::uint32_t v = std::uint32_t(std::uint8_t(in[i])) << 16 |
-                            std::uint32_t(std::uint8_t(in[i + 1])) << 8 | std::uint8_t(in[i + 2]);
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  if (in.size() - i == 1) {
-    const std::uint32_t v = std::uint32_t(std::uint8_t(in[i])) << 16;
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-  } else if (in.size() - i == 2) {
-    const std::uint32_t v =
-        std::uint32_t(std::uint8_t(in[i])) << 16 | std::uint32_t(std::uint8_t(in[i + 1])) << 8;
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-  }
-  return out;
-}
-
-// The 6-bit value of a base64url character, or -1.
-int sextet(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
-// Strict base64url without padding: only alphabet characters, no length of 1 mod 4, and the
-// unused low bits of the last character must be zero, so every byte string has one encoding.
-bool base64url_decode(std::string_view in, std::string& out) {
-  if (in.size() % 4 == 1) return false;
-  out.clear();
-  out.reserve(in.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : in) {
-    const int v = sextet(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | std::uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += char((acc >> bits) & 0xff);
-    }
-  }
-  return (acc & ((1u << bits) - 1)) == 0;
-}
-
 std::string mac_of(std::string_view secret, std::string_view payload) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int length = 0;
@@ -103,8 +48,7 @@ std::string key_id_of(std::string_view secret) {
 
 bool valid_backend_name(std::string_view name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
+    return ascii_alnum(c) || c == '.' || c == '_' || c == '-';
   });
 }
 
@@ -114,7 +58,7 @@ bool parse_issued(std::string_view text, std::int64_t& out) {
   constexpr auto max = std::numeric_limits<std::int64_t>::max();
   std::int64_t value = 0;
   for (const char c : text) {
-    if (c < '0' || c > '9') return false;
+    if (!ascii_digit(c)) return false;
     const int digit = c - '0';
     value = value > (max - digit) / 10 ? max : value * 10 + digit;
   }
@@ -175,15 +119,12 @@ token_verdict affinity_codec::verify(std::string_view token, std::string_view ma
   if (token.size() > max_token_bytes) return token_verdict::malformed;
   const auto dot = token.find('.');
   if (dot == std::string_view::npos) return token_verdict::malformed;
-  std::string payload;
-  std::string mac;
-  if (!base64url_decode(token.substr(0, dot), payload) ||
-      !base64url_decode(token.substr(dot + 1), mac) || mac.size() != mac_bytes) {
-    return token_verdict::malformed;
-  }
+  const auto payload = base64url_decode(token.substr(0, dot));
+  const auto mac = base64url_decode(token.substr(dot + 1));
+  if (!payload || !mac || mac->size() != mac_bytes) return token_verdict::malformed;
   std::array<std::string_view, field_count> field;
   std::size_t count = 0;
-  std::string_view rest = payload;
+  std::string_view rest = *payload;
   while (true) {
     const auto lf = rest.find('\n');
     if (count == field_count) return token_verdict::malformed;
@@ -199,8 +140,8 @@ token_verdict affinity_codec::verify(std::string_view token, std::string_view ma
   for (const auto& k : keys_) {
     if (k.id != field[1]) continue;
     known = true;
-    const std::string expected = mac_of(k.secret, payload);
-    if (CRYPTO_memcmp(expected.data(), mac.data(), mac_bytes) == 0) {
+    const std::string expected = mac_of(k.secret, *payload);
+    if (CRYPTO_memcmp(expected.data(), mac->data(), mac_bytes) == 0) {
       authentic = true;
       break;
     }

@@ -6,17 +6,13 @@
 namespace routing {
 namespace {
 
-bool is_hex(char c) noexcept {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /// 8-4-4-4-12 hex digits, optionally in braces.
 bool is_guid(std::string_view s) noexcept {
   if (s.size() == 38 && s.front() == '{' && s.back() == '}') s = s.substr(1, 36);
   if (s.size() != 36) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const bool dash = (i == 8 || i == 13 || i == 18 || i == 23);
-    if (dash ? s[i] != '-' : !is_hex(s[i])) return false;
+    if (dash ? s[i] != '-' : hex_value(s[i]) < 0) return false;
   }
   return true;
 }
@@ -27,10 +23,9 @@ bool is_smtp_local(std::string_view s) noexcept {
   constexpr std::string_view specials = "!#$%&'*+-/=?^_`{|}~";
   char prev = 0;
   for (char c : s) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (c == '.') {
       if (prev == '.') return false;
-    } else if (!alnum && specials.find(c) == std::string_view::npos) {
+    } else if (!ascii_alnum(c) && specials.find(c) == std::string_view::npos) {
       return false;
     }
     prev = c;
@@ -48,8 +43,7 @@ bool is_domain(std::string_view s) noexcept {
       if (label == 0 || prev == '-') return false;
       label = 0;
     } else {
-      const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-      if (!alnum && c != '-') return false;
+      if (!ascii_alnum(c) && c != '-') return false;
       if (c == '-' && label == 0) return false;
       if (++label > 63) return false;
     }

@@ -33,12 +33,11 @@ std::optional<std::string> normalize_host(std::string_view h) {
   }
   if (port.size() > 5) return std::nullopt;
   for (char c : port)
-    if (c < '0' || c > '9') return std::nullopt;
+    if (!ascii_digit(c)) return std::nullopt;
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (name.empty()) return std::nullopt;
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.' || c == ':' || c == '_';
+    const bool ok = ascii_alnum(c) || c == '-' || c == '.' || c == ':' || c == '_';
     if (!ok) return std::nullopt;  // no userinfo, spaces, slashes or percent escapes
   }
   return to_lower(name);

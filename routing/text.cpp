@@ -1,4 +1,4 @@
-// Small ASCII helpers shared by the pure routing code.
+// The project's ASCII helpers (routing/text.hpp).
 #include "routing/text.hpp"
 
 namespace routing {
@@ -21,6 +21,13 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
+std::string to_upper(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    c = ascii_upper(c);
+  return out;
+}
+
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
@@ -28,15 +35,6 @@ std::string_view trim(std::string_view s) noexcept {
     s.remove_suffix(1);
   return s;
 }
-
-namespace {
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = ascii_lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-}  // namespace
 
 bool percent_decode(std::string_view in, std::string& out) {
   out.clear();

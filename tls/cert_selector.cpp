@@ -3,22 +3,14 @@
 
 #include <string>
 
+#include "routing/text.hpp"
+
 namespace tls {
-namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = char(c + 32);
-  return out;
-}
-
-}  // namespace
 
 cert_selector::cert_selector(const std::vector<std::vector<std::string>>& names) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     for (const auto& n : names[i]) {
-      const auto name = lower(n);
+      const auto name = routing::to_lower(n);
       if (name.size() > 2 && name.starts_with("*."))
         wildcard_.emplace(name.substr(2), i);  // emplace keeps the earlier certificate
       else
@@ -29,7 +21,7 @@ cert_selector::cert_selector(const std::vector<std::vector<std::string>>& names)
 
 std::size_t cert_selector::find(std::string_view host, bool& found) const {
   found = false;
-  std::string key = lower(host);
+  std::string key = routing::to_lower(host);
   if (!key.empty() && key.back() == '.') key.pop_back();
   if (auto it = exact_.find(key); it != exact_.end()) {
     found = true;

@@ -10,6 +10,7 @@
 
 #include <cstdio>
 
+#include "routing/text.hpp"
 #include "tls/openssl_error.hpp"
 
 namespace tls {
@@ -33,12 +34,6 @@ std::unique_ptr<X509, x509_deleter> read_leaf(const std::string& file) {
   return std::unique_ptr<X509, x509_deleter>(x);
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s)
-    if (c >= 'A' && c <= 'Z') c = char(c + 32);
-  return s;
-}
-
 }  // namespace
 
 std::vector<std::string> certificate_names(const std::string& cert_file) {
@@ -51,8 +46,9 @@ std::vector<std::string> certificate_names(const std::string& cert_file) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
       if (gn->type != GEN_DNS) continue;
       const auto* s = gn->d.dNSName;
-      names.push_back(lower(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                        std::size_t(ASN1_STRING_length(s)))));
+      names.push_back(routing::to_lower(
+          std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                           std::size_t(ASN1_STRING_length(s)))));
     }
     GENERAL_NAMES_free(sans);
   }
@@ -60,7 +56,7 @@ std::vector<std::string> certificate_names(const std::string& cert_file) {
     char cn[256];
     const int n =
         X509_NAME_get_text_by_NID(X509_get_subject_name(leaf.get()), NID_commonName, cn, sizeof cn);
-    if (n > 0) names.push_back(lower(std::string(cn, std::size_t(n))));
+    if (n > 0) names.push_back(routing::to_lower(std::string_view(cn, std::size_t(n))));
   }
   return names;
 }

@@ -1,6 +1,8 @@
-// The admin listener: accept loop and one coroutine per connection on a dedicated thread.
+// The admin listener: accept loop and one coroutine per connection on a dedicated thread; the
+// GET /backends document (Boost.JSON).
 #include "proxy/admin/admin.hpp"
 
+#include <boost/json.hpp>
 #include <thread>
 
 #include "proxy/io/log.hpp"
@@ -14,7 +16,31 @@ constexpr std::uint32_t head_limit = 8 * 1024;
 constexpr std::uint64_t body_limit = 64 * 1024;
 constexpr auto request_deadline = std::chrono::seconds(10);  ///< read one request, write reply
 
+boost::json::object to_json(const backend_status& b) {
+  return {{"name", b.name},
+          {"address", b.address},
+          {"tls", b.tls},
+          {"config_state", b.draining ? "draining" : "active"},
+          {"drained", b.drained},
+          {"health", b.check_up ? "up" : "down"},
+          {"reachable", b.reachable},
+          {"ejected", b.ejected},
+          {"down", b.down},
+          {"usable", b.usable},
+          {"upstream_connections", b.upstream_connections},
+          {"requests_in_flight", b.requests_in_flight},
+          {"sessions", b.sessions}};
+}
+
 }  // namespace
+
+std::string backends_json(std::span<const backend_status> backends) {
+  boost::json::array list;
+  list.reserve(backends.size());
+  for (const auto& b : backends)
+    list.push_back(to_json(b));
+  return boost::json::serialize(boost::json::object{{"backends", std::move(list)}}) + '\n';
+}
 
 struct admin_server::impl {
   // Declared before ioc: connection frames still pending when ioc is destroyed touch them.

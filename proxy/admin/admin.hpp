@@ -1,10 +1,12 @@
 // The admin listener: a small plain-HTTP/1.1 server on its own thread (never a data worker's),
-// loopback by default. Asio-free header (pimpl).
+// loopback by default, and the JSON documents it serves. Asio-free header (pimpl).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "config/config.hpp"
@@ -22,6 +24,31 @@ struct admin_response {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
 };
+
+/// One backend as GET /backends reports it: a snapshot of its configuration and live state.
+struct backend_status {
+  std::string name;
+  std::string address;  ///< "host:port"
+  bool tls = false;
+  bool draining = false;  ///< `state: draining` in the configuration
+  bool drained = false;   ///< the admin's drain switch (POST /backends/<name>/drain)
+  bool check_up = true;   ///< active checks pass
+  bool reachable = true;  ///< active checks connect
+  bool ejected = false;   ///< passively ejected: no new sessions for now
+  bool down = false;      ///< cannot be reached: its sessions are lost
+  bool usable = true;     ///< takes new sessions first
+  std::size_t upstream_connections = 0;
+  std::size_t requests_in_flight = 0;
+  std::size_t sessions = 0;  ///< held NotificationWaits: about one per Outlook session
+};
+
+/// The body of GET /backends (Boost.JSON, compact, then a newline):
+///   {"backends":[{"name":…,"address":…,"tls":…,"config_state":"active"|"draining",
+///     "drained":…,"health":"up"|"down","reachable":…,"ejected":…,"down":…,"usable":…,
+///     "upstream_connections":…,"requests_in_flight":…,"sessions":…},…]}
+/// keys in that order, backends in the order given. Strings are escaped as JSON requires;
+/// contract: they are UTF-8 (the configuration allows only ASCII in names and hosts).
+std::string backends_json(std::span<const backend_status> backends);
 
 /// Contract: the handler runs on the admin thread, one request at a time (so it may keep
 /// scrape state without locking), and must not block for long. Requests have a 8 KiB head

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/loader.hpp"
+#include "mapigate/version.hpp"
 #include "proxy/cli/check.hpp"
 #include "proxy/cli/probe.hpp"
 #include "proxy/io/log.hpp"
@@ -55,7 +56,7 @@ int run(const std::string& file) {
 int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "version" || cmd == "--version") {
-    std::cout << "mapigate " << MAPIGATE_VERSION << '\n';
+    std::cout << "mapigate " << mapigate::version << '\n';
     return 0;
   }
   if (cmd == "probe") return proxy::probe_main(argc - 2, argv + 2, std::cout);

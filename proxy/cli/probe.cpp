@@ -58,7 +58,7 @@ bool parse_url(std::string_view url, options& o, std::string& why) {
     const auto p = authority.substr(colon + 1);
     unsigned v = 0;
     for (char c : p) {
-      if (c < '0' || c > '9' || v > 65535) {
+      if (!routing::ascii_digit(c) || v > 65535) {
         why = "bad port in URL";
         return false;
       }

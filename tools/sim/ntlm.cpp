@@ -48,14 +48,6 @@ void append_av_pair(std::string& out, std::uint16_t id, std::string_view value) 
   out.append(value);
 }
 
-std::string upper_ascii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
-}
-
 }  // namespace
 
 std::optional<negotiate_message> parse_negotiate(std::string_view raw) {
@@ -72,7 +64,7 @@ std::string build_challenge(const negotiate_message& request,
                         negotiate_extended_session_security | negotiate_target_info |
                         negotiate_version | negotiate_128 | negotiate_56;
   std::string domain = "MAPISIM";
-  std::string computer = upper_ascii(server_name.substr(0, 15));
+  std::string computer = routing::to_upper(server_name.substr(0, 15));
   if (computer.empty()) computer = "MBX";
 
   std::string info;

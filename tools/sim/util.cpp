@@ -1,4 +1,4 @@
-// Small helpers shared by the simulator: random tokens, ASCII case folding, dates, base64.
+// Small helpers shared by the simulator: random tokens and dates.
 #include "tools/sim/util.hpp"
 
 #include <array>

@@ -1,4 +1,5 @@
-// Small helpers shared by the simulator: random tokens, ASCII case folding, dates, base64.
+// Small helpers shared by the simulator: random tokens and dates; ASCII case folding and base64
+// are the project's own (routing/text.hpp, routing/base64.hpp), named here for sim code.
 #pragma once
 
 #include <chrono>
