@@ -47,6 +47,40 @@ inline constexpr std::array<std::string_view, 8> affinity_outcome_names{
     "miss",          "hit",     "malformed",     "unknown_key",
     "bad_signature", "expired", "wrong_mailbox", "unknown_backend"};
 
+/// How a request ended: the outcome label of mapigate_request_outcomes_total, and the one
+/// vocabulary the data path uses for it (proxy/request/outcome.hpp adds the HttpProxy
+/// GenericErrors name and the stderr level of each). Every request ends with exactly one.
+enum class request_outcome : std::size_t {
+  completed,                    ///< the backend's response reached the client whole
+  refused,                      ///< mapigate answered itself under its rules (routing, framing)
+  health_check,                 ///< the load balancer's health check, answered by mapigate
+  http11_required,              ///< HTTP/2 stream reset: connection-bound auth needs HTTP/1.1
+  session_backend_down,         ///< X-ResponseCode 10 at once: the session's server is gone
+  no_backend_reachable,         ///< 502: no backend in the order could be connected
+  unframed_request_body,        ///< 400: the head writer refused a body it cannot frame
+  backend_failed_mid_request,   ///< 502: the backend failed while the request was sent
+  backend_timeout,              ///< 504: no response head in time
+  backend_error,                ///< 502: the backend closed or sent an invalid head
+  backend_failed_mid_response,  ///< the body broke off: the client learns it by close or reset
+  client_disconnected,          ///< the client left before the response was complete
+  client_timeout,               ///< the client sent its body, or took the response, too slowly
+  count
+};
+inline constexpr std::array<std::string_view, std::size_t(request_outcome::count)>
+    request_outcome_names{"completed",
+                          "refused",
+                          "health_check",
+                          "http11_required",
+                          "session_backend_down",
+                          "no_backend_reachable",
+                          "unframed_request_body",
+                          "backend_failed_mid_request",
+                          "backend_timeout",
+                          "backend_error",
+                          "backend_failed_mid_response",
+                          "client_disconnected",
+                          "client_timeout"};
+
 /// TLS label values: result ("ok", "failed") and version ("TLSv1.2", "TLSv1.3", "unknown").
 inline constexpr std::array<std::string_view, 3> tls_version_names{"TLSv1.2", "TLSv1.3", "unknown"};
 std::size_t tls_version_index(std::string_view openssl_version) noexcept;

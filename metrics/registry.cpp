@@ -59,6 +59,7 @@ struct registry::families {
   Family<Counter>& tls_handshakes;
   Family<Counter>& h2_connection_errors;
   Family<Counter>& session_exceptions;
+  Family<Counter>& request_outcomes;
   Family<Counter>& ejections;
   Family<Counter>& health_checks;
   Family<Histogram>& health_check_duration;
@@ -132,6 +133,11 @@ struct registry::families {
                                .Help("Exceptions that escaped a coroutine serving a client (a "
                                      "bug: logged; the worker carries on), by where")
                                .Register(r)),
+        request_outcomes(BuildCounter()
+                             .Name("mapigate_request_outcomes_total")
+                             .Help("Requests by how they ended (completed, refused, "
+                                   "backend_timeout, client_disconnected, ...)")
+                             .Register(r)),
         ejections(BuildCounter()
                       .Name("mapigate_backend_ejections_total")
                       .Help("Backends taken out after repeated connect failures or 5xx")
@@ -257,10 +263,11 @@ struct handles::table {
   std::vector<Gauge*> upstream_connections, backend_up;      ///< [backend]
   std::array<Counter*, 2 * tls_version_names.size()> tls{};  ///< [ok?][version]
   std::array<Counter*, h2_error_names.size()> h2_errors{};   ///< [code - 1]
-  std::array<Counter*, 2> exceptions{};                      ///< [connection, http2_stream]
-  std::vector<Counter*> ejections;                           ///< [backend]
-  std::vector<Counter*> checks_passed, checks_failed;        ///< [backend]
-  std::vector<Histogram*> check_duration;                    ///< [backend]
+  std::array<Counter*, request_outcome_names.size()> outcomes{};
+  std::array<Counter*, 2> exceptions{};                ///< [connection, http2_stream]
+  std::vector<Counter*> ejections;                     ///< [backend]
+  std::vector<Counter*> checks_passed, checks_failed;  ///< [backend]
+  std::vector<Histogram*> check_duration;              ///< [backend]
   std::size_t notification_wait_slot = 0;
 };
 
@@ -324,6 +331,8 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
     for (std::size_t v = 0; v < tls_version_names.size(); ++v)
       t.tls[ok * tls_version_names.size() + v] = &f.tls_handshakes.Add(
           {{"result", ok ? "ok" : "failed"}, {"version", std::string(tls_version_names[v])}});
+  for (std::size_t i = 0; i < request_outcome_names.size(); ++i)
+    t.outcomes[i] = &f.request_outcomes.Add({{"outcome", std::string(request_outcome_names[i])}});
   t.exceptions[0] = &f.session_exceptions.Add({{"in", "connection"}});
   t.exceptions[1] = &f.session_exceptions.Add({{"in", "http2_stream"}});
   for (std::size_t i = 0; i < h2_error_names.size(); ++i)
@@ -348,6 +357,7 @@ void handles::request(const request_sample& s) const noexcept {
   else
     t.duration[slot]->Observe(s.seconds);
   if (s.mapi_code) t.mapi[mapi_code_index(*s.mapi_code)]->Increment();
+  if (std::size_t(s.outcome) < t.outcomes.size()) t.outcomes[std::size_t(s.outcome)]->Increment();
 }
 
 void handles::upstream_connected(std::size_t b, double seconds) const noexcept {

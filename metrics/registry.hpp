@@ -80,6 +80,7 @@ struct request_sample {
   int http_status = 0;                 ///< 0: no response sent
   double seconds = 0;                  ///< whole request
   std::optional<int> mapi_code;        ///< X-ResponseCode sent to the client
+  request_outcome outcome = request_outcome::completed;
 };
 
 /// The handles of one config snapshot. Const member functions are thread-safe.

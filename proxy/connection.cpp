@@ -32,7 +32,7 @@ template <class Stream>
 awaitable<void> close_connection(Stream& s, close_how how) {
   auto& tcp = beast::get_lowest_layer(s);
   error_code ignored;
-  if constexpr (std::is_same_v<Stream, tls_stream>) {
+  if constexpr (std::is_same_v<Stream, tls_conn>) {
     if (how != close_how::refused) {
       // Errors are expected here (the peer may be gone) and carry no news.
       tcp.expires_after(std::chrono::seconds(1));
@@ -62,48 +62,50 @@ close_how after_h1(bool linger) noexcept {
 
 }  // namespace
 
-awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket socket,
+awaitable<void> serve_connection(runtime_ptr rt, worker_state& worker, tcp::socket socket,
                                  std::size_t listener) {
   // First: the accept loop reserved this connection's process-wide slot; every way out of this
   // coroutine gives it back.
-  ++ws.active_connections;
+  ++worker.active_connections;
   struct on_exit {
-    worker_state& ws;
+    worker_state& worker;
     ~on_exit() {
-      --ws.active_connections;
-      --ws.process_connections;
+      --worker.active_connections;
+      --worker.process_connections;
     }
-  } guard{ws};
+  } guard{worker};
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);  // PENDING chunks must not wait for Nagle
   const auto peer = socket.remote_endpoint(ec);
   if (ec) co_return;  // reset before we looked
-  conn_ctx cx{std::move(rt), ws, listener, ws.next_connection++, peer.address().to_string(), {},
-              false};
+  conn_ctx conn{
+      std::move(rt), worker, listener, worker.next_connection++, peer.address().to_string(), {},
+      false};
 
-  plain_stream tcp_s(std::move(socket));
-  if (!cx.rt->listener_ssl[listener]) {
-    const bool linger = co_await serve_h1(tcp_s, cx);
+  tcp_conn tcp_s(std::move(socket));
+  if (!conn.rt->listener_ssl[listener]) {
+    const bool linger = co_await serve_h1(tcp_s, conn);
     co_await close_connection(tcp_s, after_h1(linger));
     co_return;
   }
-  tls_stream tls_s(std::move(tcp_s), *cx.rt->listener_ssl[listener]);
-  cx.tls = true;
-  arm_deadline(tls_s, cx.rt->cfg->timeouts.handshake);
+  tls_conn tls_s(std::move(tcp_s), *conn.rt->listener_ssl[listener]);
+  conn.tls = true;
+  arm_deadline(tls_s, conn.rt->cfg->timeouts.handshake);
   auto [hec] = co_await tls_s.async_handshake(ssl::stream_base::server, use_nothrow);
-  cx.rt->metrics->tls_handshake(!hec, hec ? "unknown" : SSL_get_version(tls_s.native_handle()));
+  conn.rt->metrics->tls_handshake(!hec, hec ? "unknown" : SSL_get_version(tls_s.native_handle()));
   if (hec) {
-    log(log_level::debug, "c", cx.id, " ", cx.client_ip, " TLS handshake failed: ", hec.message());
+    log(log_level::debug, "c", conn.id, " ", conn.client_ip,
+        " TLS handshake failed: ", hec.message());
     beast::get_lowest_layer(tls_s).close();
     co_return;
   }
-  cx.sni = std::string(tls::server_context::server_name(tls_s.native_handle()));
+  conn.sni = std::string(tls::server_context::server_name(tls_s.native_handle()));
   if (tls::server_context::alpn(tls_s.native_handle()) == "h2") {
-    const bool error = co_await serve_h2(tls_s, cx);
+    const bool error = co_await serve_h2(tls_s, conn);
     co_await close_connection(tls_s, error ? close_how::protocol_error : close_how::normal);
     co_return;
   }
-  const bool linger = co_await serve_h1(tls_s, cx);
+  const bool linger = co_await serve_h1(tls_s, conn);
   co_await close_connection(tls_s, after_h1(linger));
 }
 

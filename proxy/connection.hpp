@@ -11,9 +11,9 @@
 namespace proxy {
 
 /// Serves one accepted connection until it closes. Never throws for network outcomes. The caller
-/// has reserved one slot of ws.process_connections for it; this releases it at the end.
+/// has reserved one slot of worker.process_connections for it; this releases it at the end.
 /// Executor affinity: the worker that accepted `socket`.
-awaitable<void> serve_connection(runtime_ptr rt, worker_state& ws, tcp::socket socket,
+awaitable<void> serve_connection(runtime_ptr rt, worker_state& worker, tcp::socket socket,
                                  std::size_t listener);
 
 }  // namespace proxy

@@ -106,7 +106,7 @@ backend_status status_of(const config::backend& be, const backend_live& l, std::
           .address = be.address.host + ":" + std::to_string(be.address.port),
           .tls = be.tls.has_value(),
           .draining = be.state == config::backend_state::draining,
-          .drained = l.drained.load(),
+          .cordoned = l.cordoned.load(),
           .check_up = l.check_up.load(),
           .reachable = l.reachable.load(),
           .ejected = l.ejected(now),
@@ -168,15 +168,15 @@ admin_response server::impl::handle_admin(const admin_request& r) {
     if (slash == std::string_view::npos) return text(404, "not found\n");
     const auto name = path.substr(0, slash);
     const auto action = path.substr(slash + 1);
-    if (action != "drain" && action != "undrain") return text(404, "not found\n");
+    if (action != "cordon" && action != "uncordon") return text(404, "not found\n");
     if (r.method != "POST") return text(405, "use POST\n");
     const auto rt_now = current();
     const auto b = rt_now->backend_index(name);
     if (b == runtime::npos) return text(404, "no such backend\n");
-    const bool drain = action == "drain";
-    rt_now->live[b].drained = drain;
-    log(log_level::info, "admin: backend ", name, drain ? " drained" : " undrained",
-        " (sessions on it stay; new sessions ", drain ? "avoid it)" : "may use it)");
+    const bool cordon = action == "cordon";
+    rt_now->live[b].cordoned = cordon;
+    log(log_level::info, "admin: backend ", name, cordon ? " cordoned" : " uncordoned",
+        " (sessions on it stay; new sessions ", cordon ? "avoid it)" : "may use it)");
     return {200, "application/json", backends_json()};
   }
   return text(404, "not found\n");

@@ -5,7 +5,7 @@
 
 #include "proxy/connection.hpp"
 #include "proxy/io/log.hpp"
-#include "proxy/request/pipeline.hpp"
+#include "proxy/request/context.hpp"
 
 namespace proxy {
 

@@ -21,7 +21,7 @@ boost::json::object to_json(const backend_status& b) {
           {"address", b.address},
           {"tls", b.tls},
           {"config_state", b.draining ? "draining" : "active"},
-          {"drained", b.drained},
+          {"cordoned", b.cordoned},
           {"health", b.check_up ? "up" : "down"},
           {"reachable", b.reachable},
           {"ejected", b.ejected},

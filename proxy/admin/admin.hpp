@@ -31,7 +31,7 @@ struct backend_status {
   std::string address;  ///< "host:port"
   bool tls = false;
   bool draining = false;  ///< `state: draining` in the configuration
-  bool drained = false;   ///< the admin's drain switch (POST /backends/<name>/drain)
+  bool cordoned = false;  ///< cordoned by the admin (POST /backends/<name>/cordon)
   bool check_up = true;   ///< active checks pass
   bool reachable = true;  ///< active checks connect
   bool ejected = false;   ///< passively ejected: no new sessions for now
@@ -44,7 +44,7 @@ struct backend_status {
 
 /// The body of GET /backends (Boost.JSON, compact, then a newline):
 ///   {"backends":[{"name":…,"address":…,"tls":…,"config_state":"active"|"draining",
-///     "drained":…,"health":"up"|"down","reachable":…,"ejected":…,"down":…,"usable":…,
+///     "cordoned":…,"health":"up"|"down","reachable":…,"ejected":…,"down":…,"usable":…,
 ///     "upstream_connections":…,"requests_in_flight":…,"sessions":…},…]}
 /// keys in that order, backends in the order given. Strings are escaped as JSON requires;
 /// contract: they are UTF-8 (the configuration allows only ASCII in names and hosts).

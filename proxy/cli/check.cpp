@@ -47,7 +47,7 @@ std::string backend_certificate(const runtime& rt, std::size_t b, std::string& w
           why = ec.message();
           co_return;
         }
-        if (auto* tls = std::get_if<tls_stream>(&c->stream)) {
+        if (auto* tls = std::get_if<tls_conn>(&c->stream)) {
           if (X509* peer = SSL_get1_peer_certificate(tls->native_handle())) {
             digest = tls::certificate_sha256(peer);
             X509_free(peer);

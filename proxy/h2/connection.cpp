@@ -13,12 +13,14 @@
 #include <unordered_map>
 
 #include "metrics/labels.hpp"
-#include "proxy/h2/session.hpp"
+#include "proxy/exchange/relay.hpp"
+#include "proxy/h2/codec.hpp"
 #include "proxy/io/log.hpp"
 #include "proxy/request/facts.hpp"
 #include "proxy/request/header_rewrite.hpp"
 #include "proxy/request/local_reply.hpp"
-#include "proxy/request/pipeline.hpp"
+#include "proxy/request/outcome.hpp"
+#include "proxy/request/policy.hpp"
 #include "proxy/request/wire.hpp"
 #include "proxy/upstream/response_head.hpp"
 #include "routing/auth_policy.hpp"
@@ -66,18 +68,18 @@ struct h2_stream {
 
 class h2_conn final : public h2::events {
  public:
-  h2_conn(tls_stream& s, conn_ctx& cx, const net::any_io_executor& ex)
+  h2_conn(tls_conn& s, conn_ctx& conn, const net::any_io_executor& ex)
       : sock_(s),
-        cx_(cx),
+        conn_(conn),
         ex_(ex),
-        sess_(*this, settings_for(cx)),
+        codec_(*this, settings_for(conn)),
         write_wake_(ex, clock::time_point::max()),
         tick_(ex) {}
 
   awaitable<void> run() { co_await (reader() && writer() && watchdog()); }
   /// After run(): the error code of the GOAWAY that ended the session on a connection error
   /// (0: none; it ended normally).
-  std::uint32_t error_sent() const noexcept { return sess_.error_sent(); }
+  std::uint32_t error_sent() const noexcept { return codec_.error_sent(); }
 
   // ---- h2::events ----
   void on_request(std::int32_t id, std::vector<h2::header> headers, bool end_stream,
@@ -96,7 +98,7 @@ class h2_conn final : public h2::events {
       st->body_in_bytes += data.size();
       st->wake.cancel();
     } else {
-      sess_.consume(id, data.size());  // nobody wants it: keep the connection window open
+      codec_.consume(id, data.size());  // nobody wants it: keep the connection window open
     }
   }
   void on_end_stream(std::int32_t id) override {
@@ -139,10 +141,10 @@ class h2_conn final : public h2::events {
   }
 
  private:
-  static h2::settings settings_for(const conn_ctx& cx) {
+  static h2::settings settings_for(const conn_ctx& conn) {
     h2::settings s;
-    s.max_concurrent_streams = cx.rt->cfg->limits.h2_max_concurrent_streams;
-    s.max_header_list = static_cast<std::uint32_t>(cx.rt->cfg->limits.header_bytes);
+    s.max_concurrent_streams = conn.rt->cfg->limits.h2_max_concurrent_streams;
+    s.max_header_list = static_cast<std::uint32_t>(conn.rt->cfg->limits.header_bytes);
     return s;
   }
 
@@ -159,26 +161,18 @@ class h2_conn final : public h2::events {
     co_return ec == net::error::operation_aborted;  // woken, not expired
   }
 
-  /// A client that stalls its stream (no body, no window) loses it, not the backend connection.
-  void stall(h2_stream& st, request_trace& trace, std::string_view why) {
-    trace.add_error(why);
-    st.closed = true;
-    sess_.reset(st.id, NGHTTP2_CANCEL);
-    notify_writer();
-  }
-
   awaitable<void> reader() {
     std::array<std::uint8_t, 16 * 1024> buf;
-    while (sess_.want_read() && !stop_reading_) {
+    while (codec_.want_read() && !stop_reading_) {
       auto [ec, n] = co_await sock_.async_read_some(net::buffer(buf), use_nothrow);
       if (ec) break;
       last_activity_ = clock::now();
-      const bool ok = sess_.receive({buf.data(), n});
+      const bool ok = codec_.receive({buf.data(), n});
       for (auto& st : ready_) {
         // Counted from here, not from when it starts: the connection must outlive a stream
         // coroutine that is spawned but not yet running.
         ++running_;
-        net::co_spawn(ex_, handle(std::move(st)), on_coroutine_exit{cx_.rt, true, cx_.id});
+        net::co_spawn(ex_, handle(std::move(st)), on_coroutine_exit{conn_.rt, true, conn_.id});
       }
       ready_.clear();
       notify_writer();
@@ -198,7 +192,7 @@ class h2_conn final : public h2::events {
   /// coroutine has finished (they use this connection), even after a write failed.
   awaitable<void> writer() {
     for (;;) {
-      const auto out = write_failed_ ? std::string() : sess_.take_output();
+      const auto out = write_failed_ ? std::string() : codec_.take_output();
       if (!out.empty()) {
         writing_since_ = clock::now();
         auto [ec, n] = co_await write_all(sock_, net::buffer(out));
@@ -226,7 +220,7 @@ class h2_conn final : public h2::events {
   /// sent or received and no stream is open. Without this, the read would wait for the client,
   /// with no deadline, after the session is over.
   void stop_reading_if_over() {
-    if (stop_reading_ || reading_done_ || sess_.want_read()) return;
+    if (stop_reading_ || reading_done_ || codec_.want_read()) return;
     stop_reading_ = true;
     error_code ignored;
     beast::get_lowest_layer(sock_).socket().cancel(ignored);  // ends the pending read
@@ -235,7 +229,7 @@ class h2_conn final : public h2::events {
   /// Every 100 ms: drain, reload or idle (GOAWAY), a stalled write (close), and closing the
   /// read side once a GOAWAY'd connection has no stream left.
   awaitable<void> watchdog() {
-    const auto& t = cx_.rt->cfg->timeouts;
+    const auto& t = conn_.rt->cfg->timeouts;
     while (!finished_) {
       tick_.expires_after(watchdog_tick);
       co_await tick_.async_wait(use_nothrow);
@@ -251,20 +245,20 @@ class h2_conn final : public h2::events {
       // (the style anchors' G5): a notice first, then, goaway_notice_wait later, the GOAWAY
       // naming the last stream processed. Requests the client sent before it saw the notice
       // are served instead of refused.
-      const bool reloaded = cx_.ws.current != cx_.rt;
+      const bool reloaded = conn_.worker.current != conn_.rt;
       if (!notice_at_ &&
-          (cx_.ws.draining || reloaded ||
+          (conn_.worker.draining || reloaded ||
            (streams_.empty() && running_ == 0 && now - last_activity_ > t.keepalive_idle))) {
-        sess_.shutdown_notice();
+        codec_.shutdown_notice();
         notice_at_ = now;
         notify_writer();
       }
       if (notice_at_ && !goaway_sent_ && now - *notice_at_ >= goaway_notice_wait) {
-        sess_.goaway(NGHTTP2_NO_ERROR);
+        codec_.goaway(NGHTTP2_NO_ERROR);
         goaway_sent_ = true;
         notify_writer();
       }
-      if (goaway_sent_ && running_ == 0 && !sess_.want_write() && !writing_since_ &&
+      if (goaway_sent_ && running_ == 0 && !codec_.want_write() && !writing_since_ &&
           !stop_reading_) {
         stop_reading_ = true;
         error_code ignored;
@@ -273,18 +267,15 @@ class h2_conn final : public h2::events {
     }
   }
 
-  /// Sends a response mapigate made itself on stream `st`.
-  void respond(h2_stream& st, http::response<http::string_body> res, request_trace& trace) {
-    std::optional<int> code;
-    if (auto it = res.find("X-ResponseCode"); it != res.end())
-      code = metrics::parse_mapi_code(it->value());
-    trace.local_response(res.result_int(), code, res.body().size(), "");
+  /// Sends a response mapigate made itself on stream `st`, and records it.
+  void respond(h2_stream& st, boxed_reply res, request_ctx& rq) {
+    record_local_reply(rq, *res, !st.closed);
     if (st.closed) return;
     discard_rest(st);
-    st.out = std::move(res.body());
+    st.out = std::move(res->body());
     st.out_end = true;
     st.responded = true;
-    sess_.submit_response(st.id, res.result_int(), h2_headers(res), !st.out.empty());
+    codec_.submit_response(st.id, res->result_int(), h2_headers(*res), !st.out.empty());
     notify_writer();
   }
 
@@ -293,7 +284,7 @@ class h2_conn final : public h2::events {
   void discard_rest(h2_stream& st) {
     st.discard_body = true;
     for (const auto& c : st.body_in)
-      sess_.consume(st.id, c.size());
+      codec_.consume(st.id, c.size());
     st.body_in.clear();
     st.body_in_bytes = 0;
   }
@@ -317,6 +308,7 @@ class h2_conn final : public h2::events {
   }
 
   /// One stream. The reader counted it in running_ when it spawned it.
+  /// One stream. The reader counted it in running_ when it spawned it.
   awaitable<void> handle(std::shared_ptr<h2_stream> stp) {
     struct done {
       h2_conn& c;
@@ -326,19 +318,13 @@ class h2_conn final : public h2::events {
       }
     } on_exit{*this};
     auto& st = *stp;
-    request_trace trace;
-    start_trace(trace, cx_);
-    struct finisher {
-      request_trace& t;
-      conn_ctx& cx;
-      ~finisher() { t.finish(*cx.rt->metrics, cx.ws.access_log); }
-    } fin{trace, cx_};
-    trace.add_info("Http2", "true");
+    request_ctx rq(conn_);
+    rq.trace.add_info("Http2", "true");
 
     // The request head, as HTTP/1.1 fields, in the stream's arena (the response's fields too).
-    field_arena arena(cx_.ws.field_arena_blocks);
-    http::request<http::buffer_body, relay_fields> req(std::piecewise_construct, std::make_tuple(),
-                                                       std::make_tuple(arena.allocator()));
+    field_arena arena(conn_.worker.field_arena_blocks);
+    request_message req(std::piecewise_construct, std::make_tuple(),
+                        std::make_tuple(arena.allocator()));
     std::string method, path, authority, cookie;
     std::uint64_t head_bytes = 0;
     for (auto& h : st.headers) {
@@ -358,401 +344,227 @@ class h2_conn final : public h2::events {
       }
     }
     if (!cookie.empty()) req.insert(http::field::cookie, cookie);
-    trace.rec.request_bytes = head_bytes;
-    if (st.too_large) {
-      trace.add_error("request header fields too large");
-      respond(st, make_error(431, "request header fields too large", false), trace);
-      co_return;
-    }
-    if (method.empty() || path.empty() || path.front() != '/') {
-      trace.add_error("malformed request head");
-      respond(st, make_error(400, "malformed request head", false), trace);
-      co_return;
-    }
+    rq.trace.rec.request_bytes = head_bytes;
+    // What only HTTP/2 can get wrong in a head (nghttp2 checked the rest): refused here.
+    auto bad_head = [&](int code, std::string_view why) {
+      rq.trace.add_error(why);
+      end_request(rq, request_outcome::refused);
+      respond(st, box([&] { return make_error(code, why, false); }), rq);
+    };
+    if (st.too_large) co_return bad_head(431, "request header fields too large");
+    if (method.empty() || path.empty() || path.front() != '/')
+      co_return bad_head(400, "malformed request head");
     req.method_string(method);
     req.target(path);
     req.version(11);
     if (!authority.empty()) {
       if (req.find(http::field::host) == req.end())
         req.set(http::field::host, authority);
-      else if (!beast::iequals(req[http::field::host], authority)) {
-        trace.add_error(":authority and Host differ");
-        respond(st, make_error(400, ":authority and Host differ", false), trace);
-        co_return;
-      }
-    }
-    const auto facts = read_request_facts(req, cx_.rt->cookie_name);
-    describe_request(trace, req, facts, cx_);
-    if (facts.hosts > 1) {
-      trace.add_error("more than one Host header");
-      respond(st, make_error(400, "more than one Host header", false), trace);
-      co_return;
-    }
-    if (facts.authorization) {
-      const auto scheme = routing::scheme_of(*facts.authorization);
-      if (scheme && routing::binds_connection(*scheme)) {
-        // As Windows' HTTP stack answers: the client retries on HTTP/1.1.
-        trace.add_error("HTTP_1_1_REQUIRED: connection-bound authentication");
-        sess_.reset(st.id, NGHTTP2_HTTP_1_1_REQUIRED);
-        notify_writer();
-        co_return;
-      }
-    }
-    std::optional<std::string_view> sni;
-    if (!cx_.sni.empty()) sni = cx_.sni;
-    const auto d =
-        cx_.rt->routes.decide({req.method_string(), req.target(), facts.host, sni,
-                               facts.request_type, facts.authorization, facts.token, unix_now()},
-                              health_now(cx_));
-    describe_decision(trace, d, facts.request_type, request_trace::clock::now());
-    count_affinity(d, cx_);
-    const bool mapi = d.vdir == routing::vdir_kind::emsmdb || d.vdir == routing::vdir_kind::nspi;
-    const auto& cfg = *cx_.rt->cfg;
-    auto refuse = [&](int status, int code, std::string_view reason) {
-      respond(st, refusal(cx_, trace, req, facts, mapi, status, code, reason, false), trace);
-    };
-    switch (d.act) {
-      case routing::decision::action::reject:
-        refuse(d.status, d.mapi_code, d.reason);
-        co_return;
-      case routing::decision::action::healthcheck:
-        respond(st, health_reply(cx_, trace, method == "HEAD", false), trace);
-        co_return;
-      case routing::decision::action::proxy:
-        break;
+      else if (!beast::iequals(req[http::field::host], authority))
+        co_return bad_head(400, ":authority and Host differ");
     }
     // The body, as HEADERS declared it (nghttp2 holds the DATA frames to content-length and
-    // resets the stream when they differ); then the one body rule, as for HTTP/1.1.
+    // resets the stream when they differ).
     std::optional<std::string_view> length;
     if (const auto cl = req.find(http::field::content_length); cl != req.end())
       length = cl->value();
-    const auto declared = h2_body_framing(!st.has_body, length);
-    if (!declared) {
-      refuse(400, routing::mapi_code::invalid_header, "invalid Content-Length");
-      co_return;
-    }
-    const body_framing framing = *declared;
-    if (const auto r = refuse_framing(framing, cfg.limits.mapi_body_bytes)) {
-      refuse(r->status, r->mapi_code, r->reason);
-      co_return;
-    }
-    if (facts.cookies_changed) rewrite_cookies(req, facts);
-    const auto request_type = std::string(facts.request_type);
-    const auto request_id = std::string(facts.request_id);
-    strip_hop_by_hop(req, true);
-    append_forwarded_for(req, cx_.client_ip);
-    ++cx_.ws.active_requests;
-    struct active {
-      worker_state& ws;
-      ~active() { --ws.active_requests; }
-    } counted{cx_.ws};
-    co_await forward(st, req, framing, d, trace, request_type, request_id);
-  }
-
-  /// Sends the request head and its body to the backend: the head and the body bytes already
-  /// received go out in one write, the rest as it comes; never more bytes than `framing`
-  /// declares. The request becomes complete at the backend only once the client has ended its
-  /// stream with exactly that many: the body's last byte (or, for an empty body, the head) is
-  /// held back until END_STREAM. So a body that turns out longer or shorter than declared, in
-  /// whatever pieces it came, never reaches the backend as a complete request: the stream is
-  /// reset (nghttp2 enforces the length too) and the send fails, so the backend connection,
-  /// holding an unfinished request, is closed and never used again. Nothing is sent for a
-  /// stream already closed, nor a head that does not frame its body (unframed_request_body()).
-  template <class Up>
-  awaitable<error_code> send_request(Up& up, h2_stream& st,
-                                     http::request<http::buffer_body, relay_fields>& req,
-                                     body_framing framing, std::size_t& sent,
-                                     std::uint64_t& body_bytes, request_trace& trace) {
-    const auto& t = cx_.rt->cfg->timeouts;
-    const std::uint64_t declared = framing.k == body_framing::kind::length ? framing.length : 0;
-    bool head = true;
-    for (;;) {
-      if (st.closed) co_return net::error::operation_aborted;
-      const std::uint64_t have = body_bytes + st.body_in_bytes;
-      if (have > declared) {
-        reset_for_framing(st, trace, "request body longer than its content-length");
-        co_return net::error::operation_aborted;
-      }
-      if (st.end_in && have < declared) {
-        reset_for_framing(st, trace, "request body shorter than its content-length");
-        co_return net::error::operation_aborted;
-      }
-      // What may go now: everything once the stream has ended; before, all but a last byte.
-      const bool last_held = !st.end_in && have == declared;
-      const std::size_t ready = st.body_in_bytes - (last_held && st.body_in_bytes > 0 ? 1 : 0);
-      const bool head_ready = head && !(last_held && declared == 0);
-      if (head_ready || ready > 0) {
-        wire_lease out(cx_.ws.spares);
-        if (head_ready && !append_request_head(*out, req.base(), framing))
-          co_return unframed_request_body();
-        // Bytes leave body_in only once written: a send that failed before its first byte
-        // can be made again, whole, to another backend.
-        std::size_t left = ready;
-        for (const auto& chunk : st.body_in) {
-          if (left == 0) break;
-          const std::size_t n = std::min(left, chunk.size());
-          append(*out, std::string_view(chunk).substr(0, n));
-          left -= n;
-        }
-        arm_deadline(up, t.upstream_idle);
-        auto [wec, wn] = co_await write_all(up, (*out).data());
-        sent += wn;
-        if (wec) co_return wec;
-        head = head && !head_ready;
-        for (left = ready; left > 0;) {
-          auto& chunk = st.body_in.front();
-          const std::size_t n = std::min(left, chunk.size());
-          if (n == chunk.size())
-            st.body_in.pop_front();
-          else
-            chunk.erase(0, n);
-          left -= n;
-        }
-        st.body_in_bytes -= ready;
-        if (ready > 0) {
-          body_bytes += ready;
-          // Only now may the client send this much more (flow control follows the backend).
-          sess_.consume(st.id, ready);
-          notify_writer();
-        }
-      }
-      if (!head && st.end_in && st.body_in_bytes == 0) co_return error_code{};
-      // Wait for more of the body, its end, or the stream's close.
-      const std::size_t waiting = st.body_in_bytes;
-      while (st.body_in_bytes == waiting && !st.end_in && !st.closed)
-        if (!co_await wait_for(st, t.body_idle)) stall(st, trace, "request body idle timeout");
-    }
-  }
-
-  /// The client's DATA did not match the declared length: the stream ends (PROTOCOL_ERROR, as
-  /// RFC 9113 §8.1.1 asks) and so does the backend request it was feeding.
-  void reset_for_framing(h2_stream& st, request_trace& trace, std::string_view why) {
-    trace.add_error(why);
-    st.closed = true;
-    sess_.reset(st.id, NGHTTP2_PROTOCOL_ERROR);
-    notify_writer();
-  }
-
-  awaitable<void> forward(h2_stream& st, http::request<http::buffer_body, relay_fields>& req,
-                          body_framing framing, const routing::decision& d, request_trace& trace,
-                          const std::string& request_type, const std::string& request_id) {
-    const auto& cfg = *cx_.rt->cfg;
-    if (d.session_backend_down && !d.new_session) {
-      trace.add_error("SessionBackendDown: " + cfg.backends[*d.affinity_backend].name);
-      respond(st,
-              make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
-                              "the mailbox server holding the session is down", false),
-              trace);
-      co_return;
-    }
-    if (d.affinity_backend)
-      trace.rec.backend_cookie =
-          backend_cookie(cfg.backends[*d.affinity_backend].name, d.affinity_expires);
-
-    upstream_ptr conn;
-    for (std::size_t b : d.order) {
-      upstream_ptr c;
-      if (cx_.ws.pool.serves(cx_.rt.get())) c = cx_.ws.pool.take(b);
-      if (!c) {
-        error_code ec;
-        const auto started = clock::now();
-        c = co_await connect_upstream(*cx_.rt, b, ec);
-        const auto took = clock::now() - started;
-        if (!c) {
-          cx_.rt->metrics->upstream_connect_failed(b);
-          note_failure(cx_, b, true);
-          trace.add_error("BackendConnectFailed: " + cfg.backends[b].name + " " + ec.message());
-          if (b == d.affinity_backend && !d.new_session) {
-            respond(st,
-                    make_mapi_error(routing::mapi_code::context_not_found, request_type, request_id,
-                                    "the mailbox server holding the session is unreachable", false),
-                    trace);
-            co_return;
-          }
-          continue;
-        }
-        cx_.rt->metrics->upstream_connected(b, std::chrono::duration<double>(took).count());
-        trace.rec.backend_connect = std::chrono::duration_cast<std::chrono::milliseconds>(took);
-      }
-      std::size_t sent = 0;
-      std::uint64_t body_bytes = 0;
-      const auto ec = co_await std::visit(
-          [&](auto& up) { return send_request(up, st, req, framing, sent, body_bytes, trace); },
-          c->stream);
-      trace.rec.request_bytes += body_bytes;
-      if (!ec) {
-        conn = std::move(c);
+    auto plan = plan_request(rq, req,
+                             {.multiplexed = true,
+                              .keep_alive = true,
+                              .body = h2_body_framing(!st.has_body, length),
+                              .head_method = req.method() == http::verb::head});
+    switch (plan.next) {
+      case request_plan::step::reply:
+        respond(st, std::move(plan.reply), rq);
+        co_return;
+      case request_plan::step::retry_on_http11:
+        codec_.reset(st.id, NGHTTP2_HTTP_1_1_REQUIRED);
+        notify_writer();
+        co_return;
+      case request_plan::step::forward:
         break;
-      }
-      c->abort();  // whatever it was sent, it carries no other request
-      if (st.closed) co_return;
-      if (ec == unframed_request_body()) {
-        trace.add_error("UnframedRequestBody");
-        log(log_level::error, "c", cx_.id, " request body without explicit framing not sent");
-        respond(st, make_error(400, "request body framing not accepted", false), trace);
-        co_return;
-      }
-      if (sent > 0) {
-        trace.add_error("BackendFailedMidRequest: " + ec.message());
-        note_failure(cx_, c->backend);
-        respond(st, make_error(502, "backend failed while receiving the request", false), trace);
-        co_return;
-      }
     }
-    if (!conn) {
-      trace.add_error("NoBackendReachable");
-      if (!st.closed) respond(st, make_error(502, "no backend reachable", false), trace);
-      co_return;
-    }
-    const std::size_t b = conn->backend;
-    record_backend(trace, d, b, cx_);
-    const gauge_guard in_flight{&cx_.rt->live[b].in_flight};
-    const gauge_guard long_poll{trace.notification_wait ? &cx_.ws.notification_waits : nullptr};
-    const gauge_guard sessions{trace.notification_wait ? &cx_.rt->live[b].notification_waits
-                                                       : nullptr};
-    st.upstream = conn.get();
-    const bool reusable = co_await std::visit(
-        [&](auto& up) { return relay(up, *conn, st, d, trace, req.get_allocator()); },
-        conn->stream);
-    st.upstream = nullptr;
-    if (reusable && !st.closed && !cx_.ws.draining)
-      cx_.ws.pool.give_back(std::move(conn));
-    else
-      conn->abort();
-  }
-
-  /// Backend response → stream. Returns whether the backend connection may be reused.
-  template <class Up>
-  awaitable<bool> relay(Up& up, upstream_conn& uc, h2_stream& st, const routing::decision& d,
-                        request_trace& trace, field_allocator fields) {
-    const auto& t = cx_.rt->cfg->timeouts;
-    const auto sent_at = clock::now();
-    std::optional<upstream_parser> rp;
-    const auto head_ec =
-        co_await read_final_head(up, uc, rp, t.upstream_idle, cx_.ws.spares, fields);
-    if (const auto& ec = head_ec) {
-      if (st.closed) {
-        trace.add_error("ClientDisconnected");
-        co_return false;
-      }
-      const int status = ec == beast::error::timeout ? 504 : 502;
-      trace.add_error((status == 504 ? "BackendTimeout: " : "BackendError: ") + ec.message());
-      note_failure(cx_, uc.backend);
-      respond(st,
-              make_error(status,
-                         status == 504 ? "backend did not answer in time"
-                                       : "backend closed or sent an invalid response",
-                         false),
-              trace);
-      co_return false;
-    }
-    auto& res = rp->get();
-    const bool upstream_keep_alive = res.keep_alive();
-    const unsigned code = res.result_int();
-    const auto head_at = clock::now();
-    trace.rec.backend_status = int(code);
-    trace.rec.is_authenticated = code != 401;
-    trace.rec.time_to_first_byte = request_trace::since(sent_at, head_at);
-    cx_.rt->metrics->first_byte(uc.backend,
-                                std::chrono::duration<double>(head_at - sent_at).count());
-    if (code >= 500)
-      note_failure(cx_, uc.backend);
-    else
-      cx_.rt->live[uc.backend].record_success();
-    if (auto it = res.find("X-ResponseCode"); it != res.end()) {
-      trace.mapi_code = metrics::parse_mapi_code(it->value());
-      trace.add_info("X-ResponseCode", std::string(it->value()));
-    }
-    const bool has_body = !(code == 204 || code == 304) && !rp->is_done();
-    strip_hop_by_hop(res, false);
-    prepare_response_head(res, d, uc.backend, cx_, &trace);
-    if (st.closed) {
-      trace.add_error("ClientDisconnected");
-      co_return false;
-    }
-    sess_.submit_response(st.id, int(code), h2_headers(res), has_body);
-    st.responded = true;
-    trace.responded = true;
-    trace.rec.http_status = int(code);
-    notify_writer();
-    struct stream_timer {
-      request_trace& tr;
-      clock::time_point from;
-      ~stream_timer() { tr.rec.streaming = request_trace::since(from, clock::now()); }
-    } streaming{trace, head_at};
-    if (!has_body) {
-      co_return upstream_keep_alive;
-    }
-    // Every body byte already read from the backend goes to the stream at once (the writer
-    // then sends HEADERS and DATA in one write); each later backend read is passed on as soon
-    // as it arrives (a PENDING must not wait for more).
-    auto mid_response_failure = [&](const error_code& ec) {
-      trace.add_error(st.closed ? std::string("ClientDisconnected")
-                                : "BackendFailedMidResponse: " + ec.message());
-      if (!st.closed) sess_.reset(st.id, NGHTTP2_INTERNAL_ERROR);
-      notify_writer();
-    };
-    bool need_input = uc.buffer.size() == 0;  // the parser needs bytes not yet read
-    while (!rp->is_done()) {
-      while (st.out_pending() >= out_high_water && !st.closed)
-        if (!co_await wait_for(st, cx_.rt->cfg->timeouts.client_write))
-          stall(st, trace, "client took no response data (flow control) in time");
-      if (st.closed) {
-        trace.add_error("ClientDisconnected");
-        co_return false;
-      }
-      if (need_input) {
-        arm_deadline(up, t.upstream_idle);
-        auto [rec, rn] = co_await read_some_lazily(up, uc.buffer, relay_chunk, cx_.ws.spares);
-        if (rec == net::error::eof || rec == net::ssl::error::stream_truncated) {
-          error_code eec;  // a close-delimited body ends here; any other framing too early
-          rp->put_eof(eec);
-          if (!eec && rp->is_done()) break;
-        }
-        if (rec) {
-          mid_response_failure(rec);
-          co_return false;
-        }
-      }
-      std::size_t appended = 0;
-      need_input = uc.buffer.size() == 0;
-      while (!rp->is_done() && !need_input && st.out_pending() < out_high_water) {
-        const std::size_t room = std::min(relay_chunk, uc.buffer.size());
-        const std::size_t base = st.out.size();
-        st.out.resize(base + room);
-        res.body().data = st.out.data() + base;
-        res.body().size = room;
-        error_code ec;
-        const std::size_t used = rp->put(uc.buffer.data(), ec);
-        uc.buffer.consume(used);
-        const std::size_t got = room - res.body().size;
-        st.out.resize(base + got);
-        appended += got;
-        if (ec == http::error::need_more || (!ec && used == 0 && got == 0)) {
-          need_input = true;  // e.g. half a chunk-size line: read before parsing again
-        } else if (ec && ec != http::error::need_buffer) {
-          mid_response_failure(ec);
-          co_return false;
-        } else {
-          need_input = uc.buffer.size() == 0;
-        }
-      }
-      if (appended == 0 && !rp->is_done()) continue;
-      trace.rec.response_bytes += appended;
-      if (rp->is_done()) st.out_end = true;
-      sess_.resume(st.id);
+    if (plan.send_continue) {
+      codec_.submit_continue(st.id);
       notify_writer();
     }
-    st.out_end = true;
-    sess_.resume(st.id);
-    notify_writer();
-    co_return upstream_keep_alive;
+    co_await run_exchange(rq, stream_client(*this, st, req, arena, rq, plan), plan);
   }
 
-  tls_stream& sock_;
-  conn_ctx& cx_;
+  /// The Client seam of run_exchange for one HTTP/2 stream (see exchange/relay.hpp): the body
+  /// comes from the stream's DATA (flow control follows the backend), the response goes to
+  /// nghttp2 through the stream's `out` (flow control towards the client holds the backend
+  /// read back, not mapigate's memory).
+  class stream_client {
+   public:
+    static constexpr bool can_bind = false;  ///< streams share the connection
+
+    stream_client(h2_conn& owner, h2_stream& st, request_message& req, field_arena& arena,
+                  request_ctx& rq, const request_plan& plan)
+        : owner_(owner), st_(st), req_(req), arena_(arena), rq_(rq), framing_(plan.body) {}
+
+    /// Sends the request head and its body: the head and the body bytes already received go
+    /// out in one write, the rest as it comes; never more bytes than declared. The request
+    /// becomes complete at the backend only once the client has ended its stream with exactly
+    /// that many: the body's last byte (or, for an empty body, the head) is held back until
+    /// END_STREAM. So a body that turns out longer or shorter than declared, in whatever
+    /// pieces it came, never reaches the backend as a complete request: the stream is reset
+    /// (nghttp2 enforces the length too) and the send fails, so the backend connection,
+    /// holding an unfinished request, is closed and never used again. Nothing is sent for a
+    /// stream already closed, nor a head that does not frame its body (unframed_request_body()).
+    /// Bytes leave body_in only once written: a send that failed before its first byte can be
+    /// made again, whole, to another backend.
+    template <class BackendStream>
+    awaitable<error_code> send(BackendStream& backend_stream, std::size_t& sent) {
+      auto& st = st_;
+      const auto& t = rq_.conn.rt->cfg->timeouts;
+      const std::uint64_t declared = framing_.k == body_framing::kind::length ? framing_.length : 0;
+      std::uint64_t body_bytes = 0;
+      bool head = true;
+      for (;;) {
+        if (st.closed) co_return net::error::operation_aborted;
+        const std::uint64_t have = body_bytes + st.body_in_bytes;
+        if (have > declared) {
+          reset_for_framing("request body longer than its content-length");
+          co_return net::error::operation_aborted;
+        }
+        if (st.end_in && have < declared) {
+          reset_for_framing("request body shorter than its content-length");
+          co_return net::error::operation_aborted;
+        }
+        // What may go now: everything once the stream has ended; before, all but a last byte.
+        const bool last_held = !st.end_in && have == declared;
+        const std::size_t ready = st.body_in_bytes - (last_held && st.body_in_bytes > 0 ? 1 : 0);
+        const bool head_ready = head && !(last_held && declared == 0);
+        if (head_ready || ready > 0) {
+          wire_lease out(rq_.conn.worker.spares);
+          if (head_ready && !append_request_head(*out, req_.base(), framing_))
+            co_return unframed_request_body();
+          std::size_t left = ready;
+          for (const auto& chunk : st.body_in) {
+            if (left == 0) break;
+            const std::size_t n = std::min(left, chunk.size());
+            append(*out, std::string_view(chunk).substr(0, n));
+            left -= n;
+          }
+          arm_deadline(backend_stream, t.upstream_idle);
+          auto [wec, wn] = co_await write_all(backend_stream, (*out).data());
+          sent += wn;
+          if (wec) co_return wec;
+          head = head && !head_ready;
+          for (left = ready; left > 0;) {
+            auto& chunk = st.body_in.front();
+            const std::size_t n = std::min(left, chunk.size());
+            if (n == chunk.size())
+              st.body_in.pop_front();
+            else
+              chunk.erase(0, n);
+            left -= n;
+          }
+          st.body_in_bytes -= ready;
+          if (ready > 0) {
+            body_bytes += ready;
+            rq_.trace.rec.request_bytes += ready;
+            // Only now may the client send this much more (flow control follows the backend).
+            owner_.codec_.consume(st.id, ready);
+            owner_.notify_writer();
+          }
+        }
+        if (!head && st.end_in && st.body_in_bytes == 0) co_return error_code{};
+        // Wait for more of the body, its end, or the stream's close.
+        const std::size_t waiting = st.body_in_bytes;
+        while (st.body_in_bytes == waiting && !st.end_in && !st.closed) {
+          const bool woken = co_await owner_.wait_for(st, t.body_idle);
+          if (!woken) stall("request body idle timeout");
+        }
+      }
+    }
+
+    void release_request() {}  // the stream's head stays until the stream ends
+    field_allocator fields() { return arena_.allocator(); }
+    /// The stream's close (reset, the connection's end) aborts the backend exchange.
+    void watch(upstream_conn& upstream, bool) { st_.upstream = &upstream; }
+    void unwatch() { st_.upstream = nullptr; }
+    bool gone() const { return st_.closed; }
+    std::optional<client_failure> failure() const { return failure_; }
+
+    bool head(upstream_response& res, bool has_body, bool) {
+      if (st_.closed) return false;
+      owner_.codec_.submit_response(st_.id, int(res.result_int()), h2_headers(res), has_body);
+      st_.responded = true;
+      owner_.notify_writer();
+      return true;
+    }
+    bool has_room() const { return st_.out_pending() < out_high_water; }
+    /// Waits, under timeouts.client_write, until the client's flow control took enough of the
+    /// response; a client that takes nothing in that time loses its stream (CANCEL).
+    /// (A block and a named result, on purpose: GCC 12 miscompiled the one-statement form
+    /// `while (c) if (!co_await f()) g();` here: the frame trapped on its first resume.)
+    awaitable<bool> wait_room() {
+      const auto limit = rq_.conn.rt->cfg->timeouts.client_write;
+      while (!has_room() && !st_.closed) {
+        const bool woken = co_await owner_.wait_for(st_, limit);
+        if (!woken) stall("client took no response data (flow control) in time");
+      }
+      co_return !st_.closed;
+    }
+    net::mutable_buffer prepare(std::size_t n) {
+      base_ = st_.out.size();
+      st_.out.resize(base_ + n);
+      return {st_.out.data() + base_, n};
+    }
+    void commit(std::size_t got) { st_.out.resize(base_ + got); }
+    awaitable<bool> flush(bool last) {
+      if (st_.closed) co_return false;
+      if (last) st_.out_end = true;
+      owner_.codec_.resume(st_.id);
+      owner_.notify_writer();
+      co_return true;
+    }
+    /// The body broke off: the stream is reset, so the client does not take it as complete.
+    void abort_response() {
+      if (!st_.closed) owner_.codec_.reset(st_.id, NGHTTP2_INTERNAL_ERROR);
+      owner_.notify_writer();
+    }
+    bool keep_alive() const { return true; }
+    awaitable<request_end> reply(boxed_reply res) {
+      owner_.respond(st_, std::move(res), rq_);
+      co_return request_end::next;
+    }
+
+   private:
+    /// A client that stalls its stream (no body, no window) loses it, not the backend
+    /// connection.
+    void stall(std::string_view why) {
+      failure_ = client_failure{request_outcome::client_timeout, why};
+      st_.closed = true;
+      owner_.codec_.reset(st_.id, NGHTTP2_CANCEL);
+      owner_.notify_writer();
+    }
+    /// The client's DATA did not match the declared length: the stream ends (PROTOCOL_ERROR,
+    /// as RFC 9113 §8.1.1 asks) and so does the backend request it was feeding.
+    void reset_for_framing(std::string_view why) {
+      rq_.trace.add_error(why);
+      failure_ = client_failure{request_outcome::refused, why};
+      st_.closed = true;
+      owner_.codec_.reset(st_.id, NGHTTP2_PROTOCOL_ERROR);
+      owner_.notify_writer();
+    }
+
+    h2_conn& owner_;
+    h2_stream& st_;
+    request_message& req_;
+    field_arena& arena_;
+    request_ctx& rq_;
+    body_framing framing_;
+    std::size_t base_ = 0;  ///< where prepare() put the room in `out`
+    std::optional<client_failure> failure_;
+  };
+
+  tls_conn& sock_;
+  conn_ctx& conn_;
   net::any_io_executor ex_;
-  h2::session sess_;
+  h2::codec codec_;
   std::unordered_map<std::int32_t, std::shared_ptr<h2_stream>> streams_;
   std::vector<std::shared_ptr<h2_stream>> ready_;
   net::steady_timer write_wake_;
@@ -770,14 +582,14 @@ class h2_conn final : public h2::events {
 
 }  // namespace
 
-awaitable<bool> serve_h2(tls_stream& client, conn_ctx& cx) {
+awaitable<bool> serve_h2(tls_conn& client, conn_ctx& conn) {
   beast::get_lowest_layer(client).expires_never();  // the watchdog keeps the deadlines
-  h2_conn conn(client, cx, co_await net::this_coro::executor);
-  co_await conn.run();
-  if (const auto code = conn.error_sent()) {
-    log(log_level::info, "c", cx.id, " ", cx.client_ip, " HTTP/2 connection error ",
+  h2_conn connection(client, conn, co_await net::this_coro::executor);
+  co_await connection.run();
+  if (const auto code = connection.error_sent()) {
+    log(log_level::info, "c", conn.id, " ", conn.client_ip, " HTTP/2 connection error ",
         nghttp2_http2_strerror(code), " (GOAWAY sent): closing");
-    cx.rt->metrics->h2_connection_error(code);
+    conn.rt->metrics->h2_connection_error(code);
     co_return true;
   }
   co_return false;

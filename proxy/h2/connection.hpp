@@ -15,6 +15,6 @@ namespace proxy {
 /// stream coroutine has finished and the connection has nothing more to read or write: true when
 /// it ended on a connection error (GOAWAY with an error code sent; logged and counted), which the
 /// caller closes at once, after a short linger.
-awaitable<bool> serve_h2(tls_stream& client, conn_ctx& cx);
+awaitable<bool> serve_h2(tls_conn& client, conn_ctx& conn);
 
 }  // namespace proxy

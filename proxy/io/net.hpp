@@ -25,11 +25,6 @@ using error_code = boost::system::error_code;
 /// Boost 1.81 lacks the bare `as_tuple` token (Asio 1.31): this alias is the one line to change.
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
-/// The data path's streams (proxy/stream.hpp): TCP with a per-connection deadline, and TLS
-/// run by OpenSSL on the socket itself.
-using plain_stream = tcp_conn;
-using tls_stream = tls_conn;
-
 template <class T>
 using awaitable = net::awaitable<T>;
 

@@ -3,25 +3,28 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 
+#include "proxy/io/net.hpp"
 #include "proxy/request/trace.hpp"
 #include "proxy/state/runtime.hpp"
 #include "proxy/upstream/pinned.hpp"
 #include "proxy/upstream/worker_state.hpp"
+#include "routing/route_table.hpp"
 
 namespace proxy {
 
 /// Per-connection facts every request on it needs. Lives in the connection's coroutine frame.
 struct conn_ctx {
   runtime_ptr rt;  ///< the config this connection started with; kept alive until it ends
-  worker_state& ws;
+  worker_state& worker;
   std::size_t listener = 0;
   std::uint64_t id = 0;
   std::string client_ip;
   std::string sni;  ///< TLS server name the client sent (empty: none, or plain listener)
   bool tls = false;
-  pinned_connections pinned{ws.pinned_connections};
+  pinned_connections pinned{worker.pinned_connections};
   /// NTLM/Negotiate was seen on this connection: from now on every backend connection it uses
   /// is pinned (the client relies on connection-bound authentication).
   bool auth_bound = false;
@@ -29,8 +32,50 @@ struct conn_ctx {
   /// later requests on it carry no Authorization field). For the HttpProxy log.
   std::string auth_type;
   std::string user;
-  /// The request being served (null between requests): what it did, for its log record.
-  request_trace* trace = nullptr;
+};
+
+/// One request, from its parsed (or refused) head to the last byte of its answer, on either
+/// protocol: the connection it came on, what it did (the trace: started here, finished when
+/// this ends, however the request ended: its HttpProxy record and metrics) and what routing
+/// decided. Lives in the frame of the coroutine that serves the request, and only as long.
+struct request_ctx {
+  conn_ctx& conn;
+  request_trace trace;
+  routing::decision decision;
+
+  explicit request_ctx(conn_ctx& c);
+  ~request_ctx();
+  request_ctx(const request_ctx&) = delete;
+  request_ctx& operator=(const request_ctx&) = delete;
+};
+
+/// The HTTP/1.1 form in which both codecs hold a request head (HTTP/2's pseudo-headers become
+/// its start line and Host). Its fields live in the request's field_arena.
+using request_message = http::request<http::buffer_body, relay_fields>;
+
+/// The completion handler of a coroutine spawned to serve a peer (a connection, an HTTP/2
+/// stream): an exception that escapes it is a bug, never a network outcome (those are
+/// error_codes). It is logged with what it said and counted
+/// (mapigate_session_exceptions_total); the worker carries on. Any exception, not only
+/// std::exception: one left uncaught would end the process.
+struct on_coroutine_exit {
+  runtime_ptr rt;    ///< kept for the counter: the coroutine may outlive a reload
+  bool stream;       ///< an HTTP/2 stream's coroutine, else a connection's
+  std::uint64_t id;  ///< the connection's (stream), else the worker's
+  void operator()(std::exception_ptr e) const noexcept;
+};
+
+/// Adds one to a gauge for as long as it lives (null: nothing).
+struct gauge_guard {
+  std::atomic<std::size_t>* n;
+  explicit gauge_guard(std::atomic<std::size_t>* g) : n(g) {
+    if (n) ++*n;
+  }
+  ~gauge_guard() {
+    if (n) --*n;
+  }
+  gauge_guard(const gauge_guard&) = delete;
+  gauge_guard& operator=(const gauge_guard&) = delete;
 };
 
 }  // namespace proxy

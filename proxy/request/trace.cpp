@@ -48,6 +48,7 @@ void request_trace::finish(const metrics::handles& m, accesslog::writer* log) {
   s.http_status = responded ? rec.http_status : 0;
   s.seconds = std::chrono::duration<double>(total).count();
   if (mapi) s.mapi_code = mapi_code;
+  s.outcome = outcome;
   m.request(s);
   if (log) log->submit(std::move(rec));
 }

@@ -37,6 +37,8 @@ struct request_trace {
   std::optional<std::size_t> backend;  ///< the backend that answered
   std::optional<int> mapi_code;        ///< X-ResponseCode sent to the client
   bool responded = false;              ///< a response head went out (rec.http_status is set)
+  /// How the request ended (set through end_request, proxy/request/outcome.hpp).
+  metrics::request_outcome outcome = metrics::request_outcome::completed;
 
   /// Records a response mapigate wrote itself.
   void local_response(int status, std::optional<int> x_response_code, std::uint64_t bytes,

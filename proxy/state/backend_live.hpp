@@ -38,9 +38,9 @@ struct backend_live {
   std::atomic<std::int64_t> unreachable_until{0};  ///< steady_ms(); passive: connects failed
   std::atomic<unsigned> failures{0};               ///< consecutive connect failures or 5xx
   std::atomic<unsigned> connect_failures{0};       ///< consecutive connect failures
-  /// Admin drain (POST /backends/<name>/drain): sessions whose affinity names it stay, new
-  /// sessions go elsewhere.
-  std::atomic<bool> drained{false};
+  /// Cordoned by the admin (POST /backends/<name>/cordon): sessions whose affinity names it stay,
+  /// new sessions go elsewhere.
+  std::atomic<bool> cordoned{false};
 
   // Load, for GET /backends and the metrics.
   std::atomic<std::size_t> upstream_open{0};       ///< open connections (busy, idle, pinned)

@@ -3,6 +3,9 @@
 
 #include <openssl/ssl.h>
 
+#include "metrics/registry.hpp"
+#include "proxy/io/log.hpp"
+
 namespace proxy {
 namespace {
 
@@ -34,7 +37,7 @@ runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
       }
       live[b].ejected_until = from.ejected_until.load();
       live[b].unreachable_until = from.unreachable_until.load();
-      live[b].drained = from.drained.load();
+      live[b].cordoned = from.cordoned.load();
     }
   }
   for (const auto& l : cfg->listeners) {
@@ -61,6 +64,28 @@ std::size_t runtime::backend_index(std::string_view name) const noexcept {
   for (std::size_t b = 0; b < cfg->backends.size(); ++b)
     if (cfg->backends[b].name == name) return b;
   return npos;
+}
+
+boost::container::small_vector<routing::backend_health, 16> health_now(const runtime& rt) {
+  const std::size_t n = rt.cfg->backends.size();
+  boost::container::small_vector<routing::backend_health, 16> out(n);
+  const auto now = steady_ms();
+  for (std::size_t b = 0; b < n; ++b) {
+    const auto& l = rt.live[b];
+    out[b] = l.down(now)                           ? routing::backend_health::down
+             : !l.usable(now) || l.cordoned.load() ? routing::backend_health::draining
+                                                   : routing::backend_health::ready;
+  }
+  return out;
+}
+
+void note_failure(const runtime& rt, std::size_t b, bool connect) {
+  const auto& cfg = *rt.cfg;
+  if (rt.live[b].record_failure(steady_ms(), cfg.health, connect)) {
+    log(log_level::warn, "backend ", cfg.backends[b].name, " ejected for ",
+        cfg.health.eject_for.count(), " ms after ", cfg.health.eject_after, " failures in a row");
+    rt.metrics->backend_ejected(b);
+  }
 }
 
 }  // namespace proxy

@@ -1,6 +1,8 @@
 // Everything built once from a config snapshot that the data path reads: routes, TLS contexts.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
+
 #include <memory>
 #include <vector>
 
@@ -44,5 +46,16 @@ struct runtime {
 };
 
 using runtime_ptr = std::shared_ptr<const runtime>;
+
+/// Every backend's health as routing weighs it (routing::backend_health), read off the live
+/// state now: down when it cannot be reached; draining when its check fails, passive ejection
+/// took it out, or the admin cordoned it; ready otherwise. Routing orders the backends with it.
+boost::container::small_vector<routing::backend_health, 16> health_now(const runtime& rt);
+
+/// Passive health: a failure of backend `b`'s own: a connect failure (`connect`; after
+/// health.eject_after of them in a row it is down), a 5xx, or a failure before the response
+/// head. Ejects the backend (no new sessions) after health.eject_after in a row, logged and
+/// counted once, by whoever crossed the line.
+void note_failure(const runtime& rt, std::size_t b, bool connect = false);
 
 }  // namespace proxy

@@ -63,7 +63,7 @@ awaitable<upstream_ptr> connect_upstream(const runtime& rt, std::size_t b, error
   auto endpoints = co_await resolve(be.address, deadline, ec);
   if (ec) co_return nullptr;
 
-  plain_stream tcp_s(co_await net::this_coro::executor);
+  tcp_conn tcp_s(co_await net::this_coro::executor);
   tcp_s.expires_at(started + deadline);
   auto [cec, ep] = co_await tcp_s.async_connect(endpoints, use_nothrow);
   if (cec) {
@@ -82,7 +82,7 @@ awaitable<upstream_ptr> connect_upstream(const runtime& rt, std::size_t b, error
   }
   // TLS bridging: the backend sees a TLS client, so Extended Protection's channel binding can
   // work; verification failures are errors, never a silent downgrade to plain HTTP.
-  tls_stream tls_s(std::move(tcp_s), *rt.backend_ssl[b]);
+  tls_conn tls_s(std::move(tcp_s), *rt.backend_ssl[b]);
   if (!rt.backend_tls[b]->prepare(tls_s.native_handle())) {
     ec = net::error::invalid_argument;
     co_return nullptr;

@@ -19,17 +19,13 @@ namespace proxy {
 struct upstream_conn {
   std::size_t backend = 0;         ///< index into owner's backends
   const runtime* owner = nullptr;  ///< the runtime whose backend index this is
-  std::variant<plain_stream, tls_stream> stream;
+  std::variant<tcp_conn, tls_conn> stream;
   beast::flat_buffer buffer;  ///< bytes read past the previous response (normally none)
   std::chrono::steady_clock::time_point idle_since{};
   std::size_t requests = 0;
-  /// The client of the exchange using this connection went away, and the connection was
-  /// aborted for that: what fails next is not the backend's doing (no passive-health failure,
-  /// no backend error in the log).
-  bool client_left = false;
 
-  upstream_conn(std::size_t b, plain_stream s) : backend(b), stream(std::move(s)) {}
-  upstream_conn(std::size_t b, tls_stream s) : backend(b), stream(std::move(s)) {}
+  upstream_conn(std::size_t b, tcp_conn s) : backend(b), stream(std::move(s)) {}
+  upstream_conn(std::size_t b, tls_conn s) : backend(b), stream(std::move(s)) {}
   ~upstream_conn() {
     if (open_gauge_) open_gauge_->fetch_sub(1, std::memory_order_relaxed);
   }

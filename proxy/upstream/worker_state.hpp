@@ -42,7 +42,7 @@ struct worker_state {
   runtime_ptr current;
   /// Client connections waiting for the first byte of their next request (worker thread only):
   /// draining wakes them so they close at once.
-  std::unordered_set<plain_stream*> idle;
+  std::unordered_set<tcp_conn*> idle;
   std::atomic<std::size_t> active_requests = 0;
   std::atomic<std::size_t> pinned_connections = 0;  ///< NTLM/Negotiate-bound backend connections
   /// Requests per routing::affinity_outcome (indexed by its value): hits and every reason a

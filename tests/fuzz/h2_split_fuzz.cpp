@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/h2/session.hpp"
+#include "proxy/h2/codec.hpp"
 #include "proxy/request/body_framing.hpp"
 
 namespace {
@@ -31,7 +31,7 @@ struct stream_record {
 
 class recorder final : public proxy::h2::events {
  public:
-  proxy::h2::session* s = nullptr;
+  proxy::h2::codec* s = nullptr;
   std::map<std::int32_t, stream_record> streams;
 
   void on_request(std::int32_t id, std::vector<proxy::h2::header> headers, bool end_stream,
@@ -70,7 +70,7 @@ std::string run(std::string_view in, Next next) {
   recorder r;
   proxy::h2::settings cfg;
   cfg.reset_burst = 1u << 30;  // the rapid-reset limit counts time, which differs between runs
-  proxy::h2::session s(r, cfg);
+  proxy::h2::codec s(r, cfg);
   r.s = &s;
   bool ok = true;
   while (!in.empty() && ok) {

@@ -22,7 +22,7 @@ const std::vector<std::string> backend_keys = {"name",
                                                "address",
                                                "tls",
                                                "config_state",
-                                               "drained",
+                                               "cordoned",
                                                "health",
                                                "reachable",
                                                "ejected",
@@ -82,7 +82,7 @@ TEST(AdminJson, FieldsKeepTheirNamesOrderAndTypes) {
                                 .address = "10.0.0.1:443",
                                 .tls = true,
                                 .draining = true,
-                                .drained = true,
+                                .cordoned = true,
                                 .check_up = false,
                                 .reachable = false,
                                 .ejected = true,
@@ -93,7 +93,7 @@ TEST(AdminJson, FieldsKeepTheirNamesOrderAndTypes) {
                                 .sessions = 12};
   EXPECT_EQ(proxy::backends_json({&s, 1}),
             R"({"backends":[{"name":"mbx01","address":"10.0.0.1:443","tls":true,)"
-            R"("config_state":"draining","drained":true,"health":"down","reachable":false,)"
+            R"("config_state":"draining","cordoned":true,"health":"down","reachable":false,)"
             R"("ejected":true,"down":true,"usable":false,"upstream_connections":7,)"
             R"("requests_in_flight":3,"sessions":12}]})"
             "\n");
@@ -113,7 +113,7 @@ TEST(AdminJson, RunningGatewayServesTheSameDocument) {
   gateway gw({.backends = {{"mbx01", a->port()},
                            {.name = "mbx02", .port = b->port(), .state = "draining"}}});
   const auto admin = gw.admin_port();
-  ASSERT_EQ(admin_call(admin, "POST", "/backends/mbx01/drain").status, 200);
+  ASSERT_EQ(admin_call(admin, "POST", "/backends/mbx01/cordon").status, 200);
   const auto response = admin_call(admin, "GET", "/backends");
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.header("Content-Type"), "application/json");
@@ -122,7 +122,7 @@ TEST(AdminJson, RunningGatewayServesTheSameDocument) {
   for (const auto& v : backends) {
     const auto& o = v.as_object();
     EXPECT_EQ(keys_of(o), backend_keys);
-    for (const char* key : {"tls", "drained", "reachable", "ejected", "down", "usable"})
+    for (const char* key : {"tls", "cordoned", "reachable", "ejected", "down", "usable"})
       EXPECT_TRUE(o.at(key).is_bool()) << key;
     for (const char* key : {"upstream_connections", "requests_in_flight", "sessions"})
       EXPECT_TRUE(o.at(key).is_number()) << key;
@@ -133,10 +133,10 @@ TEST(AdminJson, RunningGatewayServesTheSameDocument) {
   EXPECT_EQ(first.at("address").as_string(), "127.0.0.1:" + std::to_string(a->port()));
   EXPECT_EQ(first.at("tls"), false);
   EXPECT_EQ(first.at("config_state"), "active");
-  EXPECT_EQ(first.at("drained"), true);
+  EXPECT_EQ(first.at("cordoned"), true);
   EXPECT_EQ(second.at("name"), "mbx02");
   EXPECT_EQ(second.at("config_state"), "draining");
-  EXPECT_EQ(second.at("drained"), false);
+  EXPECT_EQ(second.at("cordoned"), false);
   // The tests' field reader still finds what it looks for.
   EXPECT_EQ(backend_field(admin, "mbx02", "config_state"), "\"draining\"");
 }

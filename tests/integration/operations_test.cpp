@@ -131,7 +131,7 @@ TEST(Health, RepeatedConnectFailuresEjectABackend) {
             std::string::npos);
 }
 
-TEST(Admin, DrainKeepsSessionsAndSendsNewOnesElsewhere) {
+TEST(Admin, CordonKeepsSessionsAndSendsNewOnesElsewhere) {
   auto a = start_sim("mbx01");
   auto b = start_sim("mbx02");
   gateway gw({.backends = {{"mbx01", a->port()}, {"mbx02", b->port()}},
@@ -152,11 +152,11 @@ TEST(Admin, DrainKeepsSessionsAndSendsNewOnesElsewhere) {
   }
   ASSERT_FALSE(mailbox.empty());
 
-  const auto drained = admin_call(admin, "POST", "/backends/mbx02/drain");
-  EXPECT_EQ(drained.status, 200);
-  EXPECT_EQ(backend_field(admin, "mbx02", "drained"), "true");
-  EXPECT_EQ(admin_call(admin, "GET", "/backends/mbx02/drain").status, 405);
-  EXPECT_EQ(admin_call(admin, "POST", "/backends/nope/drain").status, 404);
+  const auto cordoned = admin_call(admin, "POST", "/backends/mbx02/cordon");
+  EXPECT_EQ(cordoned.status, 200);
+  EXPECT_EQ(backend_field(admin, "mbx02", "cordoned"), "true");
+  EXPECT_EQ(admin_call(admin, "GET", "/backends/mbx02/cordon").status, 405);
+  EXPECT_EQ(admin_call(admin, "POST", "/backends/nope/cordon").status, 404);
 
   // The session stays where its context is...
   auto c = gw.client();
@@ -169,8 +169,8 @@ TEST(Admin, DrainKeepsSessionsAndSendsNewOnesElsewhere) {
   for (int i = 0; i < 12; ++i)
     EXPECT_EQ(connect_lands_on(gw, "new" + std::to_string(i) + "@corp.test"), "mbx01") << i;
 
-  EXPECT_EQ(admin_call(admin, "POST", "/backends/mbx02/undrain").status, 200);
-  EXPECT_EQ(backend_field(admin, "mbx02", "drained"), "false");
+  EXPECT_EQ(admin_call(admin, "POST", "/backends/mbx02/uncordon").status, 200);
+  EXPECT_EQ(backend_field(admin, "mbx02", "cordoned"), "false");
 }
 
 TEST(Admin, BearerTokenGuardsAllButLivenessAndReadiness) {
@@ -183,7 +183,7 @@ TEST(Admin, BearerTokenGuardsAllButLivenessAndReadiness) {
   const auto admin = gw.admin_port();
   EXPECT_EQ(admin_call(admin, "GET", "/metrics").status, 401);
   EXPECT_EQ(admin_call(admin, "GET", "/backends", "Authorization: Bearer wrong\r\n").status, 401);
-  EXPECT_EQ(admin_call(admin, "POST", "/backends/mbx01/drain").status, 401);
+  EXPECT_EQ(admin_call(admin, "POST", "/backends/mbx01/cordon").status, 401);
   EXPECT_EQ(admin_call(admin, "GET", "/metrics",
                        "Authorization: Bearer s3cr3t-admin-token-0123456789\r\n")
                 .status,

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "proxy/h1/request_parser.hpp"
-#include "proxy/request/pipeline.hpp"
+#include "proxy/request/policy.hpp"
 #include "proxy/request/wire.hpp"
 
 namespace proxy {

@@ -6,7 +6,7 @@
 
 #include "config/loader.hpp"
 #include "metrics/registry.hpp"
-#include "proxy/request/pipeline.hpp"
+#include "proxy/request/context.hpp"
 
 namespace proxy {
 namespace {

@@ -1,10 +1,10 @@
-// Unit tests for the sans-I/O HTTP/2 server session (proxy/h2_session.hpp), driven in memory by
+// Unit tests for the sans-I/O HTTP/2 server codec (proxy/h2/codec.hpp), driven in memory by
 // a client-side nghttp2 session: requests with and without bodies, response heads (names
 // lower-cased) and bodies from read_body (including deferral and resume), request-body flow
 // control with consume(), resets in both directions, the header-list limit, graceful GOAWAY,
 // protocol errors (bad preface, PING on a stream), the rapid-reset limiter and the
 // CONTINUATION flood limit (the last two with hand-made frames or hand-timed client writes).
-#include "proxy/h2/session.hpp"
+#include "proxy/h2/codec.hpp"
 
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
@@ -249,7 +249,7 @@ class client {
 /// A server session and a client session joined in memory.
 struct harness {
   recorder rec;
-  session server;
+  codec server;
   client cl;
   bool receive_ok = true;  ///< every server.receive() so far succeeded
 
@@ -640,7 +640,7 @@ TEST(H2Session, GracefulGoawayLetsOpenStreamsComplete) {
 
 TEST(H2Session, BadPrefaceIsAConnectionError) {
   recorder rec;
-  session server(rec, {});
+  codec server(rec, {});
   EXPECT_FALSE(server.receive(bytes_of("GET / HTTP/1.1\r\nHost: mail.corp.test\r\n\r\n")));
   EXPECT_FALSE(server.want_read());
   EXPECT_EQ(server.error_sent(), 0u);  // not yet handed out
@@ -754,7 +754,7 @@ TEST(H2Session, ContinuationFloodEndsTheSession) {
     settings s;
     s.max_continuations = c.limit;
     recorder rec;
-    session server(rec, s);
+    codec server(rec, s);
     const std::string wire = std::string(preface) +
                              frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_NONE, 0, "") +
                              split_headers(1, static_request_block(), c.continuations);

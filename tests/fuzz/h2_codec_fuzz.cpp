@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "proxy/h2/session.hpp"
+#include "proxy/h2/codec.hpp"
 
 namespace {
 
 class responder final : public proxy::h2::events {
  public:
-  proxy::h2::session* s = nullptr;
+  proxy::h2::codec* s = nullptr;
   std::vector<std::int32_t> to_answer;
   void on_request(std::int32_t id, std::vector<proxy::h2::header> headers, bool, bool) override {
     for (const auto& h : headers)
@@ -35,7 +35,7 @@ class responder final : public proxy::h2::events {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   responder r;
-  proxy::h2::session s(r, proxy::h2::settings{});
+  proxy::h2::codec s(r, proxy::h2::settings{});
   r.s = &s;
   // Feed in two pieces, so frames split across reads are exercised.
   const std::size_t half = size / 2;

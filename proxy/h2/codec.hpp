@@ -1,6 +1,7 @@
-// A server-side HTTP/2 session without I/O: bytes in, bytes out, events. Wraps nghttp2 (its
-// framing, HPACK, flow control and abuse limits); the connection coroutine does the I/O.
-// Asio-free, so the fuzz target can feed it arbitrary bytes.
+// A server-side HTTP/2 codec without I/O (an nghttp2 "session": the word is nghttp2's; in mapigate
+// a session is a MAPI session): bytes in, bytes out, events. Wraps nghttp2 (its framing, HPACK,
+// flow control and abuse limits); the connection coroutine does the I/O. Asio-free, so the fuzz
+// target can feed it arbitrary bytes.
 #pragma once
 
 #include <cstddef>
@@ -61,12 +62,12 @@ struct settings {
 /// (a frame on the wrong stream, a bad length, rapid reset), nghttp2 queues the GOAWAY itself
 /// while receive() still returns true: then error_sent() (once take_output() handed it out) and
 /// want_read() tell. After either, flush take_output() and close the connection.
-class session {
+class codec {
  public:
-  session(events& ev, const settings& s);
-  ~session();
-  session(const session&) = delete;
-  session& operator=(const session&) = delete;
+  codec(events& ev, const settings& s);
+  ~codec();
+  codec(const codec&) = delete;
+  codec& operator=(const codec&) = delete;
 
   /// Processes received bytes. False on a connection error (send the output, then close).
   bool receive(std::span<const std::uint8_t> bytes);
@@ -79,6 +80,8 @@ class session {
   /// Response head; `has_body`: DATA will come from events::read_body.
   void submit_response(std::int32_t stream, int status, std::span<const field_view> headers,
                        bool has_body);
+  /// An interim 100 (Continue) response: the client may send the body it held back for it.
+  void submit_continue(std::int32_t stream);
   /// read_body has more now.
   void resume(std::int32_t stream);
   /// `n` request body bytes were passed on: the client may send that much more.

@@ -1,5 +1,5 @@
-// nghttp2 server session glue.
-#include "proxy/h2/session.hpp"
+// nghttp2 glue for the HTTP/2 codec.
+#include "proxy/h2/codec.hpp"
 
 #include <nghttp2/nghttp2.h>
 
@@ -12,8 +12,8 @@ namespace {
 constexpr std::size_t typical_headers = 16;
 }  // namespace
 
-struct session::callbacks {
-  static session& self(void* p) { return *static_cast<session*>(p); }
+struct codec::callbacks {
+  static codec& self(void* p) { return *static_cast<codec*>(p); }
 
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* p) {
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
@@ -101,7 +101,7 @@ struct session::callbacks {
   }
 };
 
-session::session(events& ev, const settings& s) : ev_(ev), settings_(s) {
+codec::codec(events& ev, const settings& s) : ev_(ev), settings_(s) {
   nghttp2_session_callbacks* cbs = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0) throw std::bad_alloc();
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &callbacks::on_begin_headers);
@@ -135,17 +135,17 @@ session::session(events& ev, const settings& s) : ev_(ev), settings_(s) {
   nghttp2_submit_settings(s_, NGHTTP2_FLAG_NONE, entries, std::size(entries));
 }
 
-session::~session() {
+codec::~codec() {
   nghttp2_session_del(s_);
 }
 
-session::pending_block* session::block(std::int32_t stream) {
+codec::pending_block* codec::block(std::int32_t stream) {
   for (auto& b : blocks_)
     if (b.stream == stream) return &b;
   return nullptr;
 }
 
-bool session::receive(std::span<const std::uint8_t> bytes) {
+bool codec::receive(std::span<const std::uint8_t> bytes) {
   if (failed_) return false;
   const auto n = nghttp2_session_mem_recv(s_, bytes.data(), bytes.size());
   if (n < 0 || static_cast<std::size_t>(n) != bytes.size()) {
@@ -158,7 +158,7 @@ bool session::receive(std::span<const std::uint8_t> bytes) {
   return true;
 }
 
-std::string session::take_output() {
+std::string codec::take_output() {
   std::string out;
   for (;;) {
     const std::uint8_t* data = nullptr;
@@ -170,16 +170,16 @@ std::string session::take_output() {
   return out;
 }
 
-bool session::want_read() const {
+bool codec::want_read() const {
   return !failed_ && nghttp2_session_want_read(s_) != 0;
 }
 
-bool session::want_write() const {
+bool codec::want_write() const {
   return nghttp2_session_want_write(s_) != 0;
 }
 
-void session::submit_response(std::int32_t stream, int status, std::span<const field_view> headers,
-                              bool has_body) {
+void codec::submit_response(std::int32_t stream, int status, std::span<const field_view> headers,
+                            bool has_body) {
   const std::string code = std::to_string(status);
   std::vector<nghttp2_nv> nva;
   nva.reserve(headers.size() + 1);
@@ -198,23 +198,31 @@ void session::submit_response(std::int32_t stream, int status, std::span<const f
   nghttp2_submit_response(s_, stream, nva.data(), nva.size(), has_body ? &provider : nullptr);
 }
 
-void session::resume(std::int32_t stream) {
+void codec::submit_continue(std::int32_t stream) {
+  static constexpr std::string_view name = ":status", value = "100";
+  nghttp2_nv nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+                reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                value.size(), NGHTTP2_NV_FLAG_NONE};
+  nghttp2_submit_headers(s_, NGHTTP2_FLAG_NONE, stream, nullptr, &nv, 1, nullptr);
+}
+
+void codec::resume(std::int32_t stream) {
   nghttp2_session_resume_data(s_, stream);
 }
 
-void session::consume(std::int32_t stream, std::size_t n) {
+void codec::consume(std::int32_t stream, std::size_t n) {
   nghttp2_session_consume(s_, stream, n);
 }
 
-void session::reset(std::int32_t stream, std::uint32_t error_code) {
+void codec::reset(std::int32_t stream, std::uint32_t error_code) {
   nghttp2_submit_rst_stream(s_, NGHTTP2_FLAG_NONE, stream, error_code);
 }
 
-void session::shutdown_notice() {
+void codec::shutdown_notice() {
   nghttp2_submit_shutdown_notice(s_);
 }
 
-void session::goaway(std::uint32_t error_code) {
+void codec::goaway(std::uint32_t error_code) {
   nghttp2_submit_goaway(s_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(s_),
                         error_code, nullptr, 0);
 }
