@@ -211,6 +211,14 @@ TEST_P(OnePath, BackendFailuresCountTowardEjectionAndReachTheLog) {
       EXPECT_EQ(c.read_response().status, 502);
       EXPECT_TRUE(c.wait_closed(3s));
     }
+    // One word for how each ended, the same on both protocols.
+    EXPECT_TRUE(eventually([&] {
+      const auto m = metrics_of(gw);
+      return sample(m, R"(mapigate_request_outcomes_total{outcome="backend_error"})") == 2 &&
+             sample(m,
+                    R"(mapigate_request_outcomes_total{outcome="backend_failed_mid_request"})") ==
+                 1;
+    })) << metrics_of(gw);
   }
   const auto rows = log_rows(logs.path());
   std::size_t before_head = 0;
@@ -404,6 +412,11 @@ TEST_P(OnePath, AClientEndingALongPollIsNotABackendFailureAndResponseBytesIsTheB
       return metrics_of(gw).find(R"(mapigate_requests_in_flight 0)") != std::string::npos;
     }));
     EXPECT_EQ(backend_field(gw, "mbx01", "ejected"), "false");
+    const auto m = metrics_of(gw);
+    EXPECT_EQ(sample(m, R"(mapigate_request_outcomes_total{outcome="client_disconnected"})"), 1);
+    EXPECT_EQ(sample(m, R"(mapigate_request_outcomes_total{outcome="completed"})"), 2);
+    EXPECT_EQ(
+        sample(m, R"(mapigate_request_outcomes_total{outcome="backend_failed_mid_response"})"), 0);
   }
   const auto rows = log_rows(logs.path());
   const auto* nw = row_of(rows, "NotificationWait");
@@ -414,6 +427,94 @@ TEST_P(OnePath, AClientEndingALongPollIsNotABackendFailureAndResponseBytesIsTheB
   const auto* ex = row_of(rows, "Execute");
   ASSERT_NE(ex, nullptr);
   EXPECT_EQ(ex->at("ResponseBytes"), std::to_string(execute_body));
+}
+
+// The request policy is one function for both codecs: the same request is refused the same way,
+// with the same status, X-ResponseCode, GenericErrors reason and outcome, whichever protocol
+// carried it; nothing reaches the backend.
+TEST_P(OnePath, ARefusalIsTheSameOnBothProtocols) {
+  recording_backend backend;
+  temp_dir logs;
+  struct refused {
+    std::string name, method, target, host;
+    header_list fields;
+    std::string body;
+    int status;
+    std::string code;  ///< X-ResponseCode, "" for none
+    std::string reason;
+  };
+  const std::vector<refused> cases = {
+      {"NoSuchVdir", "GET", "/owa/", internal_host, {}, "", 404, "", ""},
+      {"WrongHost", "POST", path, "evil.test", mapi_fields("Execute"), "x", 421, "", ""},
+      {"Expectation", "POST", path, internal_host,
+       [] {
+         auto f = mapi_fields("Execute");
+         f.emplace_back("Expect", "something-else");
+         return f;
+       }(),
+       "x", 200, "4", "unsupported expectation"},
+      {"TooLarge", "POST", path, internal_host, mapi_fields("Execute"), std::string(64, 'x'), 200,
+       "9", "request body larger than the limit"},
+  };
+  {
+    gateway gw({.backends = {{"mbx01", backend.port()}},
+                .limits = {{"mapi_body_bytes", "32"}},
+                .extra_yaml = "health:\n  active: false\n",
+                .logs_yaml = logs_yaml(logs),
+                .listener_alpn = "[h2, http/1.1]"});
+    for (const auto& c : cases) {
+      const auto a = send(gw, c.method, c.target, c.fields, c.body, c.host);
+      EXPECT_EQ(a.status, c.status) << c.name;
+      EXPECT_EQ(a.header("X-ResponseCode"), c.code) << c.name;
+    }
+    EXPECT_EQ(backend.connections().size(), 0u);
+    EXPECT_TRUE(eventually([&] {
+      return sample(metrics_of(gw), R"(mapigate_request_outcomes_total{outcome="refused"})") ==
+             double(cases.size());
+    })) << metrics_of(gw);
+  }
+  const auto rows = log_rows(logs.path());
+  for (const auto& c : cases) {
+    if (c.reason.empty()) continue;
+    bool found = false;
+    for (const auto& r : rows)
+      found = found || r.at("GenericErrors").find(c.reason) != std::string::npos;
+    EXPECT_TRUE(found) << c.name;
+  }
+}
+
+// Expect: 100-continue, on both protocols: the client is told to send its body (an interim 100),
+// and the request then goes to the backend whole, without the expectation.
+TEST_P(OnePath, AnExpectContinueRequestIsToldToSendItsBody) {
+  recording_backend backend;
+  gateway gw({.backends = {{"mbx01", backend.port()}},
+              .extra_yaml = "health:\n  active: false\n",
+              .listener_alpn = "[h2, http/1.1]"});
+  auto fields = mapi_fields("Execute");
+  fields.emplace_back("Expect", "100-continue");
+  const std::string body = "rops";
+  if (h2()) {
+    h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
+    const auto id = c.request("POST", path, internal_host, lower_names(fields), body, true);
+    ASSERT_TRUE(c.run_until([&] { return !c.get(id).interim.empty(); }));
+    EXPECT_EQ(c.get(id).interim.front(), 100);
+    c.release_body(id);
+    EXPECT_EQ(c.wait(id).status, 200);
+  } else {
+    auto c = gw.client();
+    std::string raw = "POST " + path + " HTTP/1.1\r\nHost: " + internal_host + "\r\n";
+    for (const auto& [n, v] : fields)
+      raw += n + ": " + v + "\r\n";
+    c.send(raw + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+    EXPECT_EQ(c.read_response().status, 100);
+    c.send(body);
+    EXPECT_EQ(c.read_response().status, 200);
+  }
+  ASSERT_TRUE(backend.wait_answered(1, 5s));
+  const auto seen = parse_requests(backend.connections().front().bytes);
+  ASSERT_EQ(seen.requests.size(), 1u);
+  EXPECT_EQ(seen.requests[0].body, body);
+  EXPECT_EQ(seen.requests[0].header("Expect"), "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, OnePath, ::testing::Bool(), protocol_name);

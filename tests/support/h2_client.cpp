@@ -160,9 +160,13 @@ h2_test_client::h2_test_client(std::uint16_t port, const std::string& sni,
         auto& r = impl::self(p).responses[f->hd.stream_id];
         std::string name(reinterpret_cast<const char*>(n), nl),
             value(reinterpret_cast<const char*>(v), vl);
-        if (name == ":status")
-          r.status = std::atoi(value.c_str());
-        else
+        if (name == ":status") {
+          const int status = std::atoi(value.c_str());
+          if (status >= 100 && status < 200)
+            r.interim.push_back(status);
+          else
+            r.status = status;
+        } else
           r.headers.emplace_back(std::move(name), std::move(value));
         return 0;
       });

@@ -19,7 +19,8 @@ namespace testing_support {
 class h2_test_client {
  public:
   struct response {
-    int status = 0;
+    int status = 0;            ///< the final response's
+    std::vector<int> interim;  ///< informational (1xx) responses before it, in order
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     std::vector<chunk_arrival> chunks;  ///< one per DATA frame
