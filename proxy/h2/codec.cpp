@@ -89,15 +89,32 @@ struct codec::callbacks {
     return 0;
   }
 
-  static ssize_t read_body(nghttp2_session*, std::int32_t stream, std::uint8_t* buf,
-                           std::size_t length, std::uint32_t* flags, nghttp2_data_source*,
-                           void* p) {
+  /// DATA without a copy of nghttp2's (NGHTTP2_DATA_FLAG_NO_COPY): nghttp2 asks how much is
+  /// ready, then send_data writes the frame into take_output()'s result itself.
+  static ssize_t read_body(nghttp2_session*, std::int32_t stream, std::uint8_t*, std::size_t length,
+                           std::uint32_t* flags, nghttp2_data_source*, void* p) {
     bool eof = false;
-    const auto n = self(p).ev_.read_body(stream, buf, length, eof);
+    const auto n = self(p).ev_.body_ready(stream, length, eof);
     // Nothing yet, however said: an empty DATA frame would be sent, and asked for again at once.
     if (n < 0 || (n == 0 && !eof)) return NGHTTP2_ERR_DEFERRED;
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
     return n;
+  }
+
+  /// The DATA frame body_ready announced: its 9-byte header, padding's length byte (mapigate
+  /// never pads; nghttp2 decides), the bytes themselves, the padding.
+  static int send_data(nghttp2_session*, nghttp2_frame* f, const std::uint8_t* framehd,
+                       std::size_t length, nghttp2_data_source*, void* p) {
+    auto& s = self(p);
+    if (!s.output_) return NGHTTP2_ERR_WOULDBLOCK;  // only while take_output() runs
+    auto& out = *s.output_;
+    out.append(reinterpret_cast<const char*>(framehd), 9);
+    const std::size_t pad = f->data.padlen;
+    if (pad > 0) out.push_back(static_cast<char>(pad - 1));
+    s.ev_.take_body(f->hd.stream_id, length, out);
+    if (pad > 1) out.append(pad - 1, '\0');
+    return 0;
   }
 };
 
@@ -110,6 +127,7 @@ codec::codec(events& ev, const settings& s) : ev_(ev), settings_(s) {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &callbacks::on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &callbacks::on_frame_send);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &callbacks::on_stream_close);
+  nghttp2_session_callbacks_set_send_data_callback(cbs, &callbacks::send_data);
   nghttp2_option* opt = nullptr;
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cbs);
@@ -160,6 +178,7 @@ bool codec::receive(std::span<const std::uint8_t> bytes) {
 
 std::string codec::take_output() {
   std::string out;
+  output_ = &out;
   for (;;) {
     const std::uint8_t* data = nullptr;
     const auto n = nghttp2_session_mem_send(s_, &data);
@@ -167,6 +186,7 @@ std::string codec::take_output() {
     out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
     if (out.size() >= 64 * 1024) break;  // one write at a time; the caller comes back
   }
+  output_ = nullptr;
   return out;
 }
 

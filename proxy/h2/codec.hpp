@@ -40,11 +40,14 @@ class events {
   /// reported once take_output() has handed it out). Not called for streams still open when the
   /// session ends on a connection error: their owner ends those itself.
   virtual void on_stream_close(std::int32_t stream, std::uint32_t error_code) = 0;
-  /// Response body source: copy up to `n` bytes to `out`; set `eof` after the last byte.
-  /// Return the number of bytes, or -1 (or 0 without eof) when nothing is available yet
-  /// (resume() later).
-  virtual std::ptrdiff_t read_body(std::int32_t stream, std::uint8_t* out, std::size_t n,
-                                   bool& eof) = 0;
+  /// Response body source, without a copy of its own: how many of the stream's next response
+  /// bytes (at most `n`) are ready to go, `eof` set when they are the last; -1 (or 0 without
+  /// eof) when none is yet (resume() later). Nothing is taken: take_body() follows.
+  virtual std::ptrdiff_t body_ready(std::int32_t stream, std::size_t n, bool& eof) = 0;
+  /// Appends the stream's next `n` response bytes, which body_ready() said are ready, to `out`
+  /// (the output take_output() returns: DATA goes there straight from the stream's buffer,
+  /// never through a buffer of nghttp2's).
+  virtual void take_body(std::int32_t stream, std::size_t n, std::string& out) = 0;
 };
 
 struct settings {
@@ -71,18 +74,18 @@ class codec {
 
   /// Processes received bytes. False on a connection error (send the output, then close).
   bool receive(std::span<const std::uint8_t> bytes);
-  /// Everything to send now (empty when nothing): frames, HPACK, DATA from read_body.
+  /// Everything to send now (empty when nothing): frames, HPACK, DATA from take_body.
   std::string take_output();
   /// Whether the session still wants to read / has something to write. Both false: close.
   bool want_read() const;
   bool want_write() const;
 
-  /// Response head; `has_body`: DATA will come from events::read_body.
+  /// Response head; `has_body`: DATA will come from events::body_ready / take_body.
   void submit_response(std::int32_t stream, int status, std::span<const field_view> headers,
                        bool has_body);
   /// An interim 100 (Continue) response: the client may send the body it held back for it.
   void submit_continue(std::int32_t stream);
-  /// read_body has more now.
+  /// body_ready has more now.
   void resume(std::int32_t stream);
   /// `n` request body bytes were passed on: the client may send that much more.
   void consume(std::int32_t stream, std::size_t n);
@@ -103,6 +106,7 @@ class codec {
   events& ev_;
   settings settings_;
   bool failed_ = false;
+  std::string* output_ = nullptr;  ///< take_output()'s result while it runs (DATA goes there)
   std::uint32_t error_sent_ = 0;
   /// Request header blocks being received (normally one at a time).
   struct pending_block {

@@ -116,7 +116,7 @@ class h2_conn final : public h2::events {
     st.wake.cancel();
     streams_.erase(it);
   }
-  std::ptrdiff_t read_body(std::int32_t id, std::uint8_t* out, std::size_t n, bool& eof) override {
+  std::ptrdiff_t body_ready(std::int32_t id, std::size_t n, bool& eof) override {
     auto* st = find(id);
     if (!st) {
       eof = true;
@@ -129,15 +129,22 @@ class h2_conn final : public h2::events {
       return 0;
     }
     const std::size_t take = std::min(avail, n);
-    std::memcpy(out, st->out.data() + st->out_off, take);
-    st->out_off += take;
+    eof = take == avail && st->out_end;
+    return static_cast<std::ptrdiff_t>(take);
+  }
+  void take_body(std::int32_t id, std::size_t n, std::string& out) override {
+    auto* st = find(id);
+    if (!st || st->out_pending() < n) {  // cannot happen: body_ready said so just before
+      out.append(n, '\0');               // keep the frame whole
+      return;
+    }
+    out.append(st->out, st->out_off, n);
+    st->out_off += n;
     if (st->out_off == st->out.size()) {
       st->out.clear();
       st->out_off = 0;
-      eof = st->out_end;
     }
     st->wake.cancel();  // room again below the high-water mark
-    return static_cast<std::ptrdiff_t>(take);
   }
 
  private:

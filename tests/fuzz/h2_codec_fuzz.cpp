@@ -23,11 +23,13 @@ class responder final : public proxy::h2::events {
   void on_data(std::int32_t id, std::string_view data) override { s->consume(id, data.size()); }
   void on_end_stream(std::int32_t) override {}
   void on_stream_close(std::int32_t, std::uint32_t) override {}
-  std::ptrdiff_t read_body(std::int32_t, std::uint8_t* out, std::size_t n, bool& eof) override {
+  std::ptrdiff_t body_ready(std::int32_t, std::size_t n, bool& eof) override {
     const std::size_t k = n < 5 ? n : 5;
-    std::memcpy(out, "hello", k);
     eof = true;
     return static_cast<std::ptrdiff_t>(k);
+  }
+  void take_body(std::int32_t, std::size_t n, std::string& out) override {
+    out.append(std::string_view("hello").substr(0, n));
   }
 };
 

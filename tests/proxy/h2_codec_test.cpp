@@ -1,7 +1,7 @@
 // Unit tests for the sans-I/O HTTP/2 server codec (proxy/h2/codec.hpp), driven in memory by
 // a client-side nghttp2 session: requests with and without bodies, response heads (names
-// lower-cased) and bodies from read_body (including deferral and resume), request-body flow
-// control with consume(), resets in both directions, the header-list limit, graceful GOAWAY,
+// lower-cased) and bodies from body_ready/take_body (including deferral and resume), request-body
+// flow control with consume(), resets in both directions, the header-list limit, graceful GOAWAY,
 // protocol errors (bad preface, PING on a stream), the rapid-reset limiter and the
 // CONTINUATION flood limit (the last two with hand-made frames or hand-timed client writes).
 #include "proxy/h2/codec.hpp"
@@ -64,9 +64,9 @@ class recorder final : public events {
   std::map<std::int32_t, std::vector<std::size_t>> chunks;  ///< on_data sizes per stream
   std::map<std::int32_t, std::uint32_t> closed;             ///< on_stream_close codes
   std::map<std::int32_t, int> read_calls;
-  bool zero_when_empty = false;  ///< read_body says "nothing yet" with 0 instead of -1
+  bool zero_when_empty = false;  ///< body_ready says "nothing yet" with 0 instead of -1
 
-  /// Makes `bytes` available to read_body for `stream`; `finished`: they are the last.
+  /// Makes `bytes` available to body_ready for `stream`; `finished`: they are the last.
   void supply(std::int32_t stream, std::string_view bytes, bool finished) {
     auto& src = sources_[stream];
     src.pending.append(bytes);
@@ -90,16 +90,18 @@ class recorder final : public events {
     log.push_back("close " + std::to_string(stream) + " " + std::to_string(error_code));
     closed[stream] = error_code;
   }
-  std::ptrdiff_t read_body(std::int32_t stream, std::uint8_t* out, std::size_t n,
-                           bool& eof) override {
+  std::ptrdiff_t body_ready(std::int32_t stream, std::size_t n, bool& eof) override {
     ++read_calls[stream];
     auto& src = sources_[stream];
     if (src.pending.empty() && !src.finished) return zero_when_empty ? 0 : -1;
     const std::size_t k = std::min(n, src.pending.size());
-    std::memcpy(out, src.pending.data(), k);
-    src.pending.erase(0, k);
-    eof = src.finished && src.pending.empty();
+    eof = src.finished && k == src.pending.size();
     return static_cast<std::ptrdiff_t>(k);
+  }
+  void take_body(std::int32_t stream, std::size_t n, std::string& out) override {
+    auto& src = sources_[stream];
+    out.append(src.pending, 0, n);
+    src.pending.erase(0, n);
   }
 
  private:
@@ -558,7 +560,7 @@ TEST(H2Session, ClientResetClosesTheStreamWithItsCode) {
   h.pump();
   EXPECT_EQ(h.rec.closed, (std::map<std::int32_t, std::uint32_t>{{get, NGHTTP2_INTERNAL_ERROR}}));
 
-  // A response submitted after the reset goes nowhere; read_body is never asked.
+  // A response submitted after the reset goes nowhere; body_ready is never asked.
   h.rec.supply(get, "late", true);
   h.server.submit_response(get, 200, {}, true);
   h.pump();
