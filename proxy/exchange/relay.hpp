@@ -7,10 +7,10 @@
 //
 // The Client seam, as run_exchange uses it (one object per exchange, moved into its frame):
 //   // the request, towards one backend connection
-//   template <class BackendStream> awaitable<error_code> send(BackendStream& backend_stream,
-//   std::size_t& sent);
-//       Head and body to `backend_stream`; `sent` counts the bytes written. On failure failure()
-//       says whether the client's side failed (then nothing is retried).
+//   template <class BackendStream>
+//   awaitable<error_code> send(BackendStream& backend_stream, std::size_t& sent);
+//       Head and body to `backend_stream`; `sent` counts the bytes written. After a failure,
+//       gone() says whether the client's side failed (then nothing is retried).
 //   void release_request();        // the request went whole: its fields' memory may go
 //   field_allocator fields();      // where the response's fields go when not held
 //   // the response, towards the client
@@ -27,7 +27,7 @@
 //   awaitable<bool> flush(bool last);           // out with what was framed; false: gone
 //   void abort_response();                      // the body broke off: the client must learn it
 //   bool keep_alive() const;                    // the connection may carry another request
-//   awaitable<request_end> reply(http::response<http::string_body> res);  // a local answer
+//   awaitable<request_end> reply(boxed_reply res);  // a local answer, before head() only
 //   static constexpr bool can_bind;             // connection-bound auth can live here (H1)
 #pragma once
 
@@ -48,10 +48,6 @@
 #include "proxy/request/wire.hpp"
 #include "proxy/upstream/response_head.hpp"
 #include "routing/mapi_codes.hpp"
-
-namespace metrics {
-class handles;
-}
 
 namespace proxy {
 
@@ -146,18 +142,19 @@ bool note_response_head(request_ctx& rq, std::size_t b, const upstream_parser& p
 /// so a response streamed for minutes (a long-poll's PENDINGs) holds none of them meanwhile.
 /// Each backend read is framed and flushed at once: a PENDING must not wait for more. Between
 /// reads nothing is held but the parser (the read is written out in this frame: a long-poll
-/// waits here for minutes).
+/// waits here for minutes). `head_request`: the request was HEAD (its response has no body).
 template <class Client, class BackendStream>
 awaitable<response_result> relay_response(request_ctx& rq, Client& client,
                                           BackendStream& backend_stream, upstream_conn& upstream,
-                                          field_allocator fields, bool drop_fields) {
+                                          field_allocator fields, bool drop_fields,
+                                          bool head_request) {
   auto& conn = rq.conn;
   const auto& t = conn.rt->cfg->timeouts;
   const auto sent_at = request_trace::clock::now();
   response_result out;
   std::optional<upstream_parser> parser;
   const auto head_ec = co_await read_final_head(backend_stream, upstream, parser, t.upstream_idle,
-                                                conn.worker.spares, fields);
+                                                conn.worker.spares, fields, head_request);
   if (const auto& ec = head_ec) {
     if (client.gone()) {
       out.gone = true;
@@ -256,7 +253,9 @@ awaitable<response_result> relay_response(request_ctx& rq, Client& client,
     }
   }
   out.completed = true;
-  out.upstream_ok = upstream_keep_alive && parser->is_done();
+  // Bytes after a complete response (a body sent after a HEAD response, anything unasked) would
+  // be read as the start of the next client's response: such a connection is not reused.
+  out.upstream_ok = upstream_keep_alive && parser->is_done() && upstream.buffer.size() == 0;
   co_return out;
 }
 
@@ -336,7 +335,8 @@ awaitable<request_end> run_exchange(request_ctx& rq, Client client, const reques
   client.watch(*upstream, held);
   const auto r = co_await std::visit(
       [&](auto& backend_stream) {
-        return relay_response(rq, client, backend_stream, *upstream, fields, held);
+        return relay_response(rq, client, backend_stream, *upstream, fields, held,
+                              plan.head_request);
       },
       upstream->stream);
   client.unwatch();

@@ -155,6 +155,7 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
   plan.send_continue = send_continue;
   plan.binds_connection = binds;
   plan.keep_alive = in.keep_alive;
+  plan.head_request = in.head_method;
   return plan;
 }
 

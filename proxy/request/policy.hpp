@@ -47,7 +47,8 @@ struct request_plan {
   /// step::forward: the request carries NTLM/Negotiate credentials, which authenticate the
   /// connection they travel on: its backend connection must be this client's alone.
   bool binds_connection = false;
-  bool keep_alive = true;  ///< step::forward: the client connection may carry another request
+  bool keep_alive = true;     ///< step::forward: the client connection may carry another request
+  bool head_request = false;  ///< step::forward: HEAD, whose response has no body
 };
 
 /// Decides what happens to request `req` (its head parsed; its body, if any, not yet read) and

@@ -26,12 +26,13 @@ using upstream_response = upstream_parser::value_type;  ///< a backend's respons
 /// reports them: end_of_stream when the backend closed before sending a byte, partial_message
 /// when it closed in the middle of a head. Call it once the request is sent: the answer cannot
 /// have arrived yet, so it first waits for the socket instead of trying a read that would find
-/// nothing (one system call per request fewer).
+/// nothing (one system call per request fewer). `head_request`: the request was HEAD, so the
+/// response ends with its head (RFC 9110 §9.3.2), whatever Content-Length it names.
 template <class BackendStream>
 awaitable<error_code> read_final_head(BackendStream& backend_stream, upstream_conn& upstream,
                                       std::optional<upstream_parser>& parser,
                                       std::chrono::milliseconds idle, spare_buffers& spares,
-                                      field_allocator fields) {
+                                      field_allocator fields, bool head_request) {
   if (upstream.buffer.size() == 0 && !backend_stream.holds_unread()) {
     arm_deadline(backend_stream, idle);
     give_spare(spares, upstream.buffer);
@@ -44,6 +45,7 @@ awaitable<error_code> read_final_head(BackendStream& backend_stream, upstream_co
     else
       parser.emplace();
     parser->header_limit(upstream_header_limit);
+    parser->skip(head_request);  // a response to HEAD has no body, whatever its fields say
     parser->body_limit(boost::none);
     arm_deadline(backend_stream, idle);
     while (!parser->is_header_done()) {

@@ -517,6 +517,37 @@ TEST_P(OnePath, AnExpectContinueRequestIsToldToSendItsBody) {
   EXPECT_EQ(seen.requests[0].header("Expect"), "");
 }
 
+// A HEAD on the MAPI vdirs (forwarded, as GET is): the answer ends with its head, on both
+// protocols, whatever Content-Length it names. A backend that sends a body anyway (this one
+// answers every request with "ok") leaves bytes after the response: its connection is not used
+// again, so they can never be read as the start of another client's response.
+TEST_P(OnePath, AHeadResponseEndsWithItsHeadAndStrayBytesRetireTheConnection) {
+  recording_backend backend;
+  gateway gw({.backends = {{"mbx01", backend.port()}},
+              .extra_yaml = "health:\n  active: false\n",
+              .listener_alpn = "[h2, http/1.1]"});
+  if (h2()) {
+    h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
+    const auto& head = c.wait(c.request("HEAD", path, internal_host));
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.body, "");
+    EXPECT_EQ(c.wait(c.request("GET", path, internal_host)).body, "ok");
+  } else {
+    auto c = gw.client();
+    c.send("HEAD " + path + " HTTP/1.1\r\nHost: " + internal_host + "\r\n\r\n");
+    const auto head = c.read_response_to_head();
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.header("Content-Length"), "2");
+    // The next response on this connection is the GET's, not the stray "ok".
+    c.send("GET " + path + " HTTP/1.1\r\nHost: " + internal_host + "\r\n\r\n");
+    const auto get = c.read_response();
+    EXPECT_EQ(get.status, 200);
+    EXPECT_EQ(get.body, "ok");
+  }
+  // Two backend connections: the first, with "ok" left unread after the HEAD's answer, retired.
+  EXPECT_EQ(backend.connections().size(), 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Protocols, OnePath, ::testing::Bool(), protocol_name);
 
 // Defect: a keep-alive connection idle across a reload served its next request with the old
