@@ -1,6 +1,6 @@
 // The byte streams of client and backend connections: TCP with a deadline that costs nothing
 // per operation, and TLS driven by OpenSSL directly on the non-blocking socket. Included through
-// proxy/net.hpp only.
+// proxy/io/net.hpp only.
 //
 // Why not beast::tcp_stream and asio::ssl::stream: the first starts and cancels a timer wait
 // around every read and write; the second copies every byte through a BIO pair and holds four

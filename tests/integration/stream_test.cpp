@@ -1,4 +1,4 @@
-// proxy/stream: the deadline kept per connection, the non-blocking reads that hold no buffer,
+// proxy/io/stream: the deadline kept per connection, the non-blocking reads that hold no buffer,
 // and TLS run by OpenSSL on the socket, through real sockets on 127.0.0.1.
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // The request-head scanner as first written, one byte at a time: the reference the fast
-// scanner (proxy/h1_head.cpp) must agree with, byte for byte, in its result, length and reason.
+// scanner (proxy/h1/head_scan.cpp) must agree with, byte for byte, in its result, length and reason.
 // Used by the differential unit test and the fuzz target.
 #pragma once
 
