@@ -182,6 +182,30 @@ admin_response server::impl::handle_admin(const admin_request& r) {
   return text(404, "not found\n");
 }
 
+namespace {
+
+/// Fails (throws) when another process already listens on `at`. The workers share a listening
+/// address through SO_REUSEPORT, which would also let a second mapigate (same user) join it and
+/// silently take a share of the connections; a socket without SO_REUSEPORT cannot bind where
+/// anyone listens, so one is bound and closed first, as nginx and HAProxy fail on a taken
+/// address. (SO_REUSEADDR: a connection of an earlier run in TIME_WAIT does not count.) Port 0
+/// is never taken.
+void refuse_if_taken(const std::string& listener, const tcp::endpoint& at) {
+  if (at.port() == 0) return;
+  net::io_context ioc;
+  tcp::acceptor probe(ioc);
+  error_code ec;
+  probe.open(at.protocol(), ec);
+  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(at, ec);
+  if (ec == net::error::address_in_use)
+    throw std::runtime_error("listener " + listener + " on " + at.address().to_string() + ":" +
+                             std::to_string(at.port()) +
+                             ": address already in use (another process listens there)");
+}
+
+}  // namespace
+
 server::server(config::snapshot_ptr cfg) : impl_(std::make_unique<impl>()) {
   impl_->rt = std::make_shared<const runtime>(std::move(cfg), impl_->registry);
   const auto& c = *impl_->rt->cfg;
@@ -194,6 +218,7 @@ server::server(config::snapshot_ptr cfg) : impl_(std::make_unique<impl>()) {
   for (std::size_t l = 0; l < c.listeners.size(); ++l) {
     const auto& at = c.listeners[l].address;
     tcp::endpoint ep(net::ip::make_address(at.host), at.port);
+    refuse_if_taken(c.listeners[l].name, ep);
     // The first worker resolves port 0 to an ephemeral port; the others join it there.
     for (auto& w : impl_->workers)
       ep.port(w->listen(l, ep));

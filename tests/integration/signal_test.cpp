@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include "tests/support/child_process.hpp"
 #include "tests/support/gateway.hpp"
 #include "tools/sim/mapi_sim.hpp"
@@ -43,6 +46,45 @@ TEST(Signal, SigtermDrainsTheRequestInFlightAndExitsZero) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("DONE\r\n"), std::string::npos);
   EXPECT_EQ(proc.wait_exit(5s), 0);
+}
+
+// SO_REUSEPORT lets mapigate's workers share a listening address; it must not let a second
+// mapigate started on the same address take a share of the connections unnoticed.
+TEST(Listen, ASecondInstanceOnATakenAddressFailsToStart) {
+  sim::options o;
+  o.name = "mbx01";
+  sim::server mbx(o);
+  mbx.start();
+  std::uint16_t port = 0;
+  {  // a free port, named in the config (port 0 would give each instance its own)
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor a(
+        ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    port = a.local_endpoint().port();
+  }
+  temp_dir dir;
+  const auto file = dir.file("mapigate.yaml");
+  auto yaml = gateway_yaml({.backends = {{"mbx01", mbx.port()}}});
+  const std::string any = "address: 127.0.0.1:0\n";
+  yaml.replace(yaml.find(any), any.size(), "address: 127.0.0.1:" + std::to_string(port) + "\n");
+  write_file(file, yaml);
+  child_process first(file);
+  ASSERT_FALSE(first
+                   .wait_for_line(
+                       std::regex("listener front on 127\\.0\\.0\\.1:" + std::to_string(port)), 10s)
+                   .empty());
+  child_process second(file);
+  EXPECT_FALSE(second.wait_for_line(std::regex("address already in use"), 10s).empty());
+  EXPECT_EQ(second.wait_exit(5s), 1);
+  // The first still takes every connection.
+  for (int i = 0; i < 4; ++i) {
+    auto c = test_client::tls(port, internal_host, test_pki::instance().ca_file());
+    c.send("GET /mapi/healthcheck.htm HTTP/1.1\r\nHost: " + std::string(internal_host) +
+           "\r\n\r\n");
+    EXPECT_EQ(c.read_response().status, 200);
+  }
+  ASSERT_EQ(::kill(first.pid(), SIGTERM), 0);
+  EXPECT_EQ(first.wait_exit(10s), 0);
 }
 
 }  // namespace
