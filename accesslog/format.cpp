@@ -97,15 +97,25 @@ consteval std::size_t col(std::string_view name) {
 
 // Appends `v` with ',' and control characters as ' ', '"' as '\''; `extra` chars also as ' '.
 void append_clean(std::string& out, std::string_view v, std::string_view extra = {}) {
-  for (const char ch : v) {
-    if (ch == ',' || routing::ascii_control(ch) || extra.find(ch) != std::string_view::npos) {
-      out.push_back(' ');
-    } else if (ch == '"') {
-      out.push_back('\'');
-    } else {
-      out.push_back(ch);
-    }
+  for (const char ch : v)
+    out.push_back(routing::ascii_control(ch) || extra.find(ch) != std::string_view::npos ? ' '
+                                                                                         : ch);
+}
+
+/// Appends `v` as one CSV field (RFC 4180): quoted, with '"' doubled, when it holds ',' or '"';
+/// as it is otherwise. `v` holds no CR or LF (clean() turned them into spaces), so a field can
+/// never end a line.
+void append_field(std::string& out, std::string_view v) {
+  if (v.find_first_of(",\"") == std::string_view::npos) {
+    out.append(v);
+    return;
   }
+  out.push_back('"');
+  for (const char ch : v) {
+    if (ch == '"') out.push_back('"');
+    out.push_back(ch);
+  }
+  out.push_back('"');
 }
 
 std::string clean(std::string_view v, std::string_view extra = {}) {
@@ -189,15 +199,22 @@ std::string version_string(const version_numbers& v) {
 
 std::string header_block(std::chrono::system_clock::time_point file_opened,
                          std::string_view version) {
-  std::string out = "#Software: mapigate\r\n#Version: ";
+  const auto append_names = [](std::string& out) {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (i != 0) out.push_back(',');
+      out.append(names[i]);
+    }
+  };
+  // The bare header line first, as Exchange writes it: Windows PowerShell 5.1's Import-Csv
+  // takes the first line as the header and does not skip '#' lines.
+  std::string out;
+  append_names(out);
+  out += "\r\n#Software: mapigate\r\n#Version: ";
   append_clean(out, version);
   out += "\r\n#Log-type: HttpProxy Logs\r\n#Date: ";
   out += iso_utc(file_opened);
   out += "\r\n#Fields: ";
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i != 0) out.push_back(',');
-    out.append(names[i]);
-  }
+  append_names(out);
   out += "\r\n";
   return out;
 }
@@ -245,12 +262,12 @@ std::string format_line(const record& r, const version_numbers& v) {
 
   std::size_t size = field_count + 2;
   for (const auto& s : f)
-    size += s.size();
+    size += s.size() + 2;
   std::string out;
   out.reserve(size);
   for (std::size_t i = 0; i < field_count; ++i) {
     if (i != 0) out.push_back(',');
-    out += f[i];
+    append_field(out, f[i]);
   }
   out += "\r\n";
   return out;

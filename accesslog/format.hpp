@@ -1,11 +1,11 @@
 // Pure formatting of Exchange-style HttpProxy log files: column names, header block, one line.
 //
-// Exchange does not quote CSV values; it sanitises them. format_line does the same: in every
-// value ',' and control characters (CR, LF, TAB, ..., DEL) become ' ', and '"' becomes '\'' so
-// that Import-Csv never enters quoted-field mode (a value starting with '"' would otherwise
-// swallow the following lines). GenericInfo keys/values and ClientRequestId parts additionally
-// turn ';' (and '=' in GenericInfo) into ' '. A line therefore always has exactly 74 fields and
-// exactly one CRLF, whatever the client sent. All functions are thread-safe.
+// Every value is one RFC 4180 CSV field: quoted, with '"' doubled, when it holds ',' or '"'
+// (Import-Csv and Log Parser read quoted fields); control characters (CR, LF, TAB, ..., DEL)
+// become ' ', so no value can end a line. GenericInfo keys/values and ClientRequestId parts
+// additionally turn ';' (and '=' in GenericInfo) into ' ', their own separators. A line
+// therefore always reads as exactly 74 fields and ends at its one CRLF, whatever the client
+// sent. All functions are thread-safe.
 #pragma once
 
 #include <array>
@@ -35,14 +35,16 @@ std::string hour_stamp(std::chrono::system_clock::time_point t);
 /// "15.01.2375.007" layout: major 2 digits, minor 2, build 4, revision 3 (zero-padded).
 std::string version_string(const version_numbers& v);
 
-/// The 5 header lines (#Software, #Version, #Log-type, #Date, #Fields), each CRLF-terminated.
+/// The 6 header lines, each CRLF-terminated: the bare CSV header (the 74 names, as Exchange
+/// writes it first, for Windows PowerShell 5.1's Import-Csv), then #Software, #Version,
+/// #Log-type, #Date, #Fields.
 std::string header_block(std::chrono::system_clock::time_point file_opened,
                          std::string_view version);
 
 /// `#Dropped: <n> records` CRLF: written before the next record after the queue overflowed.
 std::string dropped_line(std::uint64_t n);
 
-/// One CSV line: exactly 74 fields (73 commas), CRLF-terminated, values sanitised.
+/// One CSV line: exactly 74 RFC 4180 fields, CRLF-terminated, values sanitised.
 std::string format_line(const record& r, const version_numbers& v);
 
 /// The Protocol column (and log folder) for a request path, by its first segment as Exchange's

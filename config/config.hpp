@@ -120,6 +120,9 @@ struct health_check {
 
 struct backend {
   std::string name;  ///< the id tests, logs and affinity tokens use; never an address
+  /// The host name the HttpProxy log's TargetServer column shows (Exchange logs the mailbox
+  /// server's FQDN there); empty: `name`.
+  std::string fqdn;
   endpoint address;
   std::optional<backend_tls> tls;  ///< absent: plain HTTP to the backend
   std::uint32_t weight = 100;      ///< rendezvous-hash weight, 1..10000

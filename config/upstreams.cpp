@@ -44,6 +44,18 @@ std::optional<std::size_t> resolve(reader& r, const value_ref& v, const char* wh
   return it->second;
 }
 
+/// A backend's fqdn: a DNS host name (what TargetServer shows), nothing a log reader could
+/// mistake for another column.
+std::string read_fqdn(reader& r, const value_ref& v) {
+  const auto s = read_string(r, v, true);
+  if (!s) return {};
+  if (!valid_host_name(*s)) {
+    r.error(v.at, v.path, "invalid host name " + quote(*s) + " (a DNS name, e.g. mbx01.corp.test)");
+    return {};
+  }
+  return *s;
+}
+
 std::optional<backend_tls> load_backend_tls(reader& r, const value_ref& v) {
   fields f(r, v, {"ca", "sni", "verify"});
   if (!f.valid()) return std::nullopt;
@@ -104,10 +116,11 @@ void load_backends(reader& r, const fields& root, snapshot& s, name_table& backe
   // Every entry keeps its position, valid or not, so indexes match "backends[i]".
   for (const auto& item : elements(*list)) {
     backend b;
-    fields f(r, item, {"name", "address", "weight", "tls", "state", "health_check"});
+    fields f(r, item, {"name", "fqdn", "address", "weight", "tls", "state", "health_check"});
     if (auto v = f.require("name")) {
       b.name = read_name(r, *v, "backend", list->path, backends, s.backends.size()).value_or("");
     }
+    if (auto v = f.find("fqdn")) b.fqdn = read_fqdn(r, *v);
     if (auto v = f.require("address")) b.address = read_endpoint(r, *v, 1).value_or(endpoint{});
     if (auto v = f.find("weight")) {
       b.weight = static_cast<std::uint32_t>(read_uint(r, *v, 1, 10'000).value_or(100));

@@ -32,7 +32,7 @@ bool note_response_head(request_ctx& rq, std::size_t b, const upstream_parser& p
   const auto& res = parser.get();
   const unsigned code = res.result_int();
   trace.rec.backend_status = int(code);
-  trace.rec.is_authenticated = code != 401;
+  accept_credentials(trace, int(code), rq.conn);
   trace.rec.time_to_first_byte = request_trace::since(sent_at, head_at);
   rt.metrics->first_byte(b, std::chrono::duration<double>(head_at - sent_at).count());
   if (code >= 500)

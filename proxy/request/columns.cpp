@@ -63,16 +63,27 @@ void describe_request(request_trace& t, const http::request<http::buffer_body, r
     std::string type = scheme ? std::string(log_scheme_name(*scheme)) : std::string();
     auto user = routing::authenticated_user(*facts.authorization);
     if (scheme && routing::binds_connection(*scheme)) {
+      // A new handshake on this connection: nobody is authenticated on it until a backend
+      // accepts its type 3 (accept_credentials).
       conn.auth_type = type;
-      // A type 1 message starts a new handshake: nobody is authenticated until the type 3.
-      conn.user = user.value_or(std::string());
+      conn.user.clear();
+      t.claim_binds_connection = true;
     }
     r.authentication_type = std::move(type);
-    r.authenticated_user = user.value_or(conn.auth_type == r.authentication_type ? conn.user : "");
+    t.claimed_user = user.value_or(std::string());
   } else if (conn.auth_bound) {
     r.authentication_type = conn.auth_type;
-    r.authenticated_user = conn.user;
+    t.claimed_user = conn.user;  // accepted on this connection before
   }
+}
+
+void accept_credentials(request_trace& t, int backend_status, conn_ctx& conn) {
+  const bool accepted = backend_status != 401;
+  if (accepted) {
+    t.rec.authenticated_user = t.claimed_user;
+    if (t.claim_binds_connection) conn.user = t.claimed_user;
+  }
+  t.rec.is_authenticated = accepted && !t.claimed_user.empty();
 }
 
 /// What routing decided, in the trace's columns and labels.
@@ -103,7 +114,7 @@ void record_backend(request_ctx& rq, std::size_t b) {
   const auto& backends = rq.conn.rt->cfg->backends;
   t.backend = b;
   t.rec.proxy_action = "Proxy";
-  t.rec.target_server = backends[b].name;
+  t.rec.target_server = backends[b].fqdn.empty() ? backends[b].name : backends[b].fqdn;
   t.rec.routing_hint = b == d.affinity_backend                            ? "token"
                        : d.source == routing::route_source::default_route ? "hash"
                                                                           : "explicit";

@@ -24,6 +24,14 @@ std::string_view log_scheme_name(config::auth_scheme s);
 void describe_request(request_trace& t, const request_message& req, const request_facts& facts,
                       conn_ctx& conn);
 
+/// AuthenticatedUser and IsAuthenticated, once the backend answered `backend_status`: the user
+/// the request's credentials name (or the one its connection authenticated as) only when the
+/// backend accepted them (anything but 401), so a wrong password or a made-up user name is never
+/// logged as the user; IsAuthenticated only with such an identity (an anonymous request the
+/// backend served is not authenticated). An accepted NTLM/Negotiate type 3 makes its user the
+/// connection's. Local answers never call this: no backend accepted anything.
+void accept_credentials(request_trace& t, int backend_status, conn_ctx& conn);
+
 /// What routing decided, in the trace's columns and metric labels.
 void describe_decision(request_trace& t, const routing::decision& d, std::string_view type,
                        request_trace::clock::time_point routed);

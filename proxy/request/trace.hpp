@@ -37,6 +37,10 @@ struct request_trace {
   std::optional<std::size_t> backend;  ///< the backend that answered
   std::optional<int> mapi_code;        ///< X-ResponseCode sent to the client
   bool responded = false;              ///< a response head went out (rec.http_status is set)
+  /// The user the request's credentials name (or its connection authenticated as), logged as
+  /// AuthenticatedUser only once a backend accepts them (accept_credentials).
+  std::string claimed_user;
+  bool claim_binds_connection = false;  ///< NTLM/Negotiate: accepted, it is the connection's user
   /// How the request ended (set through end_request, proxy/request/outcome.hpp).
   metrics::request_outcome outcome = metrics::request_outcome::completed;
 

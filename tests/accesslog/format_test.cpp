@@ -36,15 +36,7 @@ constexpr std::string_view exchange_fields =
     "DatabaseGuid,UserADObjectGuid,PartitionEndpointLookupLatency,RoutingStatus";
 
 std::vector<std::string> split(std::string_view line) {
-  std::vector<std::string> out(1);
-  for (const char c : line) {
-    if (c == ',') {
-      out.emplace_back();
-    } else {
-      out.back().push_back(c);
-    }
-  }
-  return out;
+  return testing_support::csv_fields(line);
 }
 
 // The fields of a line produced by format_line, which must end in exactly one CRLF.
@@ -68,8 +60,10 @@ TEST(Format, FieldNamesAreExchangesInOrder) {
   EXPECT_EQ(field_index("BackendStatus"), field_count);  // Exchange spells it BackEndStatus
 }
 
-TEST(Format, HeaderBlockIsExactlyFiveCrlfLines) {
-  const std::string expected = std::string(
+TEST(Format, HeaderBlockIsTheBareHeaderThenFiveCrlfLines) {
+  const std::string expected = std::string(exchange_fields) +
+                               std::string(
+                                   "\r\n"
                                    "#Software: mapigate\r\n"
                                    "#Version: 00.01.0000.000\r\n"
                                    "#Log-type: HttpProxy Logs\r\n"
@@ -163,39 +157,44 @@ TEST(Format, UnknownValuesLeaveColumnsEmpty) {
 TEST(Format, HostileValuesCannotForgeColumnsOrLines) {
   auto r = mapi_execute();
   r.user_agent = "evil,\"x\"\r\n2026-01-01T00:00:00.000Z,forged";
-  r.authenticated_user = "\"CONTOSO\\mallory";  // would open an Import-Csv quoted field
+  r.authenticated_user = "\"CONTOSO\\mallory";  // opens a quoted field unless quoted itself
   r.url_query = "?a=1,2\tb\x7f\x01";
   r.generic_errors = "e1,e2\ne3";
   r.x_client_info = "ci;RT:Execute";
   const auto line = format_line(r, {});
-  EXPECT_EQ(std::count(line.begin(), line.end(), ','), 73);
   EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
   EXPECT_EQ(std::count(line.begin(), line.end(), '\r'), 1);
-  EXPECT_EQ(line.find('"'), std::string::npos);
   for (const char c : line.substr(0, line.size() - 2)) {
     EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << int(c);
   }
+  // RFC 4180: commas and quotes kept, in quoted fields; line breaks and controls are spaces.
   const auto f = fields_of(line);
   ASSERT_EQ(f.size(), 74u);
-  EXPECT_EQ(f[field_index("UserAgent")], "evil 'x'  2026-01-01T00:00:00.000Z forged");
-  EXPECT_EQ(f[field_index("AuthenticatedUser")], "'CONTOSO\\mallory");
-  EXPECT_EQ(f[field_index("UrlQuery")], "?a=1 2 b  ");
-  EXPECT_EQ(f[field_index("GenericErrors")], "e1 e2 e3");
+  EXPECT_EQ(f[field_index("UserAgent")], "evil,\"x\"  2026-01-01T00:00:00.000Z,forged");
+  EXPECT_EQ(f[field_index("AuthenticatedUser")], "\"CONTOSO\\mallory");
+  EXPECT_EQ(f[field_index("UrlQuery")], "?a=1,2 b  ");
+  EXPECT_EQ(f[field_index("GenericErrors")], "e1,e2 e3");
   EXPECT_EQ(f[field_index("ClientRequestId")],
             "R:{1b7dabb2-1111-2222-3333-444455556666}:2;RT:Execute;CI:ci RT:Execute");
+  EXPECT_NE(line.find("\"\"\"CONTOSO\\mallory\""), std::string::npos) << line;
 
-  // Two such lines read back as two rows of 74 fields by an Import-Csv-like reader.
+  // Two such lines read back as two rows of 74 fields, the way PowerShell 7 and Windows
+  // PowerShell 5.1 read a file.
   const auto text = header_block(test_time(), "v") + line + line;
   const auto csv = accesslog_test::read_csv(text);
   ASSERT_EQ(csv.rows.size(), 2u);
   EXPECT_EQ(csv.widths, (std::vector<std::size_t>{74, 74}));
-  EXPECT_EQ(csv.rows[1].at("AuthenticatedUser"), "'CONTOSO\\mallory");
+  EXPECT_EQ(csv.rows[1].at("AuthenticatedUser"), "\"CONTOSO\\mallory");
+  const auto ps51 = testing_support::read_csv_as_windows_powershell(text);
+  ASSERT_EQ(ps51.rows.size(), 2u + 5u);  // the five '#' lines are rows there
+  EXPECT_EQ(ps51.columns.size(), 74u);
+  EXPECT_EQ(ps51.rows.back().at("UserAgent"), "evil,\"x\"  2026-01-01T00:00:00.000Z,forged");
 }
 
 TEST(Format, GenericInfoKeysAndValuesSanitised) {
   record r;
   r.generic_info = {{"k;=,", "v=1;x,\r\n"}, {"Plain", "ok"}, {"", ""}};
-  EXPECT_EQ(fields_of(format_line(r, {}))[field_index("GenericInfo")], "k   =v 1 x   ;Plain=ok;=;");
+  EXPECT_EQ(fields_of(format_line(r, {}))[field_index("GenericInfo")], "k  ,=v 1 x,  ;Plain=ok;=;");
 }
 
 TEST(Format, NewRequestIdIsRandomLowercaseGuid) {

@@ -107,7 +107,7 @@ TEST(HttpProxyLog, FindFrontEndActivityFilterFindsExactlyTheSlowExecutesOfOneUse
   }
 
   const auto folder = logs.path() / "HttpProxy" / "Mapi";
-  std::vector<std::map<std::string, std::string>> rows;
+  std::vector<std::map<std::string, std::string>> rows, rows_ps51;
   std::size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {
     ++files;
@@ -115,33 +115,46 @@ TEST(HttpProxyLog, FindFrontEndActivityFilterFindsExactlyTheSlowExecutesOfOneUse
     EXPECT_TRUE(std::regex_match(name, std::regex(R"(HttpProxy_\d{10}-\d+\.LOG)"))) << name;
     const auto text = read_text(entry.path());
     const auto lines = crlf_lines(text);
-    ASSERT_GE(lines.size(), 5u);
-    EXPECT_TRUE(lines[0].starts_with("#Software: ")) << lines[0];
-    EXPECT_TRUE(lines[1].starts_with("#Version: ")) << lines[1];
-    EXPECT_EQ(lines[2], "#Log-type: HttpProxy Logs");
+    ASSERT_GE(lines.size(), 6u);
+    // The bare header first, as Exchange writes it; then the '#' lines.
+    EXPECT_TRUE(lines[0].starts_with("DateTime,RequestId,MajorVersion,")) << lines[0];
+    EXPECT_TRUE(lines[1].starts_with("#Software: ")) << lines[1];
+    EXPECT_TRUE(lines[2].starts_with("#Version: ")) << lines[2];
+    EXPECT_EQ(lines[3], "#Log-type: HttpProxy Logs");
     EXPECT_TRUE(
-        std::regex_match(lines[3], std::regex(R"(#Date: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
-        << lines[3];
-    EXPECT_TRUE(lines[4].starts_with("#Fields: DateTime,RequestId,")) << lines[4];
+        std::regex_match(lines[4], std::regex(R"(#Date: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+        << lines[4];
+    EXPECT_EQ(lines[5], "#Fields: " + lines[0]);
     const auto csv = read_csv(text);
     EXPECT_EQ(csv.columns.size(), 74u);
     for (const auto w : csv.widths)
       EXPECT_EQ(w, 74u);
     rows.insert(rows.end(), csv.rows.begin(), csv.rows.end());
+    // Windows PowerShell 5.1 (first line the header, '#' lines kept as rows) sees the same
+    // columns; its '#' rows are filtered out by any filter on the columns below.
+    const auto ps51 = read_csv_as_windows_powershell(text);
+    EXPECT_EQ(ps51.columns, csv.columns);
+    rows_ps51.insert(rows_ps51.end(), ps51.rows.begin(), ps51.rows.end());
   }
   EXPECT_GE(files, 1u);
   ASSERT_EQ(rows.size(), requests);
 
   // FindFrontEndActivity's filter: ClientRequestId contains RT:Execute, the user ends in
   // \alice, TotalRequestTime above a threshold.
-  std::vector<std::map<std::string, std::string>> hits;
-  for (const auto& r : rows) {
-    const auto& user = r.at("AuthenticatedUser");
-    if (r.at("ClientRequestId").find("RT:Execute") != std::string::npos &&
-        user.ends_with("\\alice") && std::stoi(r.at("TotalRequestTime")) > 250)
-      hits.push_back(r);
-  }
+  const auto find_front_end_activity = [](const auto& all) {
+    std::vector<std::map<std::string, std::string>> hits;
+    for (const auto& r : all) {
+      const auto& user = r.at("AuthenticatedUser");
+      if (r.at("ClientRequestId").find("RT:Execute") != std::string::npos &&
+          user.ends_with("\\alice") && std::atoi(r.at("TotalRequestTime").c_str()) > 250)
+        hits.push_back(r);
+    }
+    return hits;
+  };
+  const auto hits = find_front_end_activity(rows);
   ASSERT_EQ(hits.size(), 2u);
+  // The same filter, on the rows as Windows PowerShell 5.1 reads the files, finds the same.
+  EXPECT_EQ(find_front_end_activity(rows_ps51), hits);
   for (const auto& h : hits) {
     EXPECT_EQ(h.at("TargetServer"), "slow");
     EXPECT_EQ(h.at("Protocol"), "Mapi");

@@ -548,6 +548,47 @@ TEST_P(OnePath, AHeadResponseEndsWithItsHeadAndStrayBytesRetireTheConnection) {
   EXPECT_EQ(backend.connections().size(), 2u);
 }
 
+// AuthenticatedUser is the user only once the backend accepted the credentials: a wrong password
+// (the backend's 401) or an anonymous request leaves it empty and IsAuthenticated false, so a
+// search by user never finds forged names. TargetServer shows the backend's configured FQDN.
+TEST_P(OnePath, TheLogNamesOnlyUsersTheBackendAcceptedAndTheServersFqdn) {
+  sim::options o;
+  o.refused_user = "mallory";  // as a wrong password: 401
+  auto mbx = start_sim("mbx01", o);
+  temp_dir logs;
+  {
+    gateway gw({.backends = {{.name = "mbx01",
+                              .port = mbx->port(),
+                              .yaml = "    fqdn: mbx01.corp.test\n"}},
+                .extra_yaml = "health:\n  active: false\n",
+                .logs_yaml = logs_yaml(logs),
+                .listener_alpn = "[h2, http/1.1]"});
+    auto with = [](std::string type, std::string credentials) {
+      auto f = mapi_fields(type);
+      if (!credentials.empty()) f.emplace_back("Authorization", "Basic " + credentials);
+      return f;
+    };
+    EXPECT_EQ(send(gw, "POST", path, with("Connect", "YWxpY2U6c2VjcmV0"), "c").status, 200);
+    EXPECT_EQ(send(gw, "POST", path, with("Bind", "bWFsbG9yeTpndWVzcw=="), "b").status, 401);
+    EXPECT_EQ(send(gw, "POST", path, with("PING", ""), "").status, 200);
+  }
+  const auto rows = log_rows(logs.path());
+  const auto* accepted = row_of(rows, "Connect");
+  const auto* refused = row_of(rows, "Bind");
+  const auto* anonymous = row_of(rows, "PING");
+  ASSERT_TRUE(accepted && refused && anonymous);
+  EXPECT_EQ(accepted->at("AuthenticatedUser"), "alice");
+  EXPECT_EQ(accepted->at("IsAuthenticated"), "true");
+  EXPECT_EQ(accepted->at("TargetServer"), "mbx01.corp.test");
+  EXPECT_EQ(refused->at("AuthenticationType"), "Basic");
+  EXPECT_EQ(refused->at("AuthenticatedUser"), "");
+  EXPECT_EQ(refused->at("IsAuthenticated"), "false");
+  EXPECT_EQ(refused->at("HttpStatus"), "401");
+  EXPECT_EQ(anonymous->at("AuthenticatedUser"), "");
+  EXPECT_EQ(anonymous->at("IsAuthenticated"), "false");
+  EXPECT_EQ(anonymous->at("HttpStatus"), "200");
+}
+
 INSTANTIATE_TEST_SUITE_P(Protocols, OnePath, ::testing::Bool(), protocol_name);
 
 // Defect: a keep-alive connection idle across a reload served its next request with the old

@@ -29,10 +29,42 @@ inline std::vector<std::string> crlf_lines(std::string_view text) {
   return out;
 }
 
-/// A CSV file read the way PowerShell's Import-Csv reads one: a field starting with '"' is
+/// The fields of one CSV line (no line break), as RFC 4180 and Import-Csv read them: a field
+/// starting with '"' is quoted ("" is a quote; ',' is data), a '"' later in a field is literal.
+inline std::vector<std::string> csv_fields(std::string_view line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  bool field_start = true;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back().push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back().push_back(c);
+      }
+    } else if (c == ',') {
+      fields.emplace_back();
+      field_start = true;
+      continue;
+    } else if (c == '"' && field_start) {
+      quoted = true;
+    } else {
+      fields.back().push_back(c);
+    }
+    field_start = false;
+  }
+  EXPECT_FALSE(quoted) << "unterminated quoted field: " << line;
+  return fields;
+}
+
+/// A CSV file read the way PowerShell 7's Import-Csv reads one: a field starting with '"' is
 /// quoted (may contain ',' and line breaks; "" is a quote), a '"' later in a field is literal.
-/// Lines starting with '#' between records are skipped, except that `#Fields:` gives the column
-/// names.
+/// Lines starting with '#' are skipped, except that `#Fields:` gives the column names; the
+/// first other line, while no names are known, is the header.
 struct csv_file {
   std::vector<std::string> columns;
   std::vector<std::map<std::string, std::string>> rows;
@@ -67,6 +99,14 @@ inline csv_file read_csv(std::string_view text) {
         }
         out.columns.push_back(std::move(name));
       }
+      continue;
+    }
+    if (out.columns.empty()) {  // a bare header line
+      auto end = text.find_first_of("\r\n", i);
+      if (end == std::string_view::npos) end = text.size();
+      out.columns = csv_fields(text.substr(i, end - i));
+      i = end;
+      at_line_end();
       continue;
     }
     std::vector<std::string> fields(1);
@@ -107,6 +147,28 @@ inline csv_file read_csv(std::string_view text) {
     for (std::size_t k = 0; k < fields.size() && k < out.columns.size(); ++k) {
       row[out.columns[k]] = fields[k];
     }
+    out.rows.push_back(std::move(row));
+  }
+  return out;
+}
+
+/// A CSV file read the way Windows PowerShell 5.1's Import-Csv reads one, the shell on every
+/// Exchange server: the first line is the header, and every later line is a row, '#' lines
+/// included (5.1 does not skip them). CRLF lines; no line breaks inside fields.
+inline csv_file read_csv_as_windows_powershell(std::string_view text) {
+  csv_file out;
+  bool first = true;
+  for (const auto& line : crlf_lines(text)) {
+    auto fields = csv_fields(line);
+    if (first) {
+      out.columns = std::move(fields);
+      first = false;
+      continue;
+    }
+    out.widths.push_back(fields.size());
+    std::map<std::string, std::string> row;
+    for (std::size_t k = 0; k < out.columns.size(); ++k)
+      row[out.columns[k]] = k < fields.size() ? fields[k] : std::string();
     out.rows.push_back(std::move(row));
   }
   return out;

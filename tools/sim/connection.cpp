@@ -123,7 +123,15 @@ net::awaitable<bool> connection::handle(request& req) {
   if (auth.identity.empty() && state_.opts.require_auth) {
     co_return co_await send_unauthorized(record, keep_alive, {});
   }
+  if (refused(auth.identity)) co_return co_await send_unauthorized(record, keep_alive, {});
   co_return co_await handle_mapi(req, record, *endpoint, keep_alive);
+}
+
+bool connection::refused(std::string_view identity) const {
+  const auto& who = state_.opts.refused_user;
+  if (who.empty() || identity.empty()) return false;
+  const auto slash = identity.find('\\');
+  return iequals(slash == std::string_view::npos ? identity : identity.substr(slash + 1), who);
 }
 
 net::awaitable<bool> connection::healthcheck(const request& req, request_record& record,

@@ -75,6 +75,8 @@ class connection {
 
   // connection.cpp
   boost::asio::awaitable<bool> handle(request& req);
+  /// Whether `identity` ("DOMAIN\\user" or "user") names options::refused_user.
+  bool refused(std::string_view identity) const;
   boost::asio::awaitable<bool> healthcheck(const request& req, request_record& record,
                                            bool keep_alive);
   boost::asio::awaitable<void> reject_unparsable(const request_parser& parser, int status);

@@ -34,6 +34,9 @@ struct options {
   /// true: a MAPI request without usable credentials gets 401 with `WWW-Authenticate: NTLM` and
   /// `WWW-Authenticate: Basic realm="<name>"`.
   bool require_auth = false;
+  /// Credentials naming this user (the user part, ASCII case-insensitive) are refused with 401,
+  /// as a wrong password is; empty: every password is accepted.
+  std::string refused_user;
   bool healthy = true;                             ///< initial GET /mapi/healthcheck.htm state
   std::chrono::milliseconds idle_timeout{150000};  ///< keep-alive idle / read / write deadline
 };
