@@ -1,6 +1,8 @@
 // The TLS side of one listener: contexts per certificate, SNI switch, ALPN choice.
 #include "tls/server_context.hpp"
 
+#include <arpa/inet.h>
+
 #include <ctime>
 
 #include <openssl/err.h>
@@ -35,6 +37,16 @@ std::unique_ptr<X509, x509_deleter> read_leaf(const std::string& file) {
 }
 
 }  // namespace
+
+bool certificate_covers(const std::string& cert_file, std::string_view host) {
+  auto leaf = read_leaf(cert_file);
+  const std::string h(host);
+  unsigned char ip[16];
+  if (inet_pton(AF_INET, h.c_str(), ip) == 1 || inet_pton(AF_INET6, h.c_str(), ip) == 1)
+    return X509_check_ip_asc(leaf.get(), h.c_str(), 0) == 1;
+  return X509_check_host(leaf.get(), h.data(), h.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+                         nullptr) == 1;
+}
 
 std::vector<std::string> certificate_names(const std::string& cert_file) {
   auto leaf = read_leaf(cert_file);

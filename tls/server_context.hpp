@@ -54,6 +54,11 @@ class server_context {
   std::string alpn_wire_;  ///< server preference, ALPN wire format (length-prefixed)
 };
 
+/// Whether the certificate in `cert_file` (leaf) is valid for `host` as a client checks it:
+/// an IP literal against its iPAddress SANs, a name against its dNSName SANs (one-label
+/// wildcards), or its CN when it has no dNSName. OpenSSL's X509_check_ip_asc / X509_check_host.
+bool certificate_covers(const std::string& cert_file, std::string_view host);
+
 /// DNS names of the certificate in `cert_file` (leaf): SAN dNSName entries, or the CN.
 /// Throws tls_error when the file cannot be read or parsed.
 std::vector<std::string> certificate_names(const std::string& cert_file);

@@ -93,11 +93,8 @@ int check_config(const std::string& file, bool strict, bool connect_backends, st
   for (const auto& l : cfg.listeners) {
     if (!l.tls) continue;
     ++tls_listeners;
-    std::vector<std::string> names;
     for (const auto& c : l.tls->certificates) {
       try {
-        for (auto& n : tls::certificate_names(c.cert_file))
-          names.push_back(std::move(n));
         front_digests.push_back(tls::certificate_sha256(c.cert_file));
         const auto left = (tls::certificate_not_after(c.cert_file) - now) / 86400;
         if (tls::certificate_not_after(c.cert_file) <= now)
@@ -114,8 +111,12 @@ int check_config(const std::string& file, bool strict, bool connect_backends, st
     std::size_t covers = 0;
     for (const auto& h : hosts) {
       bool covered = false;
-      for (const auto& n : names)
-        covered = covered || tls::name_matches(n, h);
+      for (const auto& c : l.tls->certificates) {
+        try {
+          covered = covered || tls::certificate_covers(c.cert_file, h);
+        } catch (const std::exception&) {  // reported above
+        }
+      }
       if (covered) {
         ++covers;
         covered_hosts.insert(h);

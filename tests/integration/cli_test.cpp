@@ -98,6 +98,26 @@ TEST(Cli, CertificateThatDoesNotCoverBothNamespacesFails) {
       << r.output;
 }
 
+// A namespace on an IP address (no DNS name) is covered by a certificate's iPAddress SAN, as a
+// client checks it; it was reported as not covered while `run` served it.
+TEST(Cli, AnIpNamespaceIsCoveredByAnIpAddressSan) {
+  temp_dir dir;
+  auto with_ip = test_pki::instance().issue("ip-namespace", {external_host}, {"10.0.0.5"});
+  gateway_options o{.backends = {{"mbx01", 443}}, .certificates = {with_ip}};
+  auto yaml = gateway_yaml(o, dir.path().string());
+  const std::string internal = std::string("https://") + internal_host + "/mapi";
+  yaml.replace(yaml.find(internal), internal.size(), "https://10.0.0.5/mapi");
+  const auto file = dir.file("ip.yaml");
+  write_file(file, yaml);
+  const auto r = run_check(file);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("certificate covering"), std::string::npos) << r.output;
+  // The same certificate does not cover another address.
+  yaml.replace(yaml.find("https://10.0.0.5/mapi"), 21, "https://10.0.0.6/mapi");
+  write_file(file, yaml);
+  EXPECT_NE(run_check(file).output.find("certificate covering 10.0.0.6"), std::string::npos);
+}
+
 TEST(Cli, CertificateExpiringSoonWarnsAndExpiredFails) {
   temp_dir dir;
   auto soon = test_pki::instance().issue("expiring", {internal_host, external_host}, {}, 10);
