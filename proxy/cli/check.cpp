@@ -2,12 +2,14 @@
 #include "proxy/cli/check.hpp"
 
 #include <openssl/ssl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <ctime>
 #include <ostream>
 #include <set>
 
+#include "config/advice.hpp"
 #include "config/loader.hpp"
 #include "proxy/state/runtime.hpp"
 #include "proxy/upstream/pool.hpp"
@@ -34,8 +36,10 @@ struct report {
   }
 };
 
-/// The leaf certificate backend `b` presents, as SHA-256, or "" with `why` set.
-std::string backend_certificate(const runtime& rt, std::size_t b, std::string& why) {
+/// The leaf certificate backend `b` presents, as SHA-256, or "" with `why` set; `tls_failed`:
+/// the TCP connection stood but TLS did not (verification, above all).
+std::string backend_certificate(const runtime& rt, std::size_t b, std::string& why,
+                                bool& tls_failed) {
   net::io_context ioc;
   std::string digest;
   net::co_spawn(
@@ -45,6 +49,7 @@ std::string backend_certificate(const runtime& rt, std::size_t b, std::string& w
         auto c = co_await connect_upstream(rt, b, ec);
         if (!c) {
           why = ec.message();
+          tls_failed = ec.category() == net::error::get_ssl_category();
           co_return;
         }
         if (auto* tls = std::get_if<tls_conn>(&c->stream)) {
@@ -58,6 +63,12 @@ std::string backend_certificate(const runtime& rt, std::size_t b, std::string& w
       net::detached);
   ioc.run();  // bounded: connect_upstream has the upstream_connect deadline
   return digest;
+}
+
+/// Whether `path` exists and other users (not owner, not group) may read or write it.
+bool readable_by_others(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) != 0;
 }
 
 }  // namespace
@@ -129,12 +140,24 @@ int check_config(const std::string& file, bool strict, bool connect_backends, st
     if (tls_listeners > 0 && covered_hosts.count(h) == 0)
       rep.error("no TLS listener has a certificate covering " + h +
                 " (Outlook would show a certificate warning for that namespace)");
+  for (const auto& w : config::unsafe_values(cfg))
+    rep.warning(w);
+  if (cfg.affinity)
+    for (const auto& f : cfg.affinity->key_files)
+      if (readable_by_others(f))
+        rep.warning("affinity key file " + f +
+                    " can be read by other users: whoever reads it can forge affinity cookies "
+                    "(chmod 600, or 640 for the service's group)");
   for (std::size_t b = 0; b < cfg.backends.size(); ++b) {
     const auto& be = cfg.backends[b];
     if (!connect_backends || !be.tls || front_digests.empty()) continue;
     std::string why;
-    const auto digest = backend_certificate(*rt, b, why);
-    if (digest.empty()) {
+    bool tls_failed = false;
+    const auto digest = backend_certificate(*rt, b, why, tls_failed);
+    if (digest.empty() && tls_failed) {
+      // Reachable, but its certificate does not verify: mapigate would refuse every request.
+      rep.error("backend " + be.name + ": TLS failed (" + why + ")");
+    } else if (digest.empty()) {
       rep.warning("backend " + be.name + ": could not compare certificates (" + why + ")");
     } else if (std::find(front_digests.begin(), front_digests.end(), digest) ==
                front_digests.end()) {

@@ -132,6 +132,34 @@ TEST(Cli, CertificateExpiringSoonWarnsAndExpiredFails) {
   EXPECT_EQ(run_check("--strict " + file).status, 1);
 }
 
+// Valid but unsafe values are warnings (--strict fails on them); a backend that is reachable
+// but fails TLS verification is an error with --backends: mapigate would refuse every request.
+TEST(Cli, UnsafeValuesWarnAndABackendFailingVerificationIsAnError) {
+  auto& pki = test_pki::instance();
+  const auto backend_cert = pki.issue("mbx01-own", {"mbx01.corp.test"});
+  sim::options so;
+  so.cert_file = backend_cert.cert;
+  so.key_file = backend_cert.key;
+  sim::server mbx(so);
+  mbx.start();
+  temp_dir dir;
+  gateway_options o{
+      .backends = {{.name = "mbx01", .port = mbx.port(), .tls = true, .sni = "other.corp.test"}},
+      .timeouts = {{"upstream_idle", "10s"}}};
+  const auto file = dir.file("unsafe.yaml");
+  write_file(file, gateway_yaml(o, dir.path().string()));
+  const auto r = run_check(file);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: timeouts.upstream_idle: 10s is shorter than Exchange's "
+                          "longest PENDING period"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(run_check("--strict " + file).status, 1);
+  const auto b = run_check("--backends " + file);
+  EXPECT_EQ(b.status, 1) << b.output;
+  EXPECT_NE(b.output.find("error: backend mbx01: TLS failed"), std::string::npos) << b.output;
+}
+
 TEST(Cli, BackendWithAnotherCertificateWarnsAndStrictFails) {
   auto& pki = test_pki::instance();
   const auto backend_cert = pki.issue("mbx01-own", {"mbx01.corp.test"});
