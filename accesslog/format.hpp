@@ -11,6 +11,8 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,10 @@ std::size_t field_index(std::string_view name);
 /// "yyyy-MM-ddTHH:mm:ss.fffZ" (UTC, milliseconds truncated).
 std::string iso_utc(std::chrono::system_clock::time_point t);
 
+/// iso_utc of Unix seconds `unix_seconds` (certificate dates, cookie expiry).
+inline std::string iso_utc_unix(std::int64_t unix_seconds) {
+  return iso_utc(std::chrono::system_clock::from_time_t(std::time_t(unix_seconds)));
+}
 /// "YYYYMMDDHH" (UTC), the hour part of HttpProxy_YYYYMMDDHH-N.LOG.
 std::string hour_stamp(std::chrono::system_clock::time_point t);
 

@@ -56,6 +56,7 @@ struct registry::families {
   Family<Counter>& mapi_responses;
   Family<Gauge>& upstream_connections;
   Family<Gauge>& backend_up;
+  Family<Gauge>& certificate_expiry;
   Family<Counter>& tls_handshakes;
   Family<Counter>& h2_connection_errors;
   Family<Counter>& session_exceptions;
@@ -119,6 +120,11 @@ struct registry::families {
                        .Name("mapigate_backend_up")
                        .Help("1 when the backend is usable")
                        .Register(r)),
+        certificate_expiry(BuildGauge()
+                               .Name("mapigate_certificate_expiry_timestamp_seconds")
+                               .Help("When each listener certificate expires (its notAfter, "
+                                     "Unix seconds)")
+                               .Register(r)),
         tls_handshakes(BuildCounter()
                            .Name("mapigate_tls_handshakes_total")
                            .Help("Client TLS handshakes by result and protocol version")
@@ -235,6 +241,12 @@ void registry::set_process(const process_view& v) noexcept {
   mirror(f.log_written, v.log_written);
   mirror(f.log_dropped, v.log_dropped);
   mirror(f.log_errors, v.log_errors);
+}
+
+void registry::certificate_expiry(const std::string& listener, const std::string& certificate,
+                                  std::int64_t not_after) {
+  f().certificate_expiry.Add({{"listener", listener}, {"certificate", certificate}})
+      .Set(double(not_after));
 }
 
 void registry::config_loaded(bool ok, std::int64_t unix_now) noexcept {

@@ -62,6 +62,10 @@ class registry {
 
   /// A config load or reload: counted when it happens (a failed reload builds no handles).
   void config_loaded(bool ok, std::int64_t unix_now) noexcept;
+  /// The notAfter (Unix seconds) of `certificate` (its file) on `listener`: the series of
+  /// mapigate_certificate_expiry_timestamp_seconds. Called at start and on each reload.
+  void certificate_expiry(const std::string& listener, const std::string& certificate,
+                          std::int64_t not_after);
 
   struct families;
   families& f() noexcept { return *families_; }

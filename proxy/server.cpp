@@ -4,14 +4,17 @@
 #include <openssl/crypto.h>
 
 #include <boost/version.hpp>
+#include <ctime>
 #include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "accesslog/format.hpp"
 #include "accesslog/writer.hpp"
 #include "config/loader.hpp"
 #include "mapigate/version.hpp"
+#include "metrics/registry.hpp"
 #include "proxy/admin/admin.hpp"
 #include "proxy/io/log.hpp"
 #include "proxy/request/facts.hpp"
@@ -19,6 +22,7 @@
 #include "proxy/state/runtime.hpp"
 #include "proxy/upstream/health_checker.hpp"
 #include "proxy/worker.hpp"
+#include "tls/server_context.hpp"
 
 namespace proxy {
 namespace {
@@ -204,11 +208,38 @@ void refuse_if_taken(const std::string& listener, const tcp::endpoint& at) {
                              ": address already in use (another process listens there)");
 }
 
+/// Each listener certificate's expiry into its gauge; one that has expired or is not yet
+/// valid is logged as an error (clients would refuse it), at start and on every reload.
+void report_certificates(const config::snapshot& c, metrics::registry& registry) {
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (const auto& l : c.listeners) {
+    if (!l.tls) continue;
+    for (const auto& cert : l.tls->certificates) {
+      try {
+        const auto not_after = tls::certificate_not_after(cert.cert_file);
+        const auto not_before = tls::certificate_not_before(cert.cert_file);
+        registry.certificate_expiry(l.name, cert.cert_file, not_after);
+        if (not_after <= now)
+          log(log_level::error, "listener ", l.name, ": certificate ", cert.cert_file,
+              " expired on ", accesslog::iso_utc_unix(not_after),
+              ": clients refuse it (Outlook shows a certificate warning)");
+        else if (not_before > now)
+          log(log_level::error, "listener ", l.name, ": certificate ", cert.cert_file,
+              " is not valid before ", accesslog::iso_utc_unix(not_before),
+              ": clients refuse it until then");
+      } catch (const std::exception& e) {
+        log(log_level::error, "listener ", l.name, ": ", e.what());
+      }
+    }
+  }
+}
+
 }  // namespace
 
 server::server(config::snapshot_ptr cfg) : impl_(std::make_unique<impl>()) {
   impl_->rt = std::make_shared<const runtime>(std::move(cfg), impl_->registry);
   const auto& c = *impl_->rt->cfg;
+  report_certificates(c, impl_->registry);
   impl_->registry.config_loaded(true, unix_now());
   impl_->access_log = make_writer(c);
   const process_services shared{impl_->connections, impl_->access_log.get()};
@@ -363,6 +394,7 @@ bool server::reload(const std::string& file) {
   }
   const auto& nc = *next->cfg;
   const auto& oc = *old->cfg;
+  report_certificates(nc, impl_->registry);
   if (nc.workers != oc.workers || nc.logs.has_value() != oc.logs.has_value() ||
       (nc.logs && nc.logs->directory != oc.logs->directory) ||
       nc.admin.has_value() != oc.admin.has_value() ||

@@ -73,12 +73,22 @@ std::vector<std::string> certificate_names(const std::string& cert_file) {
   return names;
 }
 
+namespace {
+std::int64_t unix_time(const ASN1_TIME* t, const std::string& what) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) throw tls_error(openssl_errors("cannot read " + what));
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+}  // namespace
+
 std::int64_t certificate_not_after(const std::string& cert_file) {
   auto leaf = read_leaf(cert_file);
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf.get()), &tm) != 1)
-    throw tls_error(openssl_errors("cannot read notAfter of " + cert_file));
-  return static_cast<std::int64_t>(timegm(&tm));
+  return unix_time(X509_get0_notAfter(leaf.get()), "notAfter of " + cert_file);
+}
+
+std::int64_t certificate_not_before(const std::string& cert_file) {
+  auto leaf = read_leaf(cert_file);
+  return unix_time(X509_get0_notBefore(leaf.get()), "notBefore of " + cert_file);
 }
 
 std::string certificate_sha256(X509* cert) {

@@ -65,6 +65,8 @@ std::vector<std::string> certificate_names(const std::string& cert_file);
 
 /// The leaf's notAfter as Unix seconds. Throws tls_error like certificate_names.
 std::int64_t certificate_not_after(const std::string& cert_file);
+/// The leaf's notBefore as Unix seconds. Throws tls_error like certificate_names.
+std::int64_t certificate_not_before(const std::string& cert_file);
 
 /// SHA-256 of the leaf's DER encoding (32 bytes): the identity Extended Protection's channel
 /// binding (tls-server-end-point) is computed from. Throws tls_error like certificate_names.

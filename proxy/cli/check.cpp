@@ -9,6 +9,7 @@
 #include <ostream>
 #include <set>
 
+#include "accesslog/format.hpp"
 #include "config/advice.hpp"
 #include "config/loader.hpp"
 #include "proxy/state/runtime.hpp"
@@ -107,9 +108,15 @@ int check_config(const std::string& file, bool strict, bool connect_backends, st
     for (const auto& c : l.tls->certificates) {
       try {
         front_digests.push_back(tls::certificate_sha256(c.cert_file));
-        const auto left = (tls::certificate_not_after(c.cert_file) - now) / 86400;
-        if (tls::certificate_not_after(c.cert_file) <= now)
-          rep.error("certificate " + c.cert_file + " has expired");
+        const auto not_after = tls::certificate_not_after(c.cert_file);
+        const auto not_before = tls::certificate_not_before(c.cert_file);
+        const auto left = (not_after - now) / 86400;
+        if (not_after <= now)
+          rep.error("certificate " + c.cert_file + " has expired (" +
+                    accesslog::iso_utc_unix(not_after) + ")");
+        else if (not_before > now)
+          rep.error("certificate " + c.cert_file + " is not valid before " +
+                    accesslog::iso_utc_unix(not_before) + ": clients would refuse it until then");
         else if (left < warn_days)
           rep.warning("certificate " + c.cert_file + " expires in " + std::to_string(left) +
                       " day(s)");

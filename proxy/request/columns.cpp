@@ -124,8 +124,7 @@ void record_backend(request_ctx& rq, std::size_t b) {
 
 /// The BackEndCookie column: which backend an affinity token names and until when it holds.
 std::string backend_cookie(std::string_view backend, std::int64_t expires_unix) {
-  return "Server~" + std::string(backend) + "~~" +
-         accesslog::iso_utc(std::chrono::system_clock::from_time_t(std::time_t(expires_unix)));
+  return "Server~" + std::string(backend) + "~~" + accesslog::iso_utc_unix(expires_unix);
 }
 
 }  // namespace proxy

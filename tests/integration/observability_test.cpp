@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -266,6 +267,24 @@ TEST(Metrics, ScrapePassesPromtoolAndCountersMoveByExactlyTheRequestsSent) {
   const auto data = c.read_response();
   EXPECT_EQ(data.status, 404);
   EXPECT_EQ(data.body.find("mapigate_"), std::string::npos);
+}
+
+// Each listener certificate's notAfter is a gauge (the alert MapigateCertificateExpiresSoon
+// reads it): here the test certificate, issued for 90 days.
+TEST(Metrics, ListenerCertificateExpiryIsExported) {
+  auto mbx = start_sim("mbx01");
+  gateway gw({.backends = {{"mbx01", mbx->port()}}});
+  const auto text = metrics_text(gw.admin_port());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      text, m,
+      std::regex(R"re(mapigate_certificate_expiry_timestamp_seconds\{certificate="([^"]+)",)re"
+                 R"re(listener="front"\} ([0-9.e+]+))re")))
+      << text;
+  const double expires = std::stod(m[2]);
+  const double now = double(std::time(nullptr));
+  EXPECT_GT(expires, now + 85 * 86400.0);
+  EXPECT_LT(expires, now + 95 * 86400.0);
 }
 
 TEST(Metrics, ConnectFailureEjectsTheBackendAndIsCounted) {
