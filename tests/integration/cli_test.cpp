@@ -132,16 +132,23 @@ TEST(Cli, CertificateExpiringSoonWarnsAndExpiredFails) {
   EXPECT_EQ(run_check("--strict " + file).status, 1);
 }
 
+/// A TLS mailbox server presenting a certificate of its own (for mbx01.corp.test), not the
+/// front one.
+std::unique_ptr<sim::server> tls_backend_with_its_own_certificate() {
+  const auto own = test_pki::instance().issue("mbx01-own", {"mbx01.corp.test"});
+  sim::options so;
+  so.cert_file = own.cert;
+  so.key_file = own.key;
+  auto s = std::make_unique<sim::server>(so);
+  s->start();
+  return s;
+}
+
 // Valid but unsafe values are warnings (--strict fails on them); a backend that is reachable
 // but fails TLS verification is an error with --backends: mapigate would refuse every request.
 TEST(Cli, UnsafeValuesWarnAndABackendFailingVerificationIsAnError) {
-  auto& pki = test_pki::instance();
-  const auto backend_cert = pki.issue("mbx01-own", {"mbx01.corp.test"});
-  sim::options so;
-  so.cert_file = backend_cert.cert;
-  so.key_file = backend_cert.key;
-  sim::server mbx(so);
-  mbx.start();
+  auto mbx_server = tls_backend_with_its_own_certificate();
+  auto& mbx = *mbx_server;
   temp_dir dir;
   gateway_options o{
       .backends = {{.name = "mbx01", .port = mbx.port(), .tls = true, .sni = "other.corp.test"}},
@@ -161,13 +168,8 @@ TEST(Cli, UnsafeValuesWarnAndABackendFailingVerificationIsAnError) {
 }
 
 TEST(Cli, BackendWithAnotherCertificateWarnsAndStrictFails) {
-  auto& pki = test_pki::instance();
-  const auto backend_cert = pki.issue("mbx01-own", {"mbx01.corp.test"});
-  sim::options so;
-  so.cert_file = backend_cert.cert;
-  so.key_file = backend_cert.key;
-  sim::server mbx(so);
-  mbx.start();
+  auto mbx_server = tls_backend_with_its_own_certificate();
+  auto& mbx = *mbx_server;
   temp_dir dir;
   gateway_options o{
       .backends = {{.name = "mbx01", .port = mbx.port(), .tls = true, .sni = "mbx01.corp.test"}}};
