@@ -71,8 +71,8 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   // A head that cannot be read is answered and the connection closes, lingering: the rest of
   // what the client sent cannot be told apart from a next request.
   auto bad_head = [&](int code, std::string_view why) {
-    log(log_level::info, "c", conn.id, " ", conn.client_ip, " bad request head (", code,
-        "): ", why);
+    log_client_caused(log_level::info, "c", conn.id, " ", conn.client_ip, " bad request head (",
+                      code, "): ", why);
     rq.trace.add_error(why);
     end_request(rq, request_outcome::refused);
     return answer(client, cbuf, nullptr, h1_body::partly_read,
@@ -184,7 +184,8 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& conn) {
         co_return false;
       case head_status::timeout:
         // The stream is already closed by the deadline; there is no one to answer.
-        log(log_level::info, "c", conn.id, " ", conn.client_ip, " request head timeout (408)");
+        log_client_caused(log_level::info, "c", conn.id, " ", conn.client_ip,
+                          " request head timeout (408)");
         co_return false;
     }
     const auto end = co_await serve_request(client, cbuf, status, scan, served, conn);

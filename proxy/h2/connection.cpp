@@ -594,8 +594,9 @@ awaitable<bool> serve_h2(tls_conn& client, conn_ctx& conn) {
   h2_conn connection(client, conn, co_await net::this_coro::executor);
   co_await connection.run();
   if (const auto code = connection.error_sent()) {
-    log(log_level::info, "c", conn.id, " ", conn.client_ip, " HTTP/2 connection error ",
-        nghttp2_http2_strerror(code), " (GOAWAY sent): closing");
+    log_client_caused(log_level::info, "c", conn.id, " ", conn.client_ip,
+                      " HTTP/2 connection error ", nghttp2_http2_strerror(code),
+                      " (GOAWAY sent): closing");
     conn.rt->metrics->h2_connection_error(code);
     co_return true;
   }

@@ -17,8 +17,8 @@ void count_affinity(const routing::decision& d, const conn_ctx& conn) {
   if (d.affinity != routing::affinity_outcome::none) {
     conn.worker.affinity_outcomes[std::size_t(d.affinity)].fetch_add(1, std::memory_order_relaxed);
     if (d.affinity != routing::affinity_outcome::hit)
-      log(log_level::info, "c", conn.id, " ", conn.client_ip, " affinity token ignored (",
-          routing::to_string(d.affinity), ")");
+      log_client_caused(log_level::info, "c", conn.id, " ", conn.client_ip,
+                        " affinity token ignored (", routing::to_string(d.affinity), ")");
   }
 }
 
@@ -55,7 +55,8 @@ void describe_request(request_trace& t, const http::request<http::buffer_body, r
   if (facts.be_resource) {
     // ProxyLogon's cookie (CVE-2021-26855): taken out before routing, on both protocols, and
     // said in the record itself, where Test-ProxyLogon-style searches look.
-    log(log_level::warn, "c", conn.id, " ", conn.client_ip, " X-BEResource cookie removed");
+    log_client_caused(log_level::warn, "c", conn.id, " ", conn.client_ip,
+                      " X-BEResource cookie removed");
     t.add_error("XBEResourceCookieRemoved");
   }
   if (facts.authorization) {

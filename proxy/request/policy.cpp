@@ -35,9 +35,10 @@ request_plan refuse(request_ctx& rq, const request_message& req, const request_f
                     refusal_words w, bool close) {
   rq.trace.add_error(w.reason);
   end_request(rq, request_outcome::refused);
-  log(log_level::info, "c", rq.conn.id, " ", rq.conn.client_ip, " ", req.method_string(), " ",
-      req.target(), " -> ", w.status, w.mapi_code ? " X-ResponseCode " : "",
-      w.mapi_code ? std::to_string(w.mapi_code) : "", " (", w.reason, ")");
+  log_client_caused(log_level::info, "c", rq.conn.id, " ", rq.conn.client_ip, " ",
+                    req.method_string(), " ", req.target(), " -> ", w.status,
+                    w.mapi_code ? " X-ResponseCode " : "",
+                    w.mapi_code ? std::to_string(w.mapi_code) : "", " (", w.reason, ")");
   request_plan plan;
   plan.reply = std::make_unique<response>(
       on_mapi_vdir(rq.decision) && w.mapi_code

@@ -48,6 +48,68 @@ TEST(Signal, SigtermDrainsTheRequestInFlightAndExitsZero) {
   EXPECT_EQ(proc.wait_exit(5s), 0);
 }
 
+// Under systemd with stderr to the journal ($JOURNAL_STREAM names stderr), every line starts
+// with its sd-daemon priority and carries no timestamp of its own (journald stamps it).
+TEST(Journal, LinesCarryTheirPriorityAndNoSecondTimestamp) {
+  sim::options o;
+  o.name = "mbx01";
+  sim::server mbx(o);
+  mbx.start();
+  temp_dir dir;
+  const auto file = dir.file("mapigate.yaml");
+  write_file(file, gateway_yaml({.backends = {{"mbx01", mbx.port()}}}));
+  child_process proc(file, true);
+  const auto m = proc.wait_for_line(std::regex("listener front on"), 10s);
+  ASSERT_FALSE(m.empty()) << "mapigate did not start";
+  EXPECT_EQ(m.prefix().str(), "<6>");
+  ASSERT_EQ(::kill(proc.pid(), SIGTERM), 0);
+  const auto draining = proc.wait_for_line(std::regex("draining"), 5s);
+  ASSERT_FALSE(draining.empty());
+  EXPECT_TRUE(draining.prefix().str().starts_with("<")) << draining.prefix().str();
+  EXPECT_EQ(draining.prefix().str().find("Z "), std::string::npos) << draining.prefix().str();
+  EXPECT_EQ(proc.wait_exit(10s), 0);
+}
+
+// A scanner's refusals cannot flood the log: 20 lines at once, then 5 a second; the next line
+// that goes says how many were not shown (every refusal is still counted and in the HttpProxy
+// log).
+TEST(Journal, RefusalLinesAreBudgeted) {
+  sim::options o;
+  o.name = "mbx01";
+  sim::server mbx(o);
+  mbx.start();
+  temp_dir dir;
+  const auto file = dir.file("mapigate.yaml");
+  write_file(file, gateway_yaml({.backends = {{"mbx01", mbx.port()}}}));
+  child_process proc(file);
+  const auto port = start_mapigate(proc);
+  ASSERT_NE(port, 0);
+  auto c = test_client::tls(port, internal_host, test_pki::instance().ca_file());
+  const std::string scan = "GET /owa/ HTTP/1.1\r\nHost: " + std::string(internal_host) + "\r\n\r\n";
+  for (int i = 0; i < 60; ++i) {
+    c.send(scan);
+    ASSERT_EQ(c.read_response().status, 404);
+  }
+  std::size_t shown = 0;
+  while (!proc.wait_for_line(std::regex("GET /owa/ -> 404"), 200ms).empty())
+    ++shown;
+  EXPECT_GE(shown, 20u);
+  EXPECT_LT(shown, 40u);  // 60 refusals: the budget refills only 5 a second
+  // Later refusals, once the budget has refilled, say how many lines were not shown: every
+  // refusal is either a line or counted in that notice.
+  std::smatch notice;
+  std::size_t later = 0;
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (notice.empty() && std::chrono::steady_clock::now() < until) {
+    c.send(scan);
+    ASSERT_EQ(c.read_response().status, 404);
+    ++later;
+    notice = proc.wait_for_line(std::regex("\\(([0-9]+) similar lines not shown\\)"), 300ms);
+  }
+  ASSERT_FALSE(notice.empty());
+  EXPECT_EQ(std::stoul(notice[1]) + shown + 1, 60u + later);
+}
+
 // SO_REUSEPORT lets mapigate's workers share a listening address; it must not let a second
 // mapigate started on the same address take a share of the connections unnoticed.
 TEST(Listen, ASecondInstanceOnATakenAddressFailsToStart) {

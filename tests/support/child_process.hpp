@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,16 +15,22 @@
 
 namespace testing_support {
 
-/// `mapigate run -c FILE` as a child process with its stderr on a pipe.
+/// `mapigate run -c FILE` as a child process with its stderr on a pipe. `journal_stream`: the
+/// child's $JOURNAL_STREAM names that pipe, as systemd sets it when stderr goes to the journal.
 class child_process {
  public:
-  explicit child_process(const std::string& config) {
+  explicit child_process(const std::string& config, bool journal_stream = false) {
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe");
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(fds[1], STDERR_FILENO);
       ::close(fds[0]);
+      struct stat st {};
+      if (journal_stream && ::fstat(STDERR_FILENO, &st) == 0) {
+        const auto id = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+        ::setenv("JOURNAL_STREAM", id.c_str(), 1);
+      }
       ::execl(MAPIGATE_BINARY, MAPIGATE_BINARY, "run", "-c", config.c_str(), nullptr);
       ::_exit(127);
     }
