@@ -62,6 +62,8 @@ TEST(Journal, LinesCarryTheirPriorityAndNoSecondTimestamp) {
   const auto m = proc.wait_for_line(std::regex("listener front on"), 10s);
   ASSERT_FALSE(m.empty()) << "mapigate did not start";
   EXPECT_EQ(m.prefix().str(), "<6>");
+  // Signals are handled once it says it is ready; a SIGTERM before that would end it at once.
+  ASSERT_FALSE(proc.wait_for_line(std::regex("ready \\(SIGHUP reloads"), 10s).empty());
   ASSERT_EQ(::kill(proc.pid(), SIGTERM), 0);
   const auto draining = proc.wait_for_line(std::regex("draining"), 5s);
   ASSERT_FALSE(draining.empty());
@@ -135,6 +137,7 @@ TEST(Listen, ASecondInstanceOnATakenAddressFailsToStart) {
                    .wait_for_line(
                        std::regex("listener front on 127\\.0\\.0\\.1:" + std::to_string(port)), 10s)
                    .empty());
+  ASSERT_FALSE(first.wait_for_line(std::regex("ready \\(SIGHUP reloads"), 10s).empty());
   child_process second(file);
   EXPECT_FALSE(second.wait_for_line(std::regex("address already in use"), 10s).empty());
   EXPECT_EQ(second.wait_exit(5s), 1);
