@@ -6,9 +6,10 @@
 namespace config {
 namespace {
 
+/// `d` as the configuration writes it: "20s", or "1500ms" when not whole seconds.
 std::string seconds(duration d) {
-  return std::to_string(d.count() / 1000) +
-         (d.count() % 1000 ? "." + std::to_string(d.count() % 1000) : "") + "s";
+  return d.count() % 1000 ? std::to_string(d.count()) + "ms"
+                          : std::to_string(d.count() / 1000) + "s";
 }
 
 bool has_https_url(const snapshot& s) {

@@ -193,7 +193,8 @@ namespace {
 /// silently take a share of the connections; a socket without SO_REUSEPORT cannot bind where
 /// anyone listens, so one is bound and closed first, as nginx and HAProxy fail on a taken
 /// address. (SO_REUSEADDR: a connection of an earlier run in TIME_WAIT does not count.) Port 0
-/// is never taken.
+/// is never taken. Any other failure (no permission, no such address) is left to the workers'
+/// own bind, which reports it with its cause.
 void refuse_if_taken(const std::string& listener, const tcp::endpoint& at) {
   if (at.port() == 0) return;
   net::io_context ioc;

@@ -49,6 +49,8 @@ const unsafe_case cases[] = {
     {"Defaults", [](snapshot&) {}, ""},
     {"UpstreamIdleBelowPending", [](snapshot& s) { s.timeouts.upstream_idle = duration{20'000}; },
      "timeouts.upstream_idle: 20s is shorter"},
+    {"UpstreamIdleInMilliseconds", [](snapshot& s) { s.timeouts.upstream_idle = duration{1'500}; },
+     "timeouts.upstream_idle: 1500ms is shorter"},
     {"UpstreamIdleAtPending", [](snapshot& s) { s.timeouts.upstream_idle = duration{30'000}; }, ""},
     {"DrainBeyondSystemd", [](snapshot& s) { s.timeouts.drain = duration{60'000}; },
      "timeouts.drain: 60s is longer"},

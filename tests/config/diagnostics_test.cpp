@@ -43,17 +43,7 @@ std::string valid_with(const std::string& tail) {
 
 const diag_case cases[] = {
     {"backend_fqdn",
-     R"(version: 1
-server_name: gw
-listeners:
-  - name: http
-    address: 127.0.0.1:8080
-mapi:
-  internal_url: https://mail.corp.test/mapi
-backends:
-  - name: mbx01
-    fqdn: "mbx01,corp.test"
-    address: 10.0.0.11:443
+     core_without_routes + R"(    fqdn: "mbx01,corp.test"
   - name: mbx02
     fqdn: mbx02.corp.test
     address: 10.0.0.12:443
@@ -61,7 +51,7 @@ routes:
   - default: true
     backend: mbx01
 )",
-     {"t.yaml:10:11: backends[0].fqdn: invalid host name \"mbx01,corp.test\" (a DNS name, e.g. "
+     {"t.yaml:11:11: backends[0].fqdn: invalid host name \"mbx01,corp.test\" (a DNS name, e.g. "
       "mbx01.corp.test)"}},
     {"backend_health_check",
      R"(version: 1

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <functional>
 
 #include "tests/support/child_process.hpp"
 #include "tests/support/gateway.hpp"
@@ -12,18 +13,43 @@
 namespace testing_support {
 namespace {
 
+/// What a mapigate child process needs: a simulated mailbox server mbx01 (started) and a
+/// configuration file naming it. `edit`: a last change to the YAML text before it is written.
+struct child_setup {
+  sim::server mbx;
+  temp_dir dir;
+  std::string file = dir.file("mapigate.yaml");
+
+  explicit child_setup(sim::options o = {}, gateway_options g = {},
+                       const std::function<void(std::string&)>& edit = {})
+      : mbx(named_mbx01(std::move(o))) {
+    mbx.start();
+    g.backends = {{"mbx01", mbx.port()}};
+    auto yaml = gateway_yaml(g);
+    if (edit) edit(yaml);
+    write_file(file, yaml);
+  }
+
+ private:
+  static sim::options named_mbx01(sim::options o) {
+    o.name = "mbx01";
+    return o;
+  }
+};
+
+/// Waits for the line saying signals are handled from now on (a SIGTERM before it would end
+/// the process at once, without a drain).
+bool wait_ready(child_process& p) {
+  return !p.wait_for_line(std::regex("ready \\(SIGHUP reloads"), 10s).empty();
+}
+
 TEST(Signal, SigtermDrainsTheRequestInFlightAndExitsZero) {
   sim::options o;
-  o.name = "mbx01";
   o.pending_period = 100ms;
   o.execute_delay = 800ms;
-  sim::server mbx(o);
-  mbx.start();
-  temp_dir dir;
-  const auto file = dir.file("mapigate.yaml");
-  write_file(file,
-             gateway_yaml({.backends = {{"mbx01", mbx.port()}}, .timeouts = {{"drain", "10s"}}}));
-  child_process proc(file);
+  child_setup setup(o, {.timeouts = {{"drain", "10s"}}});
+  auto& mbx = setup.mbx;
+  child_process proc(setup.file);
   const auto m = proc.wait_for_line(std::regex("listener front on 127\\.0\\.0\\.1:([0-9]+)"), 10s);
   ASSERT_FALSE(m.empty()) << "mapigate did not start";
   const auto port = std::uint16_t(std::stoi(m[1]));
@@ -51,19 +77,12 @@ TEST(Signal, SigtermDrainsTheRequestInFlightAndExitsZero) {
 // Under systemd with stderr to the journal ($JOURNAL_STREAM names stderr), every line starts
 // with its sd-daemon priority and carries no timestamp of its own (journald stamps it).
 TEST(Journal, LinesCarryTheirPriorityAndNoSecondTimestamp) {
-  sim::options o;
-  o.name = "mbx01";
-  sim::server mbx(o);
-  mbx.start();
-  temp_dir dir;
-  const auto file = dir.file("mapigate.yaml");
-  write_file(file, gateway_yaml({.backends = {{"mbx01", mbx.port()}}}));
-  child_process proc(file, true);
+  child_setup setup;
+  child_process proc(setup.file, true);
   const auto m = proc.wait_for_line(std::regex("listener front on"), 10s);
   ASSERT_FALSE(m.empty()) << "mapigate did not start";
   EXPECT_EQ(m.prefix().str(), "<6>");
-  // Signals are handled once it says it is ready; a SIGTERM before that would end it at once.
-  ASSERT_FALSE(proc.wait_for_line(std::regex("ready \\(SIGHUP reloads"), 10s).empty());
+  ASSERT_TRUE(wait_ready(proc));
   ASSERT_EQ(::kill(proc.pid(), SIGTERM), 0);
   const auto draining = proc.wait_for_line(std::regex("draining"), 5s);
   ASSERT_FALSE(draining.empty());
@@ -76,14 +95,8 @@ TEST(Journal, LinesCarryTheirPriorityAndNoSecondTimestamp) {
 // that goes says how many were not shown (every refusal is still counted and in the HttpProxy
 // log).
 TEST(Journal, RefusalLinesAreBudgeted) {
-  sim::options o;
-  o.name = "mbx01";
-  sim::server mbx(o);
-  mbx.start();
-  temp_dir dir;
-  const auto file = dir.file("mapigate.yaml");
-  write_file(file, gateway_yaml({.backends = {{"mbx01", mbx.port()}}}));
-  child_process proc(file);
+  child_setup setup;
+  child_process proc(setup.file);
   const auto port = start_mapigate(proc);
   ASSERT_NE(port, 0);
   auto c = test_client::tls(port, internal_host, test_pki::instance().ca_file());
@@ -115,10 +128,6 @@ TEST(Journal, RefusalLinesAreBudgeted) {
 // SO_REUSEPORT lets mapigate's workers share a listening address; it must not let a second
 // mapigate started on the same address take a share of the connections unnoticed.
 TEST(Listen, ASecondInstanceOnATakenAddressFailsToStart) {
-  sim::options o;
-  o.name = "mbx01";
-  sim::server mbx(o);
-  mbx.start();
   std::uint16_t port = 0;
   {  // a free port, named in the config (port 0 would give each instance its own)
     boost::asio::io_context ioc;
@@ -126,19 +135,17 @@ TEST(Listen, ASecondInstanceOnATakenAddressFailsToStart) {
         ioc, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
     port = a.local_endpoint().port();
   }
-  temp_dir dir;
-  const auto file = dir.file("mapigate.yaml");
-  auto yaml = gateway_yaml({.backends = {{"mbx01", mbx.port()}}});
-  const std::string any = "address: 127.0.0.1:0\n";
-  yaml.replace(yaml.find(any), any.size(), "address: 127.0.0.1:" + std::to_string(port) + "\n");
-  write_file(file, yaml);
-  child_process first(file);
+  child_setup setup({}, {}, [&](std::string& yaml) {
+    const std::string any = "address: 127.0.0.1:0\n";
+    yaml.replace(yaml.find(any), any.size(), "address: 127.0.0.1:" + std::to_string(port) + "\n");
+  });
+  child_process first(setup.file);
   ASSERT_FALSE(first
                    .wait_for_line(
                        std::regex("listener front on 127\\.0\\.0\\.1:" + std::to_string(port)), 10s)
                    .empty());
-  ASSERT_FALSE(first.wait_for_line(std::regex("ready \\(SIGHUP reloads"), 10s).empty());
-  child_process second(file);
+  ASSERT_TRUE(wait_ready(first));
+  child_process second(setup.file);
   EXPECT_FALSE(second.wait_for_line(std::regex("address already in use"), 10s).empty());
   EXPECT_EQ(second.wait_exit(5s), 1);
   // The first still takes every connection.

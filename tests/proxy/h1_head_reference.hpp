@@ -1,6 +1,6 @@
 // The request-head scanner as first written, one byte at a time: the reference the fast
-// scanner (proxy/h1/head_scan.cpp) must agree with, byte for byte, in its result, length and reason.
-// Used by the differential unit test and the fuzz target.
+// scanner (proxy/h1/head_scan.cpp) must agree with, byte for byte, in its result, length and
+// reason. Used by the differential unit test and the fuzz target.
 #pragma once
 
 #include <string_view>
