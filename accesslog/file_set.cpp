@@ -1,4 +1,4 @@
-// HttpProxy log file rotation (hour, size) and retention (folder size, age).
+// HttpProxy log file rotation (hour, size) and retention (tree size, age).
 #include "accesslog/file_set.hpp"
 
 #include <algorithm>
@@ -129,21 +129,26 @@ void file_set::apply_retention(std::chrono::system_clock::time_point now) {
   std::vector<entry> files;
   std::uint64_t total = 0;
   std::error_code ec;
-  for (fs::directory_iterator it(folder_, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code e;
-    if (!is_log_name(it->path().filename().string()) || !it->is_regular_file(e)) continue;
-    const auto size = it->file_size(e);
-    if (e) continue;
-    const auto written = it->last_write_time(e);
-    if (e) continue;
-    files.push_back({it->path(), written, size});
-    total += size;
+  for (fs::directory_iterator dir(folder_.parent_path(), ec), dir_end; !ec && dir != dir_end;
+       dir.increment(ec)) {
+    std::error_code de;
+    if (!dir->is_directory(de)) continue;
+    for (fs::directory_iterator it(dir->path(), de), end; !de && it != end; it.increment(de)) {
+      std::error_code e;
+      if (!is_log_name(it->path().filename().string()) || !it->is_regular_file(e)) continue;
+      const auto size = it->file_size(e);
+      if (e) continue;
+      const auto written = it->last_write_time(e);
+      if (e) continue;
+      files.push_back({it->path(), written, size});
+      total += size;
+    }
   }
   std::sort(files.begin(), files.end(), [](const entry& a, const entry& b) {
     return a.written != b.written ? a.written < b.written : a.path < b.path;
   });
   for (const auto& f : files) {
-    if (f.path == current_) continue;
+    if (f.path == current_ || (options_.in_use && options_.in_use(f.path))) continue;
     const auto age = now - std::chrono::file_clock::to_sys(f.written);
     if (total <= options_.max_dir_bytes && age <= options_.max_age) continue;
     std::error_code e;

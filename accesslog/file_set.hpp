@@ -1,5 +1,5 @@
 // The hourly, size-capped HttpProxy_YYYYMMDDHH-N.LOG files of one protocol folder, with
-// retention by folder size and file age.
+// retention by the size of the whole HttpProxy tree (every protocol folder) and file age.
 #pragma once
 
 #include <chrono>
@@ -20,9 +20,12 @@ struct file_set_options {
   std::string family;               ///< folder name, e.g. "Mapi" (caller validates it)
   std::string version;              ///< for the #Version header line
   std::uint64_t max_file_bytes = 10ull << 20;
-  std::uint64_t max_dir_bytes = 1ull << 30;
+  std::uint64_t max_dir_bytes = 1ull << 30;  ///< every protocol folder under HttpProxy/ together
   std::chrono::system_clock::duration max_age = std::chrono::hours(24 * 30);
   clock_fn clock = [] { return std::chrono::system_clock::now(); };
+  /// True for a file another file_set of the same tree has open: retention keeps it. Unset:
+  /// only this set's own open file is kept.
+  std::function<bool(const std::filesystem::path&)> in_use;
 };
 
 /// Not thread-safe: owned and used by one thread (the writer's). Nothing touches the disk until
@@ -30,8 +33,10 @@ struct file_set_options {
 /// appending would push it past max_file_bytes (a fresh file always takes at least one entry).
 /// Each new file gets N = 1 + the highest N of that hour found on disk, starts with
 /// header_block(clock(), version), and triggers retention: the oldest HttpProxy_*.LOG files of
-/// the folder (by last write time) are deleted while their total size exceeds max_dir_bytes,
-/// and any older than max_age; the open file is never deleted. Errors come back as
+/// every folder under <directory>/HttpProxy (by last write time) are deleted while their total
+/// size exceeds max_dir_bytes, and any older than max_age; an open file (this set's, or one
+/// `in_use` names) is never deleted. One budget for the tree is what bounds the disk (an
+/// emptyDir, a partition): the number of protocol folders does not multiply it. Errors come back as
 /// std::error_code, never as exceptions (except std::bad_alloc).
 class file_set {
  public:

@@ -75,6 +75,13 @@ file_set& writer::files_for(const std::string& protocol) {
         .max_dir_bytes = options_.max_dir_bytes,
         .max_age = options_.max_age,
         .clock = options_.clock,
+        // Retention spans every folder: the other folders' open files stay.
+        .in_use =
+            [this](const std::filesystem::path& p) {
+              for (const auto& [folder, set] : files_)
+                if (set && set->current_file() == p) return true;
+              return false;
+            },
     });
   }
   return *slot;

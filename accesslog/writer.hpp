@@ -24,7 +24,7 @@ struct writer_options {
   std::filesystem::path directory;  ///< log root; created on the first record
   version_numbers version;          ///< Major/Minor/Build/Revision columns and #Version
   std::uint64_t max_file_bytes = 10ull << 20;
-  std::uint64_t max_dir_bytes = 1ull << 30;  ///< per protocol folder
+  std::uint64_t max_dir_bytes = 1ull << 30;  ///< every protocol folder together
   std::chrono::system_clock::duration max_age = std::chrono::hours(24 * 30);
   std::size_t queue_capacity = 65536;  ///< records waiting; at least 1
   clock_fn clock = [] { return std::chrono::system_clock::now(); };

@@ -447,7 +447,14 @@ int read_file_bytes(const std::string& path, std::size_t limit, std::string& out
 
 }  // namespace detail
 
-load_result load_file(const std::string& path) {
+bool valid_server_name(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (const char c : name)
+    if (!routing::ascii_alnum(c) && c != '.' && c != '-' && c != '_') return false;
+  return true;
+}
+
+load_result load_file(const std::string& path, const overrides& over) {
   std::string text;
   const int error = detail::read_file_bytes(path, SIZE_MAX, text);
   if (error != 0) {
@@ -459,7 +466,13 @@ load_result load_file(const std::string& path) {
   std::error_code ec;
   auto absolute = std::filesystem::absolute(path, ec);
   if (ec) absolute = path;
-  return load_text(text, path, absolute.lexically_normal().parent_path());
+  auto r = load_text(text, path, absolute.lexically_normal().parent_path());
+  if (r && !over.server_name.empty()) {
+    auto changed = std::make_shared<snapshot>(*r.config);
+    changed->server_name = over.server_name;
+    r.config = std::move(changed);
+  }
+  return r;
 }
 
 load_result load_string(std::string_view yaml, const std::string& source_name) {

@@ -30,10 +30,20 @@ struct load_result {
   explicit operator bool() const noexcept { return config != nullptr; }
 };
 
-/// Reads and validates `path`. Thread-safe. Besides reading `path` it only checks that the
-/// certificate, key and CA files it names exist and are readable (their contents are parsed by
-/// tls::, e.g. in `mapigate check`).
-load_result load_file(const std::string& path);
+/// What the command line sets over the file, on every load (start and reload).
+struct overrides {
+  /// Replaces `server_name` (e.g. `--server-name $(POD_NAME)`: one file for every replica,
+  /// one ServerHostName each). Empty: the file's. Contract: checked by valid_server_name().
+  std::string server_name;
+};
+
+/// A name for ServerHostName and the health check body: 1..253 letters, digits, '.', '-', '_'.
+bool valid_server_name(std::string_view name);
+
+/// Reads and validates `path`, then applies `over`. Thread-safe. Besides reading `path` it only
+/// checks that the certificate, key and CA files it names exist and are readable (their contents
+/// are parsed by tls::, e.g. in `mapigate check`).
+load_result load_file(const std::string& path, const overrides& over = {});
 
 /// Same for YAML held in memory; `source_name` is used as the file in diagnostics.
 load_result load_string(std::string_view yaml, const std::string& source_name);

@@ -104,6 +104,21 @@ admin_response text(int status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body)};
 }
 
+/// True when the query of `target` has `name=value` among its `&`-separated parameters.
+bool query_has(std::string_view target, std::string_view name, std::string_view value) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return false;
+  for (auto rest = target.substr(q + 1); !rest.empty();) {
+    const auto amp = rest.find('&');
+    const auto param = rest.substr(0, amp);
+    if (param.size() == name.size() + 1 + value.size() && param.starts_with(name) &&
+        param[name.size()] == '=' && param.ends_with(value))
+      return true;
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+  }
+  return false;
+}
+
 /// What GET /backends shows of `be` and its live state `l` at `now` (steady_ms()).
 backend_status status_of(const config::backend& be, const backend_live& l, std::int64_t now) {
   return {.name = be.name,
@@ -141,6 +156,9 @@ admin_response server::impl::handle_admin(const admin_request& r) {
   if (path == "/readyz") {
     if (!get) return text(405, "use GET\n");
     if (!started || draining) return text(503, "not ready: draining or not started\n");
+    // `?exclude=backends` (the apiserver's own convention): this instance only. For a
+    // Kubernetes readiness probe, where an Exchange outage must not empty the Service.
+    if (query_has(r.target, "exclude", "backends")) return text(200, "ready\n");
     const auto rt_now = current();
     const auto now = steady_ms();
     // Ready while some backend can be reached: one whose check fails still serves its sessions.
@@ -366,8 +384,8 @@ bool same_listeners(const config::snapshot& a, const config::snapshot& b) {
 
 }  // namespace
 
-bool server::reload(const std::string& file) {
-  auto r = config::load_file(file);
+bool server::reload(const std::string& file, const config::overrides& over) {
+  auto r = config::load_file(file, over);
   if (!r) {
     for (const auto& d : r.diagnostics)
       log(log_level::error, "reload: ", d.to_string());
@@ -416,7 +434,8 @@ bool server::reload(const std::string& file) {
   return true;
 }
 
-void server::run_until_signal(std::chrono::milliseconds grace, const std::string& config_file) {
+void server::run_until_signal(std::chrono::milliseconds grace, const std::string& config_file,
+                              const config::overrides& over) {
   net::io_context control;
   net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   int received = 0;
@@ -425,7 +444,7 @@ void server::run_until_signal(std::chrono::milliseconds grace, const std::string
     if (sig == SIGHUP && !config_file.empty()) {
       log(log_level::info, "SIGHUP: reloading ", config_file);
       sd_notify_reloading();
-      reload(config_file);
+      reload(config_file, over);
       sd_notify("READY=1");
       signals.async_wait(on_signal);
       return;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "config/loader.hpp"
 
 namespace proxy {
 
@@ -31,18 +32,20 @@ class server {
   /// workers and closes what is left. Idempotent; call from the controlling thread.
   void stop(std::chrono::milliseconds grace);
 
-  /// Reads `file` and, when it is valid (certificates and keys included) and names the same
-  /// listeners, makes it the configuration new connections and requests use; requests in flight
-  /// finish on the previous one, and listening sockets stay open throughout. Otherwise logs
-  /// every diagnostic, counts the failure and keeps serving the previous configuration.
-  /// Call from the controlling thread. Returns whether the new configuration is in effect.
-  bool reload(const std::string& file);
+  /// Reads `file` (with `over` applied) and, when it is valid (certificates and keys included) and
+  /// names the same listeners, makes it the configuration new connections and requests use;
+  /// requests in flight finish on the previous one, and listening sockets stay open throughout.
+  /// Otherwise logs every diagnostic, counts the failure and keeps serving the previous
+  /// configuration. Call from the controlling thread. Returns whether the new configuration is in
+  /// effect.
+  bool reload(const std::string& file, const config::overrides& over = {});
 
   /// Blocks until SIGINT or SIGTERM, then stop(grace); a second signal ends the drain at once.
-  /// SIGHUP reloads `config_file` (ignored when empty). Notifies systemd (READY once the signal
-  /// handlers are in place, RELOADING, STOPPING) when run under Type=notify. For the mapigate
-  /// executable.
-  void run_until_signal(std::chrono::milliseconds grace, const std::string& config_file = {});
+  /// SIGHUP reloads `config_file` with `over` (ignored when empty). Notifies systemd (READY once
+  /// the signal handlers are in place, RELOADING, STOPPING) when run under Type=notify. For the
+  /// mapigate executable.
+  void run_until_signal(std::chrono::milliseconds grace, const std::string& config_file = {},
+                        const config::overrides& over = {});
 
   /// The admin listener's port (0 when the config disables it).
   std::uint16_t admin_port() const;

@@ -31,6 +31,9 @@ if [ ! -f "$run/certs/mapigate.pem" ]; then
 fi
 
 [ -f "$run/affinity.key" ] || openssl rand -hex -out "$run/affinity.key" 32
+# The simulated mailbox servers' one password (NTLMv2 and Basic are checked against it), for
+# the probe's monitoring user and the curl example below.
+[ -f "$run/probe.password" ] || { openssl rand -hex 12 > "$run/probe.password"; chmod 600 "$run/probe.password"; }
 
 cat > "$run/mapigate.yaml" <<YAML
 # Demo configuration written by scripts/demo.sh (see deploy/mapigate.example.yaml for a real one).
@@ -75,9 +78,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$build/bin/mapigate-sim" --name mbx01 --listen 127.0.0.1:9101 --pending-period 15000 &
+"$build/bin/mapigate-sim" --name mbx01 --listen 127.0.0.1:9101 --pending-period 15000 \
+  --require-auth --password-file "$run/probe.password" &
 pids+=($!)
-"$build/bin/mapigate-sim" --name mbx02 --listen 127.0.0.1:9102 --cookie-style sid --pending-period 15000 &
+"$build/bin/mapigate-sim" --name mbx02 --listen 127.0.0.1:9102 --cookie-style sid --pending-period 15000 \
+  --require-auth --password-file "$run/probe.password" &
 pids+=($!)
 "$build/bin/mapigate" run -c "$run/mapigate.yaml" &
 pids+=($!)
@@ -93,14 +98,20 @@ printf 'demo' > "$run/connect.bin"
 cat <<TXT
 
 mapigate demo is running on https://127.0.0.1:8443 (Ctrl-C stops it and both mailbox servers).
-A MAPI Connect through the external namespace:
+A MAPI Connect through the external namespace, logged on with NTLM (password in $run/probe.password):
 
-  curl -i --cacert $run/certs/ca.pem --resolve outlook.example.test:8443:127.0.0.1 \\
+  curl -i --ntlm -u "CORP\\\\probe:\$(cat $run/probe.password)" \\
+    --cacert $run/certs/ca.pem --resolve outlook.example.test:8443:127.0.0.1 \\
     -H 'Content-Type: application/mapi-http' -H 'X-RequestType: Connect' \\
     -H 'X-RequestId: {C715155F-2BE8-44E0-BD34-2960065754C8}:1' \\
     -H 'X-ClientInfo: {2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1' \\
     --data-binary @$run/connect.bin \\
     'https://outlook.example.test:8443/mapi/emsmdb/?MailboxId=416c6368-656d-794a-6f45-57615272456e@corp.test'
+
+The Test-OutlookConnectivity-style probe (health check, 401 offer, NTLM logon, Connect/PING/Disconnect):
+
+  $build/bin/mapigate probe https://mail.corp.test:8443/mapi --connect 127.0.0.1 --ca $run/certs/ca.pem \\
+    --user 'CORP\\probe' --password-file $run/probe.password
 
 HttpProxy logs: $run/logs/HttpProxy/Mapi/   Prometheus metrics: curl -s http://127.0.0.1:9464/metrics
 

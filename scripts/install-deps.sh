@@ -5,10 +5,12 @@ set -euo pipefail
 
 packages=(
   g++ cmake make pkg-config
-  libboost1.81-dev libboost-json1.81-dev libnghttp2-dev libssl-dev libyaml-cpp-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libnghttp2-dev
+  libssl-dev libyaml-cpp-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev
   openssl ca-certificates curl
-  prometheus jq nghttp2-client
+  prometheus jq nghttp2-client help2man
+  python3-kubernetes python3-yaml
 )
 if [ "$#" -gt 0 ]; then packages+=("$@"); fi
 

@@ -105,7 +105,7 @@ TEST_F(FileSet, ContinuesTheSequenceAfterFilesOnDisk) {
   EXPECT_EQ(read_all(folder() / "HttpProxy_2026030114-3.LOG"), std::string(10, 'x'));
 }
 
-TEST_F(FileSet, RetentionDeletesOldestWhileTheFolderIsTooBig) {
+TEST_F(FileSet, RetentionDeletesOldestWhileTheTreeIsTooBig) {
   old_file("HttpProxy_2026030111-1.LOG", 100'000, test_time() - 3h);
   old_file("HttpProxy_2026030112-1.LOG", 100'000, test_time() - 2h);
   old_file("HttpProxy_2026030113-1.LOG", 100'000, test_time() - 1h);
@@ -117,6 +117,27 @@ TEST_F(FileSet, RetentionDeletesOldestWhileTheFolderIsTooBig) {
   EXPECT_EQ(names_in(folder()),
             (std::vector<std::string>{"HttpProxy_2026030112-1.LOG", "HttpProxy_2026030113-1.LOG",
                                       "HttpProxy_2026030114-1.LOG", "notes.txt"}));
+}
+
+TEST_F(FileSet, RetentionCountsEveryProtocolFolderAndKeepsTheirOpenFiles) {
+  // One budget for the tree: Ews's old file goes although the Mapi folder alone is small, and
+  // Ews's open file stays although it is the oldest file left.
+  const auto ews = dir_.path() / "HttpProxy" / "Ews";
+  write_file(ews / "HttpProxy_2026030110-1.LOG", 200'000);
+  fs::last_write_time(ews / "HttpProxy_2026030110-1.LOG",
+                      std::chrono::file_clock::from_sys(test_time() - 4h));
+  write_file(ews / "HttpProxy_2026030111-1.LOG", 200'000);
+  fs::last_write_time(ews / "HttpProxy_2026030111-1.LOG",
+                      std::chrono::file_clock::from_sys(test_time() - 3h));
+  old_file("HttpProxy_2026030113-1.LOG", 100'000, test_time() - 1h);
+  auto o = options();
+  o.max_dir_bytes = 150'000;
+  o.in_use = [&](const fs::path& p) { return p == ews / "HttpProxy_2026030111-1.LOG"; };
+  file_set files(o);
+  ASSERT_FALSE(files.append(line(1)));
+  EXPECT_EQ(names_in(ews), (std::vector<std::string>{"HttpProxy_2026030111-1.LOG"}));
+  // Still over budget with Ews's open file kept: Mapi's closed file goes too, the open one stays.
+  EXPECT_EQ(names_in(folder()), (std::vector<std::string>{"HttpProxy_2026030114-1.LOG"}));
 }
 
 TEST_F(FileSet, RetentionDeletesFilesOlderThanMaxAge) {

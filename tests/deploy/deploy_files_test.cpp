@@ -1,7 +1,8 @@
 // The files in deploy/ parse, and the Kubernetes manifests agree with each other and with the
 // mapigate.yaml they ship: probes hit the admin listener, the grace period covers preStop plus
 // the drain, the pod runs as non-root, selectors and ports line up, every path the config names
-// is mounted, and kustomization.yaml lists every manifest.
+// is mounted, and kustomize uses every file but the Secret template, which it must not apply.
+// (tests/deploy/check_kubernetes.py validates the same files against the Kubernetes schema.)
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -112,15 +113,61 @@ TEST(deploy_files, every_json_file_is_a_dashboard_with_panels) {
 
 // --- Kubernetes manifests ----------------------------------------------------------------------
 
+// One `files` entry of a configMapGenerator: "KEY=PATH", or "PATH" whose file name is the key.
+struct generator_file {
+  std::string key;
+  fs::path path;  // relative to the kustomization's directory
+};
+
+generator_file parse_generator_file(const std::string& entry) {
+  const auto eq = entry.find('=');
+  if (eq != std::string::npos) return {entry.substr(0, eq), entry.substr(eq + 1)};
+  return {fs::path(entry).filename().string(), entry};
+}
+
+bool is_kustomization_file(const fs::path& f) {
+  return f.filename() == "kustomization.yaml" || f.filename() == "kustomization.yml";
+}
+
+// What the kustomization files (deploy/kubernetes/kustomization.yaml and its optional
+// components, components/*/kustomization.yaml) read, relative to deploy/kubernetes: their
+// resources, and the inputs of their configMapGenerators (data such as mapigate.yaml, not
+// manifests).
+struct kustomize_inputs {
+  std::set<std::string> resources;
+  std::set<std::string> generator_files;
+};
+
+kustomize_inputs kustomize_reads() {
+  kustomize_inputs out;
+  for (const auto& k : files_under(k8s_dir, {".yaml", ".yml"})) {
+    if (!is_kustomization_file(k)) continue;
+    const auto doc = YAML::LoadFile(k.string());
+    const auto dir = k.parent_path();
+    for (const auto& r : at(doc, {"resources"}))
+      out.resources.insert(fs::relative(dir / r.Scalar(), k8s_dir).string());
+    for (const auto& g : at(doc, {"configMapGenerator"})) {
+      for (const auto& f : at(g, {"files"})) {
+        const auto entry = parse_generator_file(f.Scalar());
+        out.generator_files.insert(fs::relative(dir / entry.path, k8s_dir).string());
+      }
+    }
+  }
+  return out;
+}
+
 struct manifest {
   fs::path file;
   YAML::Node doc;
 };
 
+// Every document of every YAML file in deploy/kubernetes but the configMapGenerator inputs.
 const std::vector<manifest>& manifests() {
   static const std::vector<manifest> all = [] {
+    const auto data = kustomize_reads().generator_files;
     std::vector<manifest> out;
     for (const auto& f : files_under(k8s_dir, {".yaml", ".yml"})) {
+      if (data.contains(fs::relative(f, k8s_dir).string())) continue;
       for (const auto& d : YAML::LoadAllFromFile(f.string()))
         out.push_back({f, d});
     }
@@ -184,11 +231,17 @@ std::optional<int> resolve_port(const YAML::Node& port) {
   return std::nullopt;
 }
 
-// mapigate.yaml as shipped in the ConfigMap.
+// mapigate.yaml as shipped: the file that kustomization.yaml's configMapGenerator turns into the
+// ConfigMap the pods mount (data key mapigate.yaml).
 YAML::Node shipped_config() {
-  const auto text = str(at(one("ConfigMap"), {"data", "mapigate.yaml"}));
-  EXPECT_FALSE(text.empty()) << "ConfigMap has no data.mapigate.yaml";
-  return YAML::Load(text);
+  for (const auto& g : at(one("Kustomization"), {"configMapGenerator"})) {
+    for (const auto& f : at(g, {"files"})) {
+      const auto entry = parse_generator_file(f.Scalar());
+      if (entry.key == "mapigate.yaml") return YAML::LoadFile((k8s_dir / entry.path).string());
+    }
+  }
+  ADD_FAILURE() << "no configMapGenerator of kustomization.yaml makes a key mapigate.yaml";
+  return undefined();
 }
 
 int port_of(const std::string& address) {
@@ -201,21 +254,34 @@ TEST(kubernetes, every_object_has_api_version_kind_and_name) {
     SCOPED_TRACE(rel(m.file));
     EXPECT_FALSE(str(at(m.doc, {"apiVersion"})).empty());
     EXPECT_FALSE(str(at(m.doc, {"kind"})).empty());
-    if (str(at(m.doc, {"kind"})) == "Kustomization") continue;  // not an API object: no metadata
+    const auto kind = str(at(m.doc, {"kind"}));
+    if (kind == "Kustomization" || kind == "Component") continue;  // kustomize's: no metadata
     EXPECT_FALSE(str(at(m.doc, {"metadata", "name"})).empty());
   }
 }
 
+// Every file is a resource or a configMapGenerator input of kustomization.yaml or of one of its
+// optional components, except the Secret template: kustomize must not apply its placeholders
+// (mapigate would crash-loop on them) nor overwrite the real Secret.
 TEST(kubernetes, kustomization_lists_every_manifest) {
-  std::set<std::string> listed;
-  for (const auto& r : at(one("Kustomization"), {"resources"}))
-    listed.insert(r.Scalar());
+  const auto reads = kustomize_reads();
+  std::set<std::string> secret_templates;
+  for (const auto& m : manifests()) {
+    if (str(at(m.doc, {"kind"})) == "Secret")
+      secret_templates.insert(fs::relative(m.file, k8s_dir).string());
+  }
+  for (const auto& s : secret_templates)
+    EXPECT_FALSE(reads.resources.contains(s)) << s << " must not be a kustomize resource";
+
+  std::set<std::string> listed = reads.resources;
+  listed.insert(reads.generator_files.begin(), reads.generator_files.end());
   std::set<std::string> present;
   for (const auto& f : files_under(k8s_dir, {".yaml", ".yml"})) {
-    if (f.filename() != "kustomization.yaml" && f.filename() != "kustomization.yml") {
-      present.insert(fs::relative(f, k8s_dir).string());
-    }
+    const auto r = fs::relative(f, k8s_dir).string();
+    if (!is_kustomization_file(f) && !secret_templates.contains(r)) present.insert(r);
   }
+  for (const auto& s : secret_templates)
+    listed.erase(s);
   EXPECT_EQ(listed, present);
 }
 
@@ -229,7 +295,8 @@ TEST(kubernetes, probes_hit_the_admin_listener) {
   const auto c = container();
   const int admin_port = port_of(str(at(shipped_config(), {"admin", "address"})));
   for (const auto& [probe, path, port] : std::vector<probe_case>{
-           {"readinessProbe", "/readyz", 9464},
+           // Backends excluded: an Exchange outage must not empty the Service (deployment.yaml).
+           {"readinessProbe", "/readyz?exclude=backends", 9464},
            {"livenessProbe", "/healthz", 9464},
        }) {
     SCOPED_TRACE(probe);
@@ -237,7 +304,7 @@ TEST(kubernetes, probes_hit_the_admin_listener) {
     ASSERT_TRUE(get.IsMap()) << "no httpGet probe";
     EXPECT_EQ(str(at(get, {"path"})), path);
     EXPECT_EQ(resolve_port(at(get, {"port"})), port);
-    EXPECT_EQ(admin_port, port) << "admin.address in the ConfigMap";
+    EXPECT_EQ(admin_port, port) << "admin.address in mapigate.yaml";
   }
 }
 

@@ -91,6 +91,11 @@ TEST(Health, OwnHealthCheckAndReadinessFollowTheBackends) {
   EXPECT_EQ(backend_field(admin, "mbx01", "reachable"), "false");
   EXPECT_EQ(admin_call(admin, "GET", "/readyz").status, 503);
   EXPECT_EQ(admin_call(admin, "GET", "/healthz").status, 200);  // alive, just not ready
+  // Kubernetes' probe asks about this instance only: an Exchange outage keeps it in the Service.
+  EXPECT_EQ(admin_call(admin, "GET", "/readyz?exclude=backends").status, 200);
+  EXPECT_EQ(admin_call(admin, "GET", "/readyz?verbose&exclude=backends").status, 200);
+  EXPECT_EQ(admin_call(admin, "GET", "/readyz?exclude=backendsX").status, 503);
+  EXPECT_EQ(admin_call(admin, "GET", "/readyz?exclude=other").status, 503);
   sim::options o;
   o.port = port;
   auto back = start_sim("mbx01", o);
@@ -356,27 +361,50 @@ command_result run_command(const std::string& args) {
   return run_shell(std::string(MAPIGATE_BINARY) + " " + args);
 }
 
-TEST(Probe, ConnectPingDisconnectThroughMapigateAndFailureExitsNonZero) {
+TEST(Probe, NtlmLogonThroughMapigateAndFailuresExitNonZero) {
+  temp_dir dir;
   sim::options o;
   o.require_auth = true;
+  o.password = "Winter-2026";  // the mailbox server checks NTLMv2 and Basic against it
   auto a = start_sim("mbx01", o);
   gateway gw({.backends = {{"mbx01", a->port()}}, .extra_yaml = fast_health});
   const std::string args = "probe https://" + std::string(internal_host) + ":" +
                            std::to_string(gw.port()) + "/mapi --connect 127.0.0.1 --ca " +
                            test_pki::instance().ca_file() + " --timeout 5";
-  const auto ok = run_command(args + " --user 'CORP\\alice' --password pw --mailbox u@corp.test");
+  const auto good = dir.file("good"), bad = dir.file("bad");
+  write_file(good, "Winter-2026\n");
+  write_file(bad, "Summer-2026\n");
+  const auto ok = run_command(args + " --user 'CORP\\alice' --password-file " + good +
+                              " --mailbox u@corp.test");
   EXPECT_EQ(ok.status, 0) << ok.output;
   for (const char* step : {"healthcheck", "anonymous", "connect", "ping", "disconnect"})
-    EXPECT_TRUE(std::regex_search(ok.output,
-                                  std::regex(std::string("\n") + step + " +\\S+ +\\S+ +Success")))
+    EXPECT_TRUE(std::regex_search(
+        ok.output, std::regex(std::string("\n") + step + " +\\S+ +\\S+ +[0-9]+ms +Success")))
         << step << "\n"
         << ok.output;
   EXPECT_NE(ok.output.find("offers NTLM,Basic"), std::string::npos) << ok.output;
-  // The backend saw the probe's user, through Basic.
-  bool seen = false;
+  EXPECT_NE(ok.output.find("as CORP\\alice (NTLM)"), std::string::npos) << ok.output;
+  // The backend saw the probe's user, through NTLM: one handshake, then PING and Disconnect
+  // on the authenticated connection without credentials of their own.
+  std::set<std::uint64_t> connections;
   for (const auto& r : a->requests())
-    seen = seen || r.identity == "CORP\\alice";
-  EXPECT_TRUE(seen);
+    if (r.identity == "CORP\\alice") connections.insert(r.connection_id);
+  EXPECT_EQ(connections.size(), 1u);
+
+  // From the environment, and Basic when asked for.
+  ::setenv("PROBE_PASSWORD", "Winter-2026", 1);
+  const auto basic = run_command(args + " --user 'CORP\\alice' --password-env PROBE_PASSWORD" +
+                                 " --auth basic --mailbox u@corp.test");
+  ::unsetenv("PROBE_PASSWORD");
+  EXPECT_EQ(basic.status, 0) << basic.output;
+  EXPECT_NE(basic.output.find("as CORP\\alice (Basic)"), std::string::npos) << basic.output;
+
+  // A wrong password: the mailbox server's 401 fails the connect step.
+  const auto wrong =
+      run_command(args + " --user 'CORP\\alice' --password-file " + bad + " --mailbox u@corp.test");
+  EXPECT_EQ(wrong.status, 1) << wrong.output;
+  EXPECT_TRUE(std::regex_search(wrong.output, std::regex("\nconnect .* Failure +HTTP 401")))
+      << wrong.output;
 
   // No backend can be reached: mapigate's own health check says 503, and the probe fails.
   a->stop();
@@ -384,12 +412,92 @@ TEST(Probe, ConnectPingDisconnectThroughMapigateAndFailureExitsNonZero) {
       eventually([&] { return backend_field(gw.admin_port(), "mbx01", "reachable") == "false"; }));
   const auto down = run_command(args);
   EXPECT_EQ(down.status, 1) << down.output;
-  EXPECT_TRUE(
-      std::regex_search(down.output, std::regex("\nhealthcheck +\\S+ +\\S+ +Failure +HTTP 503")))
+  EXPECT_TRUE(std::regex_search(down.output, std::regex("\nhealthcheck .* Failure +HTTP 503")))
       << down.output;
 
   EXPECT_EQ(run_command("probe").status, 2);
   EXPECT_EQ(run_command("probe ftp://x/mapi").status, 2);
+  // A user and no way to read a password (stdin is not a terminal here): a usage error.
+  EXPECT_EQ(run_command(args + " --user alice </dev/null").status, 2);
+  EXPECT_EQ(run_command(args + " --user alice --password-env PROBE_UNSET_VARIABLE").status, 2);
+}
+
+TEST(Probe, SimulatorChecksNtlmV2AsCurlComputesIt) {
+  // An independent NTLMv2 client (curl) through mapigate: the simulator's check, which the
+  // probe's tests rely on, takes curl's right password and refuses a wrong one.
+  sim::options o;
+  o.require_auth = true;
+  o.password = "Winter-2026";
+  auto a = start_sim("mbx01", o);
+  gateway gw({.backends = {{"mbx01", a->port()}}});
+  auto curl = [&](const std::string& password) {
+    return run_shell(
+               "curl -s -o /dev/null -w '%{http_code}' --max-time 10 --ntlm -u 'CORP\\alice:" +
+               password + "' --cacert " + test_pki::instance().ca_file() + " --resolve " +
+               std::string(internal_host) + ":" + std::to_string(gw.port()) +
+               ":127.0.0.1 -H 'X-RequestType: Connect' --data-binary x 'https://" +
+               std::string(internal_host) + ":" + std::to_string(gw.port()) +
+               "/mapi/emsmdb/?MailboxId=u@corp.test'")
+        .output;
+  };
+  EXPECT_EQ(curl("Winter-2026"), "200");
+  EXPECT_EQ(curl("Summer-2026"), "401");
+}
+
+TEST(Probe, TlsFailuresAreToldApart) {
+  auto a = start_sim("mbx01");
+  gateway gw({.backends = {{"mbx01", a->port()}}});
+  const std::string base = "probe https://" + std::string(internal_host) + ":" +
+                           std::to_string(gw.port()) + "/mapi --connect 127.0.0.1 --timeout 5";
+  // No --ca: the test CA is not among the system's.
+  const auto untrusted = run_command(base);
+  EXPECT_EQ(untrusted.status, 1);
+  EXPECT_NE(untrusted.output.find("TLS untrusted issuer: "), std::string::npos) << untrusted.output;
+  // A name the certificate does not carry.
+  const auto mismatch =
+      run_command("probe https://wrong.corp.test:" + std::to_string(gw.port()) +
+                  "/mapi --connect 127.0.0.1 --timeout 5 --ca " + test_pki::instance().ca_file());
+  EXPECT_EQ(mismatch.status, 1);
+  EXPECT_NE(mismatch.output.find("TLS name mismatch: the certificate does not name "
+                                 "wrong.corp.test (its names: "),
+            std::string::npos)
+      << mismatch.output;
+}
+
+TEST(Cli, HelpVersionAndUsageErrors) {
+  // Every command's options are in --help (on stdout, exit 0): the man page is made from it.
+  const auto help = run_shell("{ " + std::string(MAPIGATE_BINARY) + " --help 2>/dev/null; }");
+  EXPECT_EQ(help.status, 0);
+  for (const char* option :
+       {"--config", "--server-name", "--strict", "--backends", "--user", "--password-file",
+        "--password-env", "--auth", "--mailbox", "--user-dn", "--ca", "--insecure", "--connect",
+        "--timeout", "MAPIGATE_LOG"})
+    EXPECT_NE(help.output.find(option), std::string::npos) << option;
+  for (const char* command : {"run", "check", "probe"}) {
+    const auto h =
+        run_shell("{ " + std::string(MAPIGATE_BINARY) + " " + command + " -h 2>/dev/null; }");
+    EXPECT_EQ(h.status, 0) << command;
+    EXPECT_NE(h.output.find(std::string("Usage: mapigate ") + command), std::string::npos)
+        << h.output;
+  }
+  const auto version = run_shell(std::string(MAPIGATE_BINARY) + " --version");
+  EXPECT_EQ(version.status, 0);
+  EXPECT_TRUE(std::regex_search(version.output, std::regex("^mapigate [0-9]+\\.[0-9]+\\.[0-9]+\n")))
+      << version.output;
+  for (const char* part : {"revision ", "built ", "Boost 1.81", "OpenSSL 3", "nghttp2 ",
+                           "yaml-cpp ", "prometheus-cpp "})
+    EXPECT_NE(version.output.find(part), std::string::npos) << part << "\n" << version.output;
+  // Usage errors: stderr, exit 2, nothing on stdout.
+  for (const char* bad : {"", "frobnicate", "run", "run -c", "check --nope -c x", "probe --bogus",
+                          "run -c x --server-name 'a b'"}) {
+    const auto r = run_shell("{ " + std::string(MAPIGATE_BINARY) + " " + bad + " 2>/dev/null; }");
+    EXPECT_EQ(r.status, 2) << bad;
+    EXPECT_EQ(r.output, "") << bad;
+  }
+  // The man page the install target ships, generated from the same text.
+  const auto man = read_file(MAPIGATE_MAN_PAGE);
+  EXPECT_NE(man.find(".TH MAPIGATE \"1\""), std::string::npos);
+  EXPECT_NE(man.find("password\\-file"), std::string::npos);
 }
 
 }  // namespace

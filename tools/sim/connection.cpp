@@ -171,7 +171,12 @@ connection::auth_result connection::authenticate(const request& req) {
       result.outcome = auth_result::status::malformed;
       return result;
     }
-    result.identity = decoded->substr(0, decoded->find(':'));
+    const auto colon = decoded->find(':');
+    result.identity = decoded->substr(0, colon);
+    const auto& password = state_.opts.password;
+    if (!password.empty() &&
+        (colon == std::string::npos || std::string_view(*decoded).substr(colon + 1) != password))
+      result.outcome = auth_result::status::failed;
     return result;
   }
   if (!iequals(scheme, "NTLM") && !iequals(scheme, "Negotiate")) {
@@ -202,6 +207,7 @@ connection::auth_result connection::authenticate(const request& req) {
     std::uint64_t bits = state_.random.next();
     for (std::size_t i = 0; i < challenge.size(); ++i)
       challenge[i] = std::uint8_t(bits >> (8 * i));
+    challenge_ = challenge;
     challenge_pending_ = true;
     ntlm_identity_.clear();  // a new handshake on the connection starts from anonymous
     result.outcome = auth_result::status::challenge;
@@ -226,6 +232,12 @@ connection::auth_result connection::authenticate(const request& req) {
     return result;
   }
   challenge_pending_ = false;
+  if (!state_.opts.password.empty() &&
+      !ntlm::verify_v2(*message, challenge_, state_.opts.password)) {
+    ntlm_identity_.clear();
+    result.outcome = auth_result::status::failed;  // a wrong password, as a domain controller says
+    return result;
+  }
   if (authenticate->user.empty()) {
     ntlm_identity_.clear();  // anonymous NTLM
   } else if (authenticate->domain.empty()) {

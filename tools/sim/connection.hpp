@@ -108,6 +108,7 @@ class connection {
   std::uint64_t id_;
   std::string ntlm_identity_;       ///< identity the connection authenticated as (NTLM type 3)
   bool challenge_pending_ = false;  ///< a type 2 was sent and no type 3 consumed it yet
+  std::array<std::uint8_t, 8> challenge_{};  ///< server challenge of the type 2 sent last
 };
 
 }  // namespace sim::detail

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -31,6 +32,8 @@ constexpr std::string_view usage =
     "  --idle-timeout MS        keep-alive idle and I/O deadline [150000]\n"
     "  --body-bytes N           response body size after DONE [64]\n"
     "  --require-auth           401 for requests without credentials\n"
+    "  --password-file FILE     every user's password (first line of FILE): Basic and NTLMv2\n"
+    "                           are checked against it [any password is taken]\n"
     "  --unhealthy              start with /mapi/healthcheck.htm answering 503\n"
     "  --help                   this text\n";
 
@@ -110,6 +113,11 @@ std::optional<sim::options> parse_args(int argc, char** argv) {
       if (opts.response_body_bytes > 64 * 1024 * 1024) throw bad_flag{"--body-bytes: above 64 MiB"};
     } else if (flag == "--require-auth") {
       opts.require_auth = true;
+    } else if (flag == "--password-file") {
+      const std::string file(value());
+      std::ifstream in(file);
+      if (!in || !std::getline(in, opts.password) || opts.password.empty())
+        throw bad_flag{"--password-file: cannot read a password from '" + file + "'"};
     } else if (flag == "--unhealthy") {
       opts.healthy = false;
     } else {

@@ -37,6 +37,10 @@ struct options {
   /// Credentials naming this user (the user part, ASCII case-insensitive) are refused with 401,
   /// as a wrong password is; empty: every password is accepted.
   std::string refused_user;
+  /// Non-empty: the one password every user has. Basic must carry it, and an NTLM type 3 must
+  /// carry the NTLMv2 response it gives for this connection's challenge (routing::ntlm::verify_v2);
+  /// anything else is refused with 401. Empty: the framing is checked, not the password.
+  std::string password;
   bool healthy = true;                             ///< initial GET /mapi/healthcheck.htm state
   std::chrono::milliseconds idle_timeout{150000};  ///< keep-alive idle / read / write deadline
 };

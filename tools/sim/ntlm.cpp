@@ -13,24 +13,6 @@ namespace {
 constexpr std::size_t authenticate_header_size = 64;
 constexpr std::size_t challenge_header_size = 56;
 
-void put_u16(std::string& out, std::size_t at, std::uint16_t v) {
-  out[at] = static_cast<char>(v & 0xff);
-  out[at + 1] = static_cast<char>(v >> 8);
-}
-
-void put_u32(std::string& out, std::size_t at, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i)
-    out[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-/// Appends `payload` at the end of `out` and writes its security buffer at `at`.
-void append_buffer(std::string& out, std::size_t at, std::string_view payload) {
-  put_u16(out, at, static_cast<std::uint16_t>(payload.size()));
-  put_u16(out, at + 2, static_cast<std::uint16_t>(payload.size()));
-  put_u32(out, at + 4, static_cast<std::uint32_t>(out.size()));
-  out.append(payload);
-}
-
 std::optional<std::string> decode_string(std::string_view bytes, bool unicode) {
   if (unicode) return utf16le_to_utf8(bytes);
   return std::string(bytes);
@@ -113,23 +95,6 @@ std::optional<challenge_message> parse_challenge(std::string_view raw) {
   if (!name) return std::nullopt;
   msg.target_name = std::move(*name);
   return msg;
-}
-
-std::string build_negotiate() {
-  std::uint32_t flags = negotiate_unicode | negotiate_oem | request_target | negotiate_ntlm |
-                        negotiate_always_sign | negotiate_extended_session_security |
-                        negotiate_version | negotiate_128 | negotiate_56;
-  std::string out(40, '\0');
-  out.replace(0, 8, signature);
-  put_u32(out, 8, 1);
-  put_u32(out, 12, flags);
-  // Domain @16 and Workstation @24 stay empty (offset = header size).
-  put_u32(out, 20, 40);
-  put_u32(out, 28, 40);
-  out[32] = 10;
-  put_u16(out, 34, 17763);
-  out[39] = 15;
-  return out;
 }
 
 std::string build_authenticate(std::string_view domain, std::string_view user,

@@ -12,10 +12,12 @@
 #include <string_view>
 
 #include "routing/ntlm.hpp"
+#include "routing/ntlm_client.hpp"
 
 namespace sim::detail::ntlm {
 
-// The parsing side is routing's (mapigate reads type 3 messages for its logs): one parser.
+// The parsing side is routing's (mapigate reads type 3 messages for its logs): one parser; the
+// message layout helpers and NTLMv2 are routing's too (the probe logs on with them).
 using namespace routing::ntlm;
 
 struct negotiate_message {
@@ -37,8 +39,9 @@ std::string build_challenge(const negotiate_message& request,
 /// Parses a type 2 (used by tests to check what the simulator sends).
 std::optional<challenge_message> parse_challenge(std::string_view raw);
 
-/// Raw (not base64) type 1 / type 3 messages; see sim::ntlm_type1_b64 / ntlm_type3_b64.
-std::string build_negotiate();
+/// Raw (not base64) type 3 message with a response no password produces (the simulator takes
+/// any password unless it was given one); see sim::ntlm_type3_b64. Type 1: routing's
+/// build_negotiate.
 std::string build_authenticate(std::string_view domain, std::string_view user,
                                std::string_view workstation);
 
