@@ -31,6 +31,9 @@ enum class tls_version { tls1_2, tls1_3 };
 struct certificate {
   std::string cert_file;  ///< PEM chain, leaf first
   std::string key_file;   ///< PEM private key
+  /// Where `cert:` is in the configuration file (1-based; 0: not from a file), so that what
+  /// is wrong with the certificate itself is reported at file:line:col as well.
+  int line = 0, col = 0;
 };
 
 struct listener_tls {

@@ -83,6 +83,10 @@ std::optional<listener_tls> load_listener_tls(reader& r, const value_ref& v) {
       certificate cert;
       if (auto p = c.require("cert")) {
         cert.cert_file = detail::read_file_path(r, *p, false).value_or("");
+        if (p->at.line >= 0) {
+          cert.line = p->at.line + 1;
+          cert.col = p->at.column + 1;
+        }
       }
       if (auto p = c.require("key")) {
         cert.key_file = detail::read_file_path(r, *p, false).value_or("");

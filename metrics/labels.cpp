@@ -18,9 +18,10 @@ constexpr std::array<std::string_view, 1> other_types{"none"};
 
 }  // namespace
 
-std::size_t code_class(int http_status) noexcept {
+std::size_t code_class(int http_status, bool auth_step) noexcept {
+  if (http_status == 401 && auth_step) return 4;
   if (http_status >= 200 && http_status < 600) return std::size_t(http_status / 100 - 2);
-  return 4;
+  return 5;
 }
 
 std::span<const std::string_view> request_types(vdir_label v) noexcept {

@@ -15,13 +15,18 @@ namespace metrics {
 enum class vdir_label : std::size_t { emsmdb, nspi, other };
 inline constexpr std::array<std::string_view, 3> vdir_names{"emsmdb", "nspi", "other"};
 
-/// namespace label: "internal", "external", "none" (Host matched no namespace).
+/// mapi_namespace label: "internal", "external", "none" (Host matched no namespace). Not
+/// `namespace`: Kubernetes' target label of that name would rename it `exported_namespace`.
 inline constexpr std::array<std::string_view, 3> namespace_names{"internal", "external", "none"};
 
-/// code_class label: "2xx".."5xx", and "none" when no final response was sent (client gone).
-inline constexpr std::array<std::string_view, 5> code_class_names{"2xx", "3xx", "4xx", "5xx",
-                                                                  "none"};
-std::size_t code_class(int http_status) noexcept;
+/// code_class label: "2xx".."5xx"; "auth_challenge" for a 401 that is a step of logging on
+/// (the request carried no credentials, or opened an NTLM handshake: Outlook meets two on every
+/// new connection), kept out of "4xx" so that an error ratio does not count normal logons;
+/// "none" when no final response was sent (client gone).
+inline constexpr std::array<std::string_view, 6> code_class_names{
+    "2xx", "3xx", "4xx", "5xx", "auth_challenge", "none"};
+/// `auth_step`: the request was such a step (see above); only a 401 makes it auth_challenge.
+std::size_t code_class(int http_status, bool auth_step = false) noexcept;
 
 /// The request types a vdir knows ([MS-OXCMAPIHTTP] 2.2.5 and 2.2.6), "other" last. The
 /// "other" vdir has the single type "none".
@@ -35,7 +40,7 @@ std::size_t request_type_index(vdir_label v, std::string_view x_request_type) no
 std::size_t request_type_slot(vdir_label v, std::size_t type_index) noexcept;
 std::size_t request_type_slots() noexcept;
 
-/// code label of mapigate_mapi_responses_total: "0".."18", then "other" (index 19).
+/// mapi_code label of mapigate_mapi_responses_total: "0".."18", then "other" (index 19).
 inline constexpr std::size_t mapi_code_labels = 20;
 std::size_t mapi_code_index(int x_response_code) noexcept;
 /// X-ResponseCode field value → code; nullopt unless 1-3 decimal digits.

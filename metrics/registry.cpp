@@ -1,6 +1,8 @@
 // Families, build info and the per-snapshot handle tables.
 #include "metrics/registry.hpp"
 
+#include "metrics/process.hpp"
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -28,9 +30,11 @@ const Histogram::BucketBoundaries connect_buckets{0.0005, 0.001, 0.0025, 0.005, 
 
 /// Adds to a counter mirrored from a monotonic total kept elsewhere (scrapes are serialised
 /// by the caller; a total never goes down).
+void mirror(Counter& c, double total) {
+  if (total > c.Value()) c.Increment(total - c.Value());
+}
 void mirror(Counter& c, std::uint64_t total) {
-  const double now = static_cast<double>(total);
-  if (now > c.Value()) c.Increment(now - c.Value());
+  mirror(c, static_cast<double>(total));
 }
 
 /// HTTP/2 error codes (RFC 9113 §7) a GOAWAY can carry, 0x1 to 0xd; then "other".
@@ -56,6 +60,11 @@ struct registry::families {
   Family<Counter>& mapi_responses;
   Family<Gauge>& upstream_connections;
   Family<Gauge>& backend_up;
+  Family<Gauge>& backend_sessions;
+  Family<Gauge>& backend_cordoned;
+  Family<Gauge>& backend_draining;
+  Family<Counter>& request_bytes;
+  Family<Counter>& response_bytes;
   Family<Gauge>& certificate_expiry;
   Family<Counter>& tls_handshakes;
   Family<Counter>& h2_connection_errors;
@@ -77,6 +86,12 @@ struct registry::families {
   Counter& reload_ok;
   Counter& reload_failed;
   Gauge& last_reload;
+  Counter& process_cpu;
+  Gauge& process_open_fds;
+  Gauge& process_max_fds;
+  Gauge& process_resident;
+  Gauge& process_virtual;
+  Gauge& process_start;
 
   explicit families(prometheus::Registry& r)
       : requests(BuildCounter()
@@ -120,6 +135,28 @@ struct registry::families {
                        .Name("mapigate_backend_up")
                        .Help("1 when the backend is usable")
                        .Register(r)),
+        backend_sessions(BuildGauge()
+                             .Name("mapigate_backend_sessions")
+                             .Help("Outlook sessions held on the backend (one NotificationWait "
+                                   "each): watch it fall to 0 after a cordon")
+                             .Register(r)),
+        backend_cordoned(BuildGauge()
+                             .Name("mapigate_backend_cordoned")
+                             .Help("1 when the backend is cordoned through the admin API: its "
+                                   "sessions stay, new sessions avoid it")
+                             .Register(r)),
+        backend_draining(BuildGauge()
+                             .Name("mapigate_backend_draining")
+                             .Help("1 when the configuration sets the backend to state: draining")
+                             .Register(r)),
+        request_bytes(BuildCounter()
+                          .Name("mapigate_request_bytes_total")
+                          .Help("Bytes received from clients (request heads and bodies), by vdir")
+                          .Register(r)),
+        response_bytes(BuildCounter()
+                           .Name("mapigate_response_bytes_total")
+                           .Help("Bytes sent to clients (response heads and bodies), by vdir")
+                           .Register(r)),
         certificate_expiry(BuildGauge()
                                .Name("mapigate_certificate_expiry_timestamp_seconds")
                                .Help("When each listener certificate expires (its notAfter, "
@@ -201,7 +238,37 @@ struct registry::families {
                         .Name("mapigate_config_last_reload_success_timestamp_seconds")
                         .Help("Unix time of the last successful configuration (re)load")
                         .Register(r)
-                        .Add({})) {
+                        .Add({})),
+        process_cpu(BuildCounter()
+                        .Name("process_cpu_seconds_total")
+                        .Help("Total user and system CPU time spent in seconds.")
+                        .Register(r)
+                        .Add({})),
+        process_open_fds(BuildGauge()
+                             .Name("process_open_fds")
+                             .Help("Number of open file descriptors.")
+                             .Register(r)
+                             .Add({})),
+        process_max_fds(BuildGauge()
+                            .Name("process_max_fds")
+                            .Help("Maximum number of open file descriptors.")
+                            .Register(r)
+                            .Add({})),
+        process_resident(BuildGauge()
+                             .Name("process_resident_memory_bytes")
+                             .Help("Resident memory size in bytes.")
+                             .Register(r)
+                             .Add({})),
+        process_virtual(BuildGauge()
+                            .Name("process_virtual_memory_bytes")
+                            .Help("Virtual memory size in bytes.")
+                            .Register(r)
+                            .Add({})),
+        process_start(BuildGauge()
+                          .Name("process_start_time_seconds")
+                          .Help("Start time of the process since unix epoch in seconds.")
+                          .Register(r)
+                          .Add({})) {
     auto& aff = BuildCounter()
                     .Name("mapigate_affinity_requests_total")
                     .Help(
@@ -243,6 +310,17 @@ void registry::set_process(const process_view& v) noexcept {
   mirror(f.log_errors, v.log_errors);
 }
 
+void registry::read_process() noexcept {
+  auto& f = *families_;
+  const auto p = read_process_stats();
+  mirror(f.process_cpu, p.cpu_seconds);
+  f.process_open_fds.Set(p.open_fds);
+  f.process_max_fds.Set(p.max_fds);
+  f.process_resident.Set(p.resident_bytes);
+  f.process_virtual.Set(p.virtual_bytes);
+  f.process_start.Set(p.start_time_seconds);
+}
+
 void registry::certificate_expiry(const std::string& listener, const std::string& certificate,
                                   std::int64_t not_after) {
   f().certificate_expiry.Add({{"listener", listener}, {"certificate", certificate}})
@@ -272,7 +350,9 @@ struct handles::table {
   std::vector<Histogram*> connect, first_byte;  ///< [backend]
   std::vector<Counter*> connect_errors;         ///< [backend]
   std::array<Counter*, mapi_code_labels> mapi{};
-  std::vector<Gauge*> upstream_connections, backend_up;      ///< [backend]
+  std::vector<Gauge*> upstream_connections, backend_up;  ///< [backend]
+  std::vector<Gauge*> sessions, cordoned, draining;      ///< [backend]
+  std::array<Counter*, vdir_names.size()> request_bytes{}, response_bytes{};
   std::array<Counter*, 2 * tls_version_names.size()> tls{};  ///< [ok?][version]
   std::array<Counter*, h2_error_names.size()> h2_errors{};   ///< [code - 1]
   std::array<Counter*, request_outcome_names.size()> outcomes{};
@@ -308,7 +388,7 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
         if (ns == 2 && vdir != vdir_label::other) continue;
         for (std::size_t c = 0; c < classes; ++c)
           t.requests[(ns * slots + slot) * classes + c] =
-              &f.requests.Add({{"namespace", std::string(namespace_names[ns])},
+              &f.requests.Add({{"mapi_namespace", std::string(namespace_names[ns])},
                                {"vdir", std::string(vdir_names[v])},
                                {"request_type", type},
                                {"code_class", std::string(code_class_names[c])}});
@@ -316,6 +396,10 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
     }
   }
   t.notification_wait = &f.notification_wait.Add({}, long_poll_buckets);
+  for (std::size_t v = 0; v < vdir_names.size(); ++v) {
+    t.request_bytes[v] = &f.request_bytes.Add({{"vdir", std::string(vdir_names[v])}});
+    t.response_bytes[v] = &f.response_bytes.Add({{"vdir", std::string(vdir_names[v])}});
+  }
   t.backend_requests.resize((t.backends + 1) * vdir_names.size() * classes);
   for (std::size_t b = 0; b <= t.backends; ++b) {
     const std::string name = b < t.backends ? cfg.backends[b].name : "none";
@@ -331,6 +415,9 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
     t.connect_errors.push_back(&f.connect_errors.Add({{"backend", name}}));
     t.upstream_connections.push_back(&f.upstream_connections.Add({{"backend", name}}));
     t.backend_up.push_back(&f.backend_up.Add({{"backend", name}}));
+    t.sessions.push_back(&f.backend_sessions.Add({{"backend", name}}));
+    t.cordoned.push_back(&f.backend_cordoned.Add({{"backend", name}}));
+    t.draining.push_back(&f.backend_draining.Add({{"backend", name}}));
     t.ejections.push_back(&f.ejections.Add({{"backend", name}}));
     t.checks_passed.push_back(&f.health_checks.Add({{"backend", name}, {"result", "pass"}}));
     t.checks_failed.push_back(&f.health_checks.Add({{"backend", name}, {"result", "fail"}}));
@@ -338,7 +425,7 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
   }
   for (std::size_t i = 0; i < mapi_code_labels; ++i)
     t.mapi[i] = &f.mapi_responses.Add(
-        {{"code", i + 1 < mapi_code_labels ? std::to_string(i) : std::string("other")}});
+        {{"mapi_code", i + 1 < mapi_code_labels ? std::to_string(i) : std::string("other")}});
   for (std::size_t ok = 0; ok < 2; ++ok)
     for (std::size_t v = 0; v < tls_version_names.size(); ++v)
       t.tls[ok * tls_version_names.size() + v] = &f.tls_handshakes.Add(
@@ -358,7 +445,7 @@ void handles::request(const request_sample& s) const noexcept {
   const std::size_t slots = request_type_slots();
   const std::size_t classes = code_class_names.size();
   const std::size_t slot = request_type_slot(s.vdir, s.request_type);
-  const std::size_t cls = code_class(s.http_status);
+  const std::size_t cls = code_class(s.http_status, s.auth_step);
   // Only the "other" vdir has namespace "none" series: callers map a request that matched no
   // namespace to it.
   if (auto* c = t.requests[(s.ns * slots + slot) * classes + cls]) c->Increment();
@@ -370,6 +457,8 @@ void handles::request(const request_sample& s) const noexcept {
     t.duration[slot]->Observe(s.seconds);
   if (s.mapi_code) t.mapi[mapi_code_index(*s.mapi_code)]->Increment();
   if (std::size_t(s.outcome) < t.outcomes.size()) t.outcomes[std::size_t(s.outcome)]->Increment();
+  t.request_bytes[std::size_t(s.vdir)]->Increment(double(s.request_bytes));
+  t.response_bytes[std::size_t(s.vdir)]->Increment(double(s.response_bytes));
 }
 
 void handles::upstream_connected(std::size_t b, double seconds) const noexcept {
@@ -408,10 +497,13 @@ void handles::health_check(std::size_t b, bool passed, double seconds) const noe
   t_->check_duration[b]->Observe(seconds);
 }
 
-void handles::set_backend(std::size_t b, bool up, std::size_t conns) const noexcept {
+void handles::set_backend(std::size_t b, const backend_view& v) const noexcept {
   if (b >= t_->backends) return;
-  t_->backend_up[b]->Set(up ? 1 : 0);
-  t_->upstream_connections[b]->Set(double(conns));
+  t_->backend_up[b]->Set(v.up ? 1 : 0);
+  t_->upstream_connections[b]->Set(double(v.upstream_connections));
+  t_->sessions[b]->Set(double(v.sessions));
+  t_->cordoned[b]->Set(v.cordoned ? 1 : 0);
+  t_->draining[b]->Set(v.draining ? 1 : 0);
 }
 
 }  // namespace metrics

@@ -59,6 +59,8 @@ class registry {
     std::uint64_t log_written = 0, log_dropped = 0, log_errors = 0;       ///< totals
   };
   void set_process(const process_view& v) noexcept;
+  /// The process_* metrics (CPU, memory, descriptors, start time) from /proc: at scrape time.
+  void read_process() noexcept;
 
   /// A config load or reload: counted when it happens (a failed reload builds no handles).
   void config_loaded(bool ok, std::int64_t unix_now) noexcept;
@@ -85,6 +87,18 @@ struct request_sample {
   double seconds = 0;                  ///< whole request
   std::optional<int> mapi_code;        ///< X-ResponseCode sent to the client
   request_outcome outcome = request_outcome::completed;
+  bool auth_step = false;            ///< no credentials, or an NTLM type 1: a 401 is auth_challenge
+  std::uint64_t request_bytes = 0;   ///< received from the client (head and body)
+  std::uint64_t response_bytes = 0;  ///< sent to the client (head and body)
+};
+
+/// A backend's gauges, read from its live state at scrape time.
+struct backend_view {
+  bool up = false;
+  std::size_t upstream_connections = 0;
+  std::size_t sessions = 0;  ///< NotificationWaits held: one per Outlook session on it
+  bool cordoned = false;     ///< by the admin API
+  bool draining = false;     ///< by the config (state: draining)
 };
 
 /// The handles of one config snapshot. Const member functions are thread-safe.
@@ -109,7 +123,7 @@ class handles {
   void health_check(std::size_t backend, bool passed, double seconds) const noexcept;
 
   /// Backend gauges, set at scrape time.
-  void set_backend(std::size_t backend, bool up, std::size_t upstream_connections) const noexcept;
+  void set_backend(std::size_t backend, const backend_view& v) const noexcept;
 
  private:
   struct table;

@@ -91,10 +91,17 @@ std::string server::impl::scrape() {
     v.log_errors = access_log->write_errors();
   }
   registry.set_process(v);
+  registry.read_process();
   const auto now = steady_ms();
-  for (std::size_t b = 0; b < now_rt->cfg->backends.size(); ++b)
-    now_rt->metrics->set_backend(b, now_rt->live[b].usable(now),
-                                 now_rt->live[b].upstream_open.load(std::memory_order_relaxed));
+  for (std::size_t b = 0; b < now_rt->cfg->backends.size(); ++b) {
+    const auto& l = now_rt->live[b];
+    now_rt->metrics->set_backend(
+        b, {.up = l.usable(now),
+            .upstream_connections = l.upstream_open.load(std::memory_order_relaxed),
+            .sessions = std::size_t(l.notification_waits.load(std::memory_order_relaxed)),
+            .cordoned = l.cordoned.load(std::memory_order_relaxed),
+            .draining = now_rt->cfg->backends[b].state == config::backend_state::draining});
+  }
   return registry.serialize();
 }
 

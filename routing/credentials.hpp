@@ -15,4 +15,8 @@ namespace routing {
 /// anything malformed. The name is returned as sent, unsanitised: the log formatter sanitises.
 std::optional<std::string> authenticated_user(std::string_view authorization);
 
+/// True when the Authorization field value opens an NTLM handshake (a type 1 message, bare or
+/// inside Negotiate/SPNEGO): the 401 it gets is the challenge, a normal step, not a failure.
+bool opens_handshake(std::string_view authorization);
+
 }  // namespace routing

@@ -17,6 +17,7 @@ struct admin_request {
   std::string method;  ///< "GET", "HEAD", "POST", ...
   std::string target;  ///< origin-form, as sent
   std::string authorization;
+  std::string accept_encoding;
 };
 
 struct admin_response {

@@ -35,6 +35,19 @@ struct report {
     ++warnings;
     out << file << ": warning: " << m << '\n';
   }
+  /// The same, at the configuration's `cert:` line of `c`.
+  void error(const config::certificate& c, const std::string& m) {
+    ++errors;
+    out << at(c) << ": error: " << m << '\n';
+  }
+  void warning(const config::certificate& c, const std::string& m) {
+    ++warnings;
+    out << at(c) << ": warning: " << m << '\n';
+  }
+  std::string at(const config::certificate& c) const {
+    if (c.line <= 0) return file;
+    return file + ":" + std::to_string(c.line) + ":" + std::to_string(c.col);
+  }
 };
 
 /// The leaf certificate backend `b` presents, as SHA-256, or "" with `why` set; `tls_failed`:
@@ -90,7 +103,21 @@ int check_config(const std::string& file, bool strict, bool connect_backends, st
     rt = std::make_unique<runtime>(loaded.config, scratch);  // certificates, keys, CAs
     rt->metrics.reset();  // the scratch registry goes out of scope here
   } catch (const std::exception& e) {
-    rep.error(e.what());
+    // A certificate or key the TLS context refused: at its `cert:` line when the message names
+    // one of its files.
+    const config::certificate* named = nullptr;
+    const std::string_view what = e.what();
+    for (const auto& l : cfg.listeners) {
+      if (!l.tls) continue;
+      for (const auto& c : l.tls->certificates)
+        if (!named && (what.find(c.cert_file) != std::string_view::npos ||
+                       what.find(c.key_file) != std::string_view::npos))
+          named = &c;
+    }
+    if (named)
+      rep.error(*named, e.what());
+    else
+      rep.error(e.what());
     out << file << ": 1 error(s)\n";
     return 1;
   }
@@ -112,16 +139,17 @@ int check_config(const std::string& file, bool strict, bool connect_backends, st
         const auto not_before = tls::certificate_not_before(c.cert_file);
         const auto left = (not_after - now) / 86400;
         if (not_after <= now)
-          rep.error("certificate " + c.cert_file + " has expired (" +
-                    accesslog::iso_utc_unix(not_after) + ")");
+          rep.error(c, "certificate " + c.cert_file + " has expired (" +
+                           accesslog::iso_utc_unix(not_after) + ")");
         else if (not_before > now)
-          rep.error("certificate " + c.cert_file + " is not valid before " +
-                    accesslog::iso_utc_unix(not_before) + ": clients would refuse it until then");
+          rep.error(c, "certificate " + c.cert_file + " is not valid before " +
+                           accesslog::iso_utc_unix(not_before) +
+                           ": clients would refuse it until then");
         else if (left < warn_days)
-          rep.warning("certificate " + c.cert_file + " expires in " + std::to_string(left) +
-                      " day(s)");
+          rep.warning(c, "certificate " + c.cert_file + " expires in " + std::to_string(left) +
+                             " day(s), on " + accesslog::iso_utc_unix(not_after));
       } catch (const std::exception& e) {
-        rep.error(e.what());
+        rep.error(c, e.what());
       }
     }
     // A listener per namespace (internal and external addresses) is a normal layout: only a

@@ -72,9 +72,12 @@ void describe_request(request_trace& t, const http::request<http::buffer_body, r
     }
     r.authentication_type = std::move(type);
     t.claimed_user = user.value_or(std::string());
+    t.auth_step = routing::opens_handshake(*facts.authorization);
   } else if (conn.auth_bound) {
     r.authentication_type = conn.auth_type;
     t.claimed_user = conn.user;  // accepted on this connection before
+  } else {
+    t.auth_step = true;  // anonymous: the 401 asks for credentials
   }
 }
 

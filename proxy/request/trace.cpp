@@ -49,6 +49,9 @@ void request_trace::finish(const metrics::handles& m, accesslog::writer* log) {
   s.seconds = std::chrono::duration<double>(total).count();
   if (mapi) s.mapi_code = mapi_code;
   s.outcome = outcome;
+  s.auth_step = auth_step;
+  s.request_bytes = rec.request_bytes;
+  s.response_bytes = rec.response_bytes;
   m.request(s);
   if (log) log->submit(std::move(rec));
 }

@@ -41,6 +41,9 @@ struct request_trace {
   /// AuthenticatedUser only once a backend accepts them (accept_credentials).
   std::string claimed_user;
   bool claim_binds_connection = false;  ///< NTLM/Negotiate: accepted, it is the connection's user
+  /// A step of logging on: no credentials (on a connection not authenticated yet) or an NTLM
+  /// type 1. Its 401 is counted as auth_challenge, not as a 4xx.
+  bool auth_step = false;
   /// How the request ended (set through end_request, proxy/request/outcome.hpp).
   metrics::request_outcome outcome = metrics::request_outcome::completed;
 

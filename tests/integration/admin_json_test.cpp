@@ -139,6 +139,13 @@ TEST(AdminJson, RunningGatewayServesTheSameDocument) {
   EXPECT_EQ(second.at("cordoned"), false);
   // The tests' field reader still finds what it looks for.
   EXPECT_EQ(backend_field(admin, "mbx02", "config_state"), "\"draining\"");
+  // The drain workflow in the metrics too: what the admin API did, what the config says.
+  const auto m = metrics_text(admin);
+  EXPECT_EQ(sample(m, R"(mapigate_backend_cordoned{backend="mbx01"})"), 1) << m;
+  EXPECT_EQ(sample(m, R"(mapigate_backend_cordoned{backend="mbx02"})"), 0);
+  EXPECT_EQ(sample(m, R"(mapigate_backend_draining{backend="mbx01"})"), 0);
+  EXPECT_EQ(sample(m, R"(mapigate_backend_draining{backend="mbx02"})"), 1);
+  EXPECT_EQ(sample(m, R"(mapigate_backend_sessions{backend="mbx01"})"), 0);
 }
 
 }  // namespace

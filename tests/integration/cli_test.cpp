@@ -1,6 +1,9 @@
 // `mapigate check`: the deploy example passes; broken configs fail with file:line:col.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <regex>
+
 #include <sys/wait.h>
 #include <filesystem>
 
@@ -82,6 +85,9 @@ TEST(Cli, KeyThatDoesNotMatchTheCertificateFails) {
   const auto r = run_check(file);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("does not match"), std::string::npos) << r.output;
+  // At the line of the certificate in the file.
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("mismatch\\.yaml:[0-9]+:[0-9]+: error: ")))
+      << r.output;
 }
 
 TEST(Cli, CertificateThatDoesNotCoverBothNamespacesFails) {
@@ -130,6 +136,33 @@ TEST(Cli, CertificateExpiringSoonWarnsAndExpiredFails) {
               r.output.find("expires in 10 day(s)") != std::string::npos)
       << r.output;
   EXPECT_EQ(run_check("--strict " + file).status, 1);
+  // The warning is at the certificate's line in the file, with the date.
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(":[0-9]+:[0-9]+: warning: certificate .* "
+                                                     "expires in [0-9]+ day\\(s\\), on 20")))
+      << r.output;
+
+  const auto check_with = [&](const leaf& cert, const char* name) {
+    gateway_options dated{.backends = {{"mbx01", 443}}, .certificates = {cert}};
+    const auto f = dir.file(name);
+    const auto yaml = gateway_yaml(dated, dir.path().string());
+    write_file(f, yaml);
+    // The line of `cert:` in the file, 1-based.
+    const auto line = 1 + std::count(yaml.begin(), yaml.begin() + yaml.find("cert: "), '\n');
+    return std::make_pair(run_check(f), f + ":" + std::to_string(line) + ":");
+  };
+  const auto expired = test_pki::instance().issue_dated("expired", {internal_host, external_host},
+                                                        {"20200101000000Z", "20210101000000Z"});
+  const auto [gone, gone_at] = check_with(expired, "expired.yaml");
+  EXPECT_EQ(gone.status, 1) << gone.output;
+  EXPECT_NE(gone.output.find(gone_at), std::string::npos) << gone.output;
+  EXPECT_NE(gone.output.find("has expired (2021-01-01T00:00:00"), std::string::npos) << gone.output;
+  const auto future = test_pki::instance().issue_dated("future", {internal_host, external_host},
+                                                       {"20990101000000Z", "20991231000000Z"});
+  const auto [early, early_at] = check_with(future, "future.yaml");
+  EXPECT_EQ(early.status, 1) << early.output;
+  EXPECT_NE(early.output.find(early_at), std::string::npos) << early.output;
+  EXPECT_NE(early.output.find("is not valid before 2099-01-01T00:00:00"), std::string::npos)
+      << early.output;
 }
 
 /// A TLS mailbox server presenting a certificate of its own (for mbx01.corp.test), not the

@@ -206,14 +206,14 @@ TEST(Metrics, ScrapePassesPromtoolAndCountersMoveByExactlyTheRequestsSent) {
   gateway gw({.backends = {{"mbx01", mbx->port()}}});
   ASSERT_NE(gw.admin_port(), 0);
   const std::string execute_ok =
-      R"(mapigate_requests_total{code_class="2xx",namespace="internal",request_type="Execute",vdir="emsmdb"})";
+      R"(mapigate_requests_total{code_class="2xx",mapi_namespace="internal",request_type="Execute",vdir="emsmdb"})";
   const std::string backend_ok =
       R"(mapigate_backend_requests_total{backend="mbx01",code_class="2xx",vdir="emsmdb"})";
-  const std::string code_0 = R"(mapigate_mapi_responses_total{code="0"})";
+  const std::string code_0 = R"(mapigate_mapi_responses_total{mapi_code="0"})";
   const std::string execute_time =
       R"(mapigate_request_duration_seconds_count{request_type="Execute",vdir="emsmdb"})";
   const std::string not_found =
-      R"(mapigate_requests_total{code_class="4xx",namespace="internal",request_type="none",vdir="other"})";
+      R"(mapigate_requests_total{code_class="4xx",mapi_namespace="internal",request_type="none",vdir="other"})";
 
   const auto before = scrape(gw.admin_port());
   EXPECT_EQ(sample(before, execute_ok), 0);
@@ -267,6 +267,31 @@ TEST(Metrics, ScrapePassesPromtoolAndCountersMoveByExactlyTheRequestsSent) {
   const auto data = c.read_response();
   EXPECT_EQ(data.status, 404);
   EXPECT_EQ(data.body.find("mapigate_"), std::string::npos);
+}
+
+// Prometheus asks for gzip; the page is the same once inflated. Process metrics are there.
+TEST(Metrics, ScrapeIsGzippedWhenAskedAndCarriesProcessMetrics) {
+  auto mbx = start_sim("mbx01");
+  gateway gw({.backends = {{"mbx01", mbx->port()}}});
+  temp_dir dir;
+  const auto url = "http://127.0.0.1:" + std::to_string(gw.admin_port()) + "/metrics";
+  const auto headers = dir.file("headers");
+  const auto packed =
+      run_shell("curl -s --max-time 10 -D " + headers + " -H 'Accept-Encoding: gzip' -o " +
+                dir.file("page.gz") + " " + url + " && gzip -dc " + dir.file("page.gz"));
+  ASSERT_EQ(packed.status, 0) << packed.output;
+  EXPECT_NE(read_file(headers).find("Content-Encoding: gzip"), std::string::npos);
+  EXPECT_NE(read_file(headers).find("Vary: Accept-Encoding"), std::string::npos);
+  EXPECT_NE(packed.output.find("# TYPE mapigate_requests_total counter"), std::string::npos);
+  for (const char* name : {"process_cpu_seconds_total ", "process_open_fds ", "process_max_fds ",
+                           "process_resident_memory_bytes ", "process_virtual_memory_bytes ",
+                           "process_start_time_seconds "})
+    EXPECT_NE(packed.output.find(std::string("\n") + name), std::string::npos) << name;
+  EXPECT_GT(sample(packed.output, "process_open_fds"), 3);
+  // Without Accept-Encoding: plain text.
+  const auto plain = run_shell("curl -s --max-time 10 -D " + headers + " " + url);
+  EXPECT_EQ(read_file(headers).find("Content-Encoding"), std::string::npos);
+  EXPECT_NE(plain.output.find("# TYPE mapigate_requests_total counter"), std::string::npos);
 }
 
 // Each listener certificate's notAfter is a gauge (the alert MapigateCertificateExpiresSoon

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 
 #include "tests/support/admin.hpp"
@@ -587,6 +588,44 @@ TEST_P(OnePath, TheLogNamesOnlyUsersTheBackendAcceptedAndTheServersFqdn) {
   EXPECT_EQ(anonymous->at("AuthenticatedUser"), "");
   EXPECT_EQ(anonymous->at("IsAuthenticated"), "false");
   EXPECT_EQ(anonymous->at("HttpStatus"), "200");
+}
+
+// An error-ratio alert must not fire on normal logons: a 401 answering no credentials (and,
+// on HTTP/1.1, an NTLM type 1) is counted as auth_challenge; a 401 answering credentials (a
+// wrong password) stays a 4xx. Bytes to and from clients are counted per vdir.
+TEST_P(OnePath, LogonStepsAreCountedApartFromAuthenticationFailures) {
+  sim::options o;
+  o.require_auth = true;
+  o.refused_user = "mallory";  // as a wrong password: 401
+  auto mbx = start_sim("mbx01", o);
+  gateway gw({.backends = {{"mbx01", mbx->port()}},
+              .extra_yaml = "health:\n  active: false\n",
+              .listener_alpn = "[h2, http/1.1]"});
+  auto with = [](std::string scheme, std::string token) {
+    auto f = mapi_fields("Connect");
+    if (!scheme.empty()) f.emplace_back("Authorization", scheme + " " + token);
+    return f;
+  };
+  EXPECT_EQ(send(gw, "POST", path, with("", ""), "c").status, 401);
+  if (!h2()) {
+    EXPECT_EQ(send(gw, "POST", path, with("NTLM", sim::ntlm_type1_b64()), "").status, 401);
+  }
+  EXPECT_EQ(send(gw, "POST", path, with("Basic", "bWFsbG9yeTpndWVzcw=="), "c").status, 401);
+  EXPECT_EQ(send(gw, "POST", path, with("Basic", "YWxpY2U6c2VjcmV0"), "c").status, 200);
+  const std::string series =
+      R"(mapigate_requests_total{code_class="CLASS",mapi_namespace="internal",request_type="Connect",vdir="emsmdb"})";
+  auto count = [&](const std::string& m, const char* cls) {
+    return sample(m, std::regex_replace(series, std::regex("CLASS"), cls));
+  };
+  std::string m;
+  ASSERT_TRUE(eventually([&] {
+    m = metrics_of(gw);
+    return count(m, "2xx") == 1;
+  })) << m;
+  EXPECT_EQ(count(m, "auth_challenge"), h2() ? 1 : 2);
+  EXPECT_EQ(count(m, "4xx"), 1);
+  EXPECT_GT(sample(m, R"(mapigate_request_bytes_total{vdir="emsmdb"})"), 4 * 3);
+  EXPECT_GT(sample(m, R"(mapigate_response_bytes_total{vdir="emsmdb"})"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, OnePath, ::testing::Bool(), protocol_name);

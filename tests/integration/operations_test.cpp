@@ -462,6 +462,25 @@ TEST(Probe, TlsFailuresAreToldApart) {
                                  "wrong.corp.test (its names: "),
             std::string::npos)
       << mismatch.output;
+  // An expired certificate, and one not valid yet, with their dates.
+  auto dated = [&](const leaf& cert) {
+    gateway g({.backends = {{"mbx01", a->port()}}, .certificates = {cert}});
+    return run_command("probe https://" + std::string(internal_host) + ":" +
+                       std::to_string(g.port()) + "/mapi --connect 127.0.0.1 --timeout 5 --ca " +
+                       test_pki::instance().ca_file());
+  };
+  const auto expired = dated(test_pki::instance().issue_dated(
+      "probe-expired", {internal_host, external_host}, {"20200101000000Z", "20210101000000Z"}));
+  EXPECT_EQ(expired.status, 1);
+  EXPECT_NE(expired.output.find("TLS certificate expired on 2021-01-01T00:00:00"),
+            std::string::npos)
+      << expired.output;
+  const auto early = dated(test_pki::instance().issue_dated(
+      "probe-future", {internal_host, external_host}, {"20990101000000Z", "20991231000000Z"}));
+  EXPECT_EQ(early.status, 1);
+  EXPECT_NE(early.output.find("TLS certificate not valid before 2099-01-01T00:00:00"),
+            std::string::npos)
+      << early.output;
 }
 
 TEST(Cli, HelpVersionAndUsageErrors) {

@@ -13,6 +13,11 @@ TEST(Labels, CodeClass) {
       {599, "5xx"}, {0, "none"},  {100, "none"}, {600, "none"}, {-1, "none"}};
   for (const auto& [status, name] : rows)
     EXPECT_EQ(metrics::code_class_names[metrics::code_class(status)], name) << status;
+  // A logon step: only its 401 is set apart; what else it gets keeps its class.
+  const std::pair<int, std::string_view> steps[] = {
+      {401, "auth_challenge"}, {200, "2xx"}, {403, "4xx"}, {502, "5xx"}, {0, "none"}};
+  for (const auto& [status, name] : steps)
+    EXPECT_EQ(metrics::code_class_names[metrics::code_class(status, true)], name) << status;
 }
 
 TEST(Labels, RequestTypesAreBoundedPerVdir) {

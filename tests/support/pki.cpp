@@ -59,7 +59,8 @@ test_pki::test_pki() {
 }
 
 leaf test_pki::issue(const std::string& name, const std::vector<std::string>& dns,
-                     const std::vector<std::string>& ips, int days, key_type key) {
+                     const std::vector<std::string>& ips, int days, key_type key,
+                     const validity& dates) {
   static std::mutex m;
   static std::map<std::string, leaf> issued;
   std::lock_guard lock(m);
@@ -83,11 +84,31 @@ leaf test_pki::issue(const std::string& name, const std::vector<std::string>& dn
       key == key_type::rsa_2048 ? "rsa:2048" : "ec -pkeyopt ec_paramgen_curve:prime256v1";
   run_command(std::string("openssl req -newkey ") + newkey + " -nodes -subj '/CN=" + cn +
               "' -keyout " + l.key + " -out " + csr);
-  run_command("openssl x509 -req -days " + std::to_string(days) + " -in " + csr + " -CA " +
-              ca_cert_ + " -CAkey " + ca_key_ + " -CAcreateserial -out " + l.cert + " -extfile " +
-              ext);
+  if (!dates.not_before.empty()) {
+    // `openssl x509` (3.0) can only start a certificate now; `openssl ca` takes both dates.
+    const std::string db = dir_.file(name + ".index"), serial = dir_.file(name + ".serial");
+    const std::string cnf = dir_.file(name + ".ca.cnf");
+    write_file(db, "");
+    write_file(serial, "1000\n");
+    write_file(cnf, "[ca]\ndefault_ca = d\n[d]\ndatabase = " + db +
+                        "\nnew_certs_dir = " + dir_.path().string() + "\nserial = " + serial +
+                        "\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+                        "[p]\ncommonName = supplied\n");
+    run_command("openssl ca -batch -notext -config " + cnf + " -cert " + ca_cert_ + " -keyfile " +
+                ca_key_ + " -in " + csr + " -out " + l.cert + " -extfile " + ext + " -startdate " +
+                dates.not_before + " -enddate " + dates.not_after);
+  } else {
+    run_command("openssl x509 -req -days " + std::to_string(days) + " -in " + csr + " -CA " +
+                ca_cert_ + " -CAkey " + ca_key_ + " -CAcreateserial -out " + l.cert + " -extfile " +
+                ext);
+  }
   issued.emplace(name, l);
   return l;
+}
+
+leaf test_pki::issue_dated(const std::string& name, const std::vector<std::string>& dns,
+                           const validity& dates) {
+  return issue(name, dns, {}, 0, key_type::ec_p256, dates);
 }
 
 }  // namespace testing_support

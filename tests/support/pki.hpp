@@ -22,9 +22,16 @@ class test_pki {
   enum class key_type { ec_p256, rsa_2048 };
   /// Issues (once per `name`) a leaf for DNS names `dns` and IP addresses `ips`, valid for
   /// `days` days (the CA: 400), with a `key` key pair.
+  /// Explicit dates, "YYYYMMDDHHMMSSZ" (both set, or both empty for `days` from now).
+  struct validity {
+    std::string not_before, not_after;
+  };
   leaf issue(const std::string& name, const std::vector<std::string>& dns,
              const std::vector<std::string>& ips = {}, int days = 90,
-             key_type key = key_type::ec_p256);
+             key_type key = key_type::ec_p256, const validity& dates = {});
+  /// A leaf valid only between `dates` (an expired one, or one not valid yet).
+  leaf issue_dated(const std::string& name, const std::vector<std::string>& dns,
+                   const validity& dates);
 
  private:
   test_pki();
