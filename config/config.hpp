@@ -7,12 +7,14 @@
 // is always valid for the snapshot it came from.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace config {
@@ -71,18 +73,75 @@ struct vdir_url {
   std::string path;  ///< e.g. "/mapi" (no trailing slash)
 };
 
-/// Authentication methods of the /mapi vdir (Set-MapiVirtualDirectory -IISAuthenticationMethods).
-enum class auth_scheme { ntlm, negotiate, basic, oauth };
+/// Authentication methods of a vdir (Set-*VirtualDirectory -IISAuthenticationMethods).
+/// `forms`: Outlook on the web's forms login (the credentials are in the login form's body,
+/// never in an Authorization field): mapigate passes it through.
+enum class auth_scheme { ntlm, negotiate, basic, oauth, forms };
 
 struct mapi_vdir {
   std::optional<vdir_url> internal_url;
   std::optional<vdir_url> external_url;  ///< at least one of the two is set
+  /// More host names of each namespace (`namespaces:`), e.g. Autodiscover's own
+  /// autodiscover.<domain>: lower-cased, no port.
+  std::vector<std::string> internal_aliases, external_aliases;
   /// Set-OrganizationConfig -MapiHttpEnabled: false answers every MAPI request with
   /// X-ResponseCode 16 (Endpoint Disabled) without contacting a backend.
   bool mapi_http_enabled = true;
   /// Allowed schemes, no duplicates; Exchange 2016+'s default is NTLM, OAuth, Negotiate.
   std::vector<auth_scheme> authentication{auth_scheme::ntlm, auth_scheme::oauth,
                                           auth_scheme::negotiate};
+};
+
+/// Exchange's virtual directories, as Get-*VirtualDirectory names them. /mapi is configured by
+/// `mapi:`, the others by `vdirs:`; the value indexes snapshot::vdirs.
+enum class vdir_id : std::uint8_t {
+  mapi,
+  autodiscover,
+  ews,
+  oab,
+  rpc,
+  activesync,
+  owa,
+  ecp,
+  powershell
+};
+inline constexpr std::size_t vdir_count = 9;
+
+/// What the configuration and the logs call each vdir, and where it lives.
+struct vdir_name {
+  std::string_view key;     ///< under `vdirs:`, and the metrics' vdir label
+  std::string_view path;    ///< Exchange's path (matched case-insensitively); /mapi: mapi's URLs
+  std::string_view folder;  ///< HttpProxy\<folder> for its log records
+};
+inline constexpr std::array<vdir_name, vdir_count> vdir_names{{
+    {"mapi", "/mapi", "Mapi"},
+    {"autodiscover", "/Autodiscover", "Autodiscover"},
+    {"ews", "/EWS", "Ews"},
+    {"oab", "/OAB", "Oab"},
+    {"rpc", "/rpc", "RpcHttp"},
+    {"activesync", "/Microsoft-Server-ActiveSync", "Eas"},
+    {"owa", "/owa", "Owa"},
+    {"ecp", "/ecp", "Ecp"},
+    {"powershell", "/PowerShell", "PowerShell"},
+}};
+
+/// Which namespaces publish a vdir (`/ecp` and `/PowerShell` internal only is the usual
+/// hardening since ProxyShell).
+enum class publish_scope : std::uint8_t { both, internal, external };
+
+/// One published vdir. /mapi's authentication and body limit are `mapi.authentication` and
+/// `limits.mapi_body_bytes` (vdir_authentication(), vdir_body_limit() below).
+struct vdir_settings {
+  bool enabled = false;  ///< published at all; off: every path under it is 404
+  publish_scope publish = publish_scope::both;
+  std::vector<auth_scheme> authentication;  ///< Authorization schemes let through
+  std::uint64_t body_limit = 0;             ///< request body bytes; over it: 413
+  /// Replaces timeouts.body_idle and timeouts.upstream_idle on this vdir (Outlook Anywhere's
+  /// legs and ActiveSync's Ping are quiet for minutes); absent: the global ones.
+  std::optional<duration> idle_timeout;
+  /// Its active check on every backend (health.active on): GET this path, 200 passes; empty:
+  /// no check of its own (the backend's /mapi check stands for it).
+  std::string health_path;
 };
 
 /// Set-CasMailbox -MapiHttpEnabled for one mailbox: overrides the organisation setting.
@@ -153,6 +212,10 @@ struct route {
   route_kind kind = route_kind::mailbox;
   std::string key;
   target to;
+  /// A mailbox route listing several anchors of one mailbox (its SMTP address and its
+  /// MailboxId GUID): all hash by the first, so every protocol meets the same pool member.
+  /// Empty: `key`.
+  std::string hash_key;
 };
 
 /// Every wait in the data path has one of these deadlines (style-anchors G4).
@@ -181,7 +244,7 @@ struct limits {
 struct request_log {
   std::string directory;  ///< resolved path; files go to <directory>/HttpProxy/<Protocol>/
   std::uint64_t max_file_bytes = 10ull << 20;      ///< a new -N file beyond this
-  std::uint64_t max_directory_bytes = 1ull << 30;  ///< per protocol folder, oldest files go
+  std::uint64_t max_directory_bytes = 1ull << 30;  ///< every protocol folder: oldest files go
   duration max_age{30ll * 24 * 3600 * 1000};       ///< files older than this go
   std::size_t queue_records = 65536;               ///< beyond this, records are dropped (counted)
 };
@@ -214,6 +277,8 @@ struct snapshot {
   std::string server_name;  ///< our own name: healthcheck body, logs
   std::vector<listener> listeners;
   mapi_vdir mapi;
+  /// By vdir_id; [mapi] is always published (its URLs, authentication and limit are `mapi:`'s).
+  std::array<vdir_settings, vdir_count> vdirs;
   std::vector<backend> backends;
   std::vector<pool> pools;
   std::vector<route> routes;
@@ -229,5 +294,14 @@ struct snapshot {
 };
 
 using snapshot_ptr = std::shared_ptr<const snapshot>;
+
+/// The Authorization schemes vdir `v` lets through.
+inline const std::vector<auth_scheme>& vdir_authentication(const snapshot& s, vdir_id v) {
+  return v == vdir_id::mapi ? s.mapi.authentication : s.vdirs[std::size_t(v)].authentication;
+}
+/// The largest request body vdir `v` takes.
+inline std::uint64_t vdir_body_limit(const snapshot& s, vdir_id v) {
+  return v == vdir_id::mapi ? s.limits.mapi_body_bytes : s.vdirs[std::size_t(v)].body_limit;
+}
 
 }  // namespace config

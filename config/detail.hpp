@@ -127,6 +127,19 @@ void load_pools(reader& r, const fields& root, snapshot& s, const name_table& ba
 void load_routes(reader& r, const fields& root, snapshot& s, const name_table& backends,
                  const name_table& pools);
 
+/// A health check path is origin-form and plain: '/' then visible ASCII, no fragment.
+bool valid_check_path(std::string_view p);
+
+// Virtual directories (vdirs.cpp).
+/// IISAuthenticationMethods: a non-empty list of unique scheme names, any case; `forms` only
+/// where `forms_allowed`. nullopt after reporting.
+std::optional<std::vector<auth_scheme>> read_auth_schemes(reader& r, const value_ref& v,
+                                                          bool forms_allowed);
+/// `vdirs:`, after `mapi:` and `limits:` (the /mapi entry mirrors them).
+void load_vdirs(reader& r, const fields& root, snapshot& s);
+/// `namespaces:`, after `mapi:`.
+void load_namespaces(reader& r, const fields& root, snapshot& s);
+
 // Policy sections (policy.cpp): per-mailbox MAPI/HTTP switches and signed affinity tokens.
 /// Reads the file at `path` into `out`, stopping once `out` holds more than `limit` bytes (a
 /// caller that needs the whole file passes SIZE_MAX). Returns 0, or the errno that stopped it.

@@ -162,35 +162,6 @@ void load_listeners(reader& r, const fields& root, snapshot& s) {
   }
 }
 
-// IISAuthenticationMethods: a non-empty list of unique scheme names, any case.
-void load_authentication(reader& r, const value_ref& v, mapi_vdir& mapi) {
-  if (!detail::read_sequence(r, v, true)) return;
-  static constexpr std::pair<std::string_view, auth_scheme> names[] = {
-      {"ntlm", auth_scheme::ntlm},
-      {"negotiate", auth_scheme::negotiate},
-      {"basic", auth_scheme::basic},
-      {"oauth", auth_scheme::oauth},
-  };
-  std::vector<auth_scheme> schemes;
-  for (const auto& item : detail::elements(v)) {
-    const auto text = detail::read_string(r, item, true);
-    if (!text) continue;
-    const std::string name = routing::to_lower(*text);
-    const auto it = std::find_if(std::begin(names), std::end(names),
-                                 [&](const auto& n) { return n.first == name; });
-    if (it == std::end(names)) {
-      r.error(item.at, item.path,
-              "unknown authentication method " + quote(*text) +
-                  " (expected ntlm, negotiate, basic or oauth)");
-    } else if (std::find(schemes.begin(), schemes.end(), it->second) != schemes.end()) {
-      r.error(item.at, item.path, "duplicate authentication method " + quote(name));
-    } else {
-      schemes.push_back(it->second);
-    }
-  }
-  mapi.authentication = std::move(schemes);
-}
-
 void load_mapi(reader& r, const fields& root, snapshot& s) {
   const auto v = root.require("mapi");
   if (!v) return;
@@ -217,7 +188,10 @@ void load_mapi(reader& r, const fields& root, snapshot& s) {
   if (auto x = f.find("mapi_http_enabled")) {
     s.mapi.mapi_http_enabled = detail::read_bool(r, *x).value_or(true);
   }
-  if (auto x = f.find("authentication")) load_authentication(r, *x, s.mapi);
+  if (auto x = f.find("authentication")) {
+    if (auto schemes = detail::read_auth_schemes(r, *x, false))
+      s.mapi.authentication = std::move(*schemes);
+  }
 }
 
 void load_timeouts(reader& r, const fields& root, snapshot& s) {
@@ -376,10 +350,10 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
     r.error(doc.Mark(), "", "the configuration is empty");
     return;
   }
-  const fields root(
-      r, value_ref{doc, doc.Mark(), ""},
-      {"version", "server_name", "workers", "listeners", "mapi", "backends", "pools", "routes",
-       "mailboxes", "affinity", "timeouts", "limits", "logs", "admin", "health"});
+  const fields root(r, value_ref{doc, doc.Mark(), ""},
+                    {"version", "server_name", "workers", "listeners", "mapi", "backends", "pools",
+                     "routes", "mailboxes", "affinity", "timeouts", "limits", "logs", "admin",
+                     "health", "vdirs", "namespaces"});
   if (!root.valid()) return;
   if (auto v = root.require("version")) {
     if (auto text = detail::read_string(r, *v, false); text && *text != "1") {
@@ -404,6 +378,8 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
   detail::load_affinity(r, root, s);
   load_timeouts(r, root, s);
   load_limits(r, root, s);
+  detail::load_vdirs(r, root, s);
+  detail::load_namespaces(r, root, s);
   load_logs(r, root, s);
   load_admin(r, root, s);
   load_health(r, root, s);

@@ -66,15 +66,6 @@ std::optional<backend_tls> load_backend_tls(reader& r, const value_ref& v) {
   return tls;
 }
 
-/// A health check path is origin-form and plain: '/' then visible ASCII, no fragment; what
-/// goes on the wire is exactly what the admin wrote.
-bool valid_check_path(std::string_view p) {
-  if (p.empty() || p.front() != '/' || p.size() > 1024) return false;
-  for (const char c : p)
-    if (c <= ' ' || c >= 0x7f || c == '#') return false;
-  return true;
-}
-
 health_check load_health_check(reader& r, const value_ref& v) {
   health_check check;
   fields f(r, v, {"enabled", "path", "status", "body"});
@@ -106,6 +97,15 @@ backend_state read_state(reader& r, const value_ref& v) {
 }
 
 }  // namespace
+
+/// A health check path is origin-form and plain: '/' then visible ASCII, no fragment; what
+/// goes on the wire is exactly what the admin wrote.
+bool valid_check_path(std::string_view p) {
+  if (p.empty() || p.front() != '/' || p.size() > 1024) return false;
+  for (const char c : p)
+    if (c <= ' ' || c >= 0x7f || c == '#') return false;
+  return true;
+}
 
 void load_backends(reader& r, const fields& root, snapshot& s, name_table& backends) {
   const auto list = root.require("backends");
@@ -223,6 +223,26 @@ void load_routes(reader& r, const fields& root, snapshot& s, const name_table& b
     route rt;
     const bool mailbox = kinds[0].first == "mailbox";
     rt.kind = mailbox ? route_kind::mailbox : route_kind::domain;
+    if (mailbox && v.node.IsSequence()) {
+      // Several anchors of one mailbox (SMTP address, MailboxId GUID): one route each, all
+      // hashing by the first so that every protocol meets the same pool member.
+      if (!read_sequence(r, v, true)) continue;
+      std::vector<std::string> keys;
+      for (const auto& item_key : elements(v))
+        if (auto key = read_mailbox(r, item_key)) keys.push_back(std::move(*key));
+      if (keys.size() != v.node.size()) continue;
+      bool fresh_all = true;
+      for (const auto& k : keys)
+        if (auto [it, fresh] = mailboxes.emplace(k, item.path); !fresh) {
+          r.error(v.at, v.path,
+                  "duplicate mailbox route " + quote(k) + " (first in " + it->second + ")");
+          fresh_all = false;
+        }
+      if (!fresh_all || !to) continue;
+      for (const auto& k : keys)
+        s.routes.push_back({route_kind::mailbox, k, *to, keys.front()});
+      continue;
+    }
     if (mailbox) {
       auto key = read_mailbox(r, v);
       if (!key) continue;

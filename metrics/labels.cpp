@@ -25,14 +25,8 @@ std::size_t code_class(int http_status, bool auth_step) noexcept {
 }
 
 std::span<const std::string_view> request_types(vdir_label v) noexcept {
-  switch (v) {
-    case vdir_label::emsmdb:
-      return emsmdb_types;
-    case vdir_label::nspi:
-      return nspi_types;
-    case vdir_label::other:
-      break;
-  }
+  if (v == vdir_label::emsmdb) return emsmdb_types;
+  if (v == vdir_label::nspi) return nspi_types;
   return other_types;
 }
 
@@ -44,19 +38,15 @@ std::size_t request_type_index(vdir_label v, std::string_view x_request_type) no
 }
 
 std::size_t request_type_slot(vdir_label v, std::size_t type_index) noexcept {
-  switch (v) {
-    case vdir_label::emsmdb:
-      return type_index;
-    case vdir_label::nspi:
-      return emsmdb_types.size() + type_index;
-    case vdir_label::other:
-      break;
-  }
-  return emsmdb_types.size() + nspi_types.size();
+  if (v == vdir_label::emsmdb) return type_index;
+  if (v == vdir_label::nspi) return emsmdb_types.size() + type_index;
+  // One slot ("none") for each vdir after nspi.
+  return emsmdb_types.size() + nspi_types.size() + std::size_t(v) - std::size_t(vdir_label::nspi) -
+         1;
 }
 
 std::size_t request_type_slots() noexcept {
-  return emsmdb_types.size() + nspi_types.size() + other_types.size();
+  return emsmdb_types.size() + nspi_types.size() + vdir_names.size() - 2;
 }
 
 std::size_t mapi_code_index(int code) noexcept {

@@ -11,9 +11,24 @@
 
 namespace metrics {
 
-/// vdir label: "emsmdb", "nspi", "other".
-enum class vdir_label : std::size_t { emsmdb, nspi, other };
-inline constexpr std::array<std::string_view, 3> vdir_names{"emsmdb", "nspi", "other"};
+/// vdir label: /mapi's two endpoints, then the other Exchange vdirs by their config key
+/// (config::vdir_names), then "other" (no vdir: refused before one applied).
+enum class vdir_label : std::size_t {
+  emsmdb,
+  nspi,
+  autodiscover,
+  ews,
+  oab,
+  rpc,
+  activesync,
+  owa,
+  ecp,
+  powershell,
+  other
+};
+inline constexpr std::array<std::string_view, 11> vdir_names{
+    "emsmdb",     "nspi", "autodiscover", "ews",        "oab",  "rpc",
+    "activesync", "owa",  "ecp",          "powershell", "other"};
 
 /// mapi_namespace label: "internal", "external", "none" (Host matched no namespace). Not
 /// `namespace`: Kubernetes' target label of that name would rename it `exported_namespace`.
@@ -28,8 +43,8 @@ inline constexpr std::array<std::string_view, 6> code_class_names{
 /// `auth_step`: the request was such a step (see above); only a 401 makes it auth_challenge.
 std::size_t code_class(int http_status, bool auth_step = false) noexcept;
 
-/// The request types a vdir knows ([MS-OXCMAPIHTTP] 2.2.5 and 2.2.6), "other" last. The
-/// "other" vdir has the single type "none".
+/// The request types a vdir knows ([MS-OXCMAPIHTTP] 2.2.5 and 2.2.6), "other" last. Every
+/// vdir but emsmdb and nspi has the single type "none".
 std::span<const std::string_view> request_types(vdir_label v) noexcept;
 
 /// Index into request_types(v) for an X-RequestType value (ASCII case-insensitive); an unknown

@@ -43,6 +43,8 @@ std::vector<std::string> challenges_for(std::span<const config::auth_scheme> all
       case config::auth_scheme::oauth:
         out.emplace_back("Bearer");
         break;
+      case config::auth_scheme::forms:
+        break;  // the login form asks, not a challenge
     }
   }
   return out;

@@ -10,7 +10,9 @@ namespace routing {
 /// `<mailbox GUID>@<domain>` as Autodiscover hands it out, or an SMTP address (seen in real
 /// traffic from non-Outlook clients). Both parts are stored lower-cased.
 struct mailbox_id {
-  enum class form { guid, smtp };
+  /// guid and smtp: a mailbox address (`value` has '@'); user: ActiveSync's user name;
+  /// server: an Outlook Anywhere profile's RPC server FQDN (routing/anchor.hpp).
+  enum class form { guid, smtp, user, server };
   form kind = form::guid;
   std::string value;   ///< "<local>@<domain>", lower-cased: the hash and route key
   std::string domain;  ///< part after '@'

@@ -44,11 +44,18 @@ std::optional<std::string> normalize_host(std::string_view h) {
 }
 
 namespace_map::namespace_map(const config::mapi_vdir& vdir)
-    : internal_(vdir.internal_url), external_(vdir.external_url) {}
+    : internal_(vdir.internal_url),
+      external_(vdir.external_url),
+      internal_aliases_(vdir.internal_aliases),
+      external_aliases_(vdir.external_aliases) {}
 
 std::optional<namespace_kind> namespace_map::match(std::string_view host) const {
   if (internal_ && internal_->host == host) return namespace_kind::internal;
   if (external_ && external_->host == host) return namespace_kind::external;
+  for (const auto& a : internal_aliases_)
+    if (a == host) return namespace_kind::internal;
+  for (const auto& a : external_aliases_)
+    if (a == host) return namespace_kind::external;
   return std::nullopt;
 }
 

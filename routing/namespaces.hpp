@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -23,8 +24,9 @@ class namespace_map {
  public:
   explicit namespace_map(const config::mapi_vdir& vdir);
 
-  /// The namespace whose URL host equals `host` (normalised, port ignored: the listener decides
-  /// the port). When internal and external share a host name, internal wins.
+  /// The namespace whose URL host, or one of its `namespaces:` aliases, equals `host`
+  /// (normalised, port ignored: the listener decides the port). When internal and external
+  /// share a host name, internal wins.
   std::optional<namespace_kind> match(std::string_view host) const;
 
   /// The vdir path of a namespace, e.g. "/mapi".
@@ -33,6 +35,7 @@ class namespace_map {
  private:
   std::optional<config::vdir_url> internal_;
   std::optional<config::vdir_url> external_;
+  std::vector<std::string> internal_aliases_, external_aliases_;
 };
 
 }  // namespace routing

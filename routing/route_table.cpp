@@ -54,7 +54,9 @@ std::string_view to_string(affinity_outcome a) noexcept {
 
 route_table::route_table(const config::snapshot& cfg) : cfg_(cfg), namespaces_(cfg.mapi) {
   for (const auto& r : cfg.routes)
-    (r.kind == config::route_kind::mailbox ? by_mailbox_ : by_domain_).emplace(r.key, r.to);
+    (r.kind == config::route_kind::mailbox ? by_mailbox_ : by_domain_)
+        .emplace(r.key, placement{r.to, r.hash_key});
+  if (cfg.default_route) default_ = placement{*cfg.default_route, {}};
   for (const auto& m : cfg.mailboxes)
     mapi_enabled_.emplace(m.mailbox, m.mapi_http_enabled);
   for (std::size_t b = 0; b < cfg.backends.size(); ++b)
@@ -91,10 +93,11 @@ bool route_table::mapi_enabled_for(const mailbox_id& m) const {
   return cfg_.mapi.mapi_http_enabled;
 }
 
-void route_table::order_backends(decision& d, health_view health) const {
+void route_table::order_backends(decision& d, const health_source& health) const {
+  const auto vdir = d.workload.value_or(config::vdir_id::mapi);
   // A backend the configuration drains (state: draining) weighs as draining while healthy.
   auto weigh = [&](std::size_t b) {
-    auto h = b < health.size() ? health[b] : backend_health::ready;
+    auto h = health.of(b, vdir);
     if (h == backend_health::ready && cfg_.backends[b].state == config::backend_state::draining)
       h = backend_health::draining;
     return h;
@@ -156,7 +159,108 @@ decision reject(decision d, int status, std::string_view reason) {
 
 }  // namespace
 
+namespace {
+
+/// Per-backend health for every vdir alike (the span form of decide()).
+class span_health final : public health_source {
+ public:
+  explicit span_health(health_view h) : h_(h) {}
+  backend_health of(std::size_t b, config::vdir_id) const override {
+    return b < h_.size() ? h_[b] : backend_health::ready;
+  }
+
+ private:
+  health_view h_;
+};
+
+/// Paths a proxy must never pass on, whatever the vdir: dot segments, empty segments,
+/// backslashes and percent-encoded separators or dots (a backend that decodes them would see
+/// another path than the one routed, as ProxyShell's did).
+bool plain_path(std::string_view path) {
+  if (path.find("//") != std::string_view::npos || path.find('\\') != std::string_view::npos)
+    return false;
+  for (std::size_t at = 0; at < path.size();) {
+    const auto next = path.find('/', at + 1);
+    const auto seg = path.substr(at + 1, next == std::string_view::npos ? next : next - at - 1);
+    if (seg == "." || seg == "..") return false;
+    if (next == std::string_view::npos) break;
+    at = next;
+  }
+  for (std::size_t p = path.find('%'); p != std::string_view::npos; p = path.find('%', p + 1)) {
+    if (p + 2 >= path.size()) return false;
+    const auto code = to_lower(path.substr(p + 1, 2));
+    if (code == "2f" || code == "5c" || code == "2e" || code == "00" || hex_value(code[0]) < 0 ||
+        hex_value(code[1]) < 0)
+      return false;
+  }
+  return true;
+}
+
+/// ProxyShell (CVE-2021-34473) and ProxyNotShell (CVE-2022-41040) smuggled a second path into
+/// Autodiscover's query (`?@x/mapi/nspi/?&Email=autodiscover/autodiscover.json%3F@x`), which
+/// Exchange's front end then used as the backend path. No client needs "autodiscover.json" in
+/// a query.
+bool proxyshell_query(std::string_view query) {
+  std::string decoded;
+  if (!percent_decode(query, decoded)) return true;
+  return to_lower(decoded).find("autodiscover.json") != std::string::npos;
+}
+
+bool is_rpc_method(std::string_view m) {
+  return m == "RPC_IN_DATA" || m == "RPC_OUT_DATA";
+}
+
+}  // namespace
+
 decision route_table::decide(const request_view& r, health_view health) const {
+  return decide(r, span_health(health));
+}
+
+bool route_table::scheme_allowed(const request_view& r, config::vdir_id v) const {
+  if (!r.authorization) return true;
+  const auto scheme = scheme_of(*r.authorization);
+  return scheme && allows(config::vdir_authentication(cfg_, v), *scheme);
+}
+
+std::optional<config::vdir_id> route_table::vdir_of(std::string_view path,
+                                                    namespace_kind ns) const {
+  auto under = [&](std::string_view base) {
+    if (base.empty()) return false;
+    return istarts_with(path, base) && (path.size() == base.size() || path[base.size()] == '/');
+  };
+  std::optional<config::vdir_id> v;
+  if (under(namespaces_.vdir_path(ns))) {
+    v = config::vdir_id::mapi;
+  } else {
+    for (std::size_t i = 1; i < config::vdir_count && !v; ++i)
+      if (cfg_.vdirs[i].enabled && under(config::vdir_names[i].path)) v = config::vdir_id(i);
+  }
+  if (!v) return std::nullopt;
+  const auto publish = cfg_.vdirs[std::size_t(*v)].publish;
+  // A vdir published on one namespace only does not exist on the other (the same 404).
+  if ((publish == config::publish_scope::internal && ns != namespace_kind::internal) ||
+      (publish == config::publish_scope::external && ns != namespace_kind::external))
+    return std::nullopt;
+  return v;
+}
+
+const route_table::placement* route_table::route_of(const mailbox_id* m, decision& d) const {
+  if (m) {
+    if (auto it = by_mailbox_.find(m->value); it != by_mailbox_.end()) {
+      d.source = route_source::mailbox;
+      return &it->second;
+    }
+    if (!m->domain.empty())
+      if (auto jt = by_domain_.find(m->domain); jt != by_domain_.end()) {
+        d.source = route_source::domain;
+        return &jt->second;
+      }
+  }
+  d.source = route_source::default_route;
+  return default_ ? &*default_ : nullptr;
+}
+
+decision route_table::decide(const request_view& r, const health_source& health) const {
   decision d;
   // Only origin-form targets: an absolute-form target could otherwise name a host of the
   // client's choosing, and "*" or authority-form (CONNECT) have no meaning for a vdir.
@@ -179,9 +283,79 @@ decision route_table::decide(const request_view& r, health_view health) const {
   const auto path = r.target.substr(0, qmark);
   const auto query =
       qmark == std::string_view::npos ? std::string_view{} : r.target.substr(qmark + 1);
-  const std::string& base = namespaces_.vdir_path(*d.ns);
-  if (!istarts_with(path, base)) return reject(std::move(d), 404, "not found");
+  if (!plain_path(path)) return reject(std::move(d), 400, "path with dot segments or escapes");
+  d.workload = vdir_of(path, *d.ns);
+  if (!d.workload) return reject(std::move(d), 404, "not found");
+  const auto base = *d.workload == config::vdir_id::mapi
+                        ? std::string_view(namespaces_.vdir_path(*d.ns))
+                        : config::vdir_names[std::size_t(*d.workload)].path;
   const auto rest = path.substr(base.size());
+  if (*d.workload == config::vdir_id::mapi)
+    return decide_mapi(r, std::move(d), rest, query, health);
+  return decide_workload(r, std::move(d), rest, query, health);
+}
+
+decision route_table::decide_workload(const request_view& r, decision d, std::string_view rest,
+                                      std::string_view query, const health_source& health) const {
+  const auto v = *d.workload;
+  if (iequals(rest, "/healthcheck.htm")) {
+    if (r.method != "GET" && r.method != "HEAD")
+      return reject(std::move(d), 405, "method not allowed");
+    d.act = decision::action::healthcheck;
+    return d;
+  }
+  if (v == config::vdir_id::rpc) {
+    // Outlook Anywhere: RPC_IN_DATA and RPC_OUT_DATA only (the NTLM legs use them too).
+    if (!is_rpc_method(r.method)) return reject(std::move(d), 405, "method not allowed");
+  } else if (r.method != "GET" && r.method != "HEAD" && r.method != "POST" &&
+             r.method != "OPTIONS") {
+    return reject(std::move(d), 405, "method not allowed");
+  }
+  if (proxyshell_query(query))
+    return reject(std::move(d), 400, "Autodiscover path in the query (ProxyShell pattern)");
+  if (!scheme_allowed(r, *d.workload))
+    return reject(std::move(d), 401, "authentication scheme not allowed on this virtual directory");
+
+  // The anchor, as each protocol names its mailbox: the URL's own first, then the header,
+  // then (Autodiscover) the request body.
+  std::optional<anchor> a;
+  if (v == config::vdir_id::rpc) {
+    unsigned port = 0;
+    a = anchor_from_rpc_query(query, port);
+    if (!a && !query.empty())
+      return reject(std::move(d), 400, "Outlook Anywhere query is not <server>:<port>");
+  } else if (v == config::vdir_id::activesync) {
+    a = anchor_from_activesync_query(query);
+  }
+  if (!a && r.anchor_mailbox) a = anchor_from_header(*r.anchor_mailbox);
+  if (!a && r.body_email) {
+    if (auto id = parse_mailbox_id(trim(*r.body_email)); id && id->kind == mailbox_id::form::smtp)
+      a = anchor{std::move(*id), anchor_source::autodiscover_body};
+  }
+  if (!a && v == config::vdir_id::autodiscover && r.method == "POST" &&
+      iends_with(rest, "/autodiscover.xml"))
+    d.wants_body_anchor = true;
+  if (a) {
+    d.mailbox = std::move(a->id);
+    d.anchor = a->source;
+  }
+  if (v == config::vdir_id::autodiscover)
+    d.strip_mapi_capability =
+        d.mailbox ? !mapi_enabled_for(*d.mailbox) : !cfg_.mapi.mapi_http_enabled;
+
+  const auto* to = route_of(d.mailbox ? &*d.mailbox : nullptr, d);
+  if (!to) return reject(std::move(d), 404, "no route for this mailbox");
+  const std::string_view key = !to->hash_key.empty() ? std::string_view(to->hash_key)
+                               : d.mailbox           ? std::string_view(d.mailbox->value)
+                                                     : r.client;
+  d.candidates = candidates_for(to->to, key);
+  order_backends(d, health);
+  d.act = decision::action::proxy;
+  return d;
+}
+
+decision route_table::decide_mapi(const request_view& r, decision d, std::string_view rest,
+                                  std::string_view query, const health_source& health) const {
   if (iequals(rest, "/emsmdb") || iequals(rest, "/emsmdb/")) {
     d.vdir = vdir_kind::emsmdb;
   } else if (iequals(rest, "/nspi") || iequals(rest, "/nspi/")) {
@@ -208,6 +382,7 @@ decision route_table::decide(const request_view& r, health_view health) const {
   }
   switch (find_mailbox_id(query, d.mailbox)) {
     case mailbox_query::found:
+      d.anchor = anchor_source::url;
       break;
     case mailbox_query::missing:  // as Exchange's front end: 400 MailboxGuidWithDomainNotFound
       if (get) break;
@@ -216,13 +391,9 @@ decision route_table::decide(const request_view& r, health_view health) const {
       return reject(std::move(d), 400, "malformed MailboxId");
   }
   d.new_session = !get && iequals(r.request_type, d.vdir == vdir_kind::emsmdb ? "Connect" : "Bind");
+  if (!scheme_allowed(r, *d.workload))
+    return reject(std::move(d), 401, "authentication scheme not allowed on this virtual directory");
 
-  if (r.authorization) {
-    const auto scheme = scheme_of(*r.authorization);
-    if (!scheme || !allows(cfg_.mapi.authentication, *scheme))
-      return reject(std::move(d), 401,
-                    "authentication scheme not allowed on this virtual directory");
-  }
   if (d.mailbox && !mapi_enabled_for(*d.mailbox)) {
     d.mapi_code = mapi_code::endpoint_disabled;
     return reject(std::move(d), 200, "MAPI over HTTP is disabled for this mailbox");
@@ -232,35 +403,17 @@ decision route_table::decide(const request_view& r, health_view health) const {
     return reject(std::move(d), 200, "MAPI over HTTP is disabled");
   }
 
-  const config::target* to = nullptr;
-  if (!d.mailbox) {
-    if (cfg_.default_route) {
-      to = &*cfg_.default_route;
-      d.source = route_source::default_route;
-    }
-  } else if (auto it = by_mailbox_.find(d.mailbox->value); it != by_mailbox_.end()) {
-    to = &it->second;
-    d.source = route_source::mailbox;
-  } else if (auto jt = by_domain_.find(d.mailbox->domain); jt != by_domain_.end()) {
-    to = &jt->second;
-    d.source = route_source::domain;
-  } else if (cfg_.default_route) {
-    to = &*cfg_.default_route;
-    d.source = route_source::default_route;
-  }
+  const auto* to = route_of(d.mailbox ? &*d.mailbox : nullptr, d);
   if (!to) {
     d.mapi_code = mapi_code::unknown_failure;
     return reject(std::move(d), 404, "no route for this mailbox");
   }
-  if (!d.mailbox) {
-    // No anchor: every such request hashes alike, so an NTLM handshake's legs meet one server.
-    d.candidates = candidates_for(*to, "");
-    order_backends(d, health);
-    d.act = decision::action::proxy;
-    return d;
-  }
-  d.candidates = candidates_for(*to, d.mailbox->value);
-  apply_affinity(r, d);
+  // No anchor: every such request hashes alike, so an NTLM handshake's legs meet one server.
+  const std::string_view key = !d.mailbox              ? std::string_view()
+                               : !to->hash_key.empty() ? std::string_view(to->hash_key)
+                                                       : std::string_view(d.mailbox->value);
+  d.candidates = candidates_for(to->to, key);
+  if (d.mailbox) apply_affinity(r, d);
   order_backends(d, health);
   d.act = decision::action::proxy;
   return d;

@@ -45,6 +45,7 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 
 /// Case-insensitive ASCII prefix test.
 bool istarts_with(std::string_view s, std::string_view prefix) noexcept;
+bool iends_with(std::string_view s, std::string_view suffix) noexcept;
 
 std::string to_lower(std::string_view s);
 

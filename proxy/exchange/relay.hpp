@@ -149,12 +149,12 @@ awaitable<response_result> relay_response(request_ctx& rq, Client& client,
                                           field_allocator fields, bool drop_fields,
                                           bool head_request) {
   auto& conn = rq.conn;
-  const auto& t = conn.rt->cfg->timeouts;
   const auto sent_at = request_trace::clock::now();
   response_result out;
   std::optional<upstream_parser> parser;
-  const auto head_ec = co_await read_final_head(backend_stream, upstream, parser, t.upstream_idle,
-                                                conn.worker.spares, fields, head_request);
+  const auto head_ec =
+      co_await read_final_head(backend_stream, upstream, parser, rq.upstream_idle(),
+                               conn.worker.spares, fields, head_request);
   if (const auto& ec = head_ec) {
     if (client.gone()) {
       out.gone = true;
@@ -228,7 +228,7 @@ awaitable<response_result> relay_response(request_ctx& rq, Client& client,
     rq.trace.rec.response_bytes += body_bytes;
     if (!body || parser->is_done()) break;
     if (!need_input) continue;  // the client's room is full: wait for it above
-    arm_deadline(backend_stream, t.upstream_idle);
+    arm_deadline(backend_stream, rq.upstream_idle());
     error_code rec;
     read_arrived(backend_stream, upstream.buffer, relay_chunk, conn.worker.spares, rec);
     while (const auto w = wait_before_retry(rec)) {

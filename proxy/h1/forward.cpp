@@ -146,7 +146,6 @@ class h1_client {
   /// is consumed while `sent` is 0, so the exchange may try another backend.
   template <class BackendStream>
   awaitable<error_code> send(BackendStream& backend_stream, std::size_t& sent) {
-    const auto& t = rq_.conn.rt->cfg->timeouts;
     std::uint64_t remaining = framing_.k == body_framing::kind::length ? framing_.length : 0;
     std::size_t now = std::min<std::uint64_t>(remaining, std::min(cbuf_.size(), relay_chunk));
     {
@@ -154,7 +153,7 @@ class h1_client {
       if (!append_request_head(*out, parser_->get().base(), framing_))
         co_return unframed_request_body();
       append(*out, {static_cast<const char*>(cbuf_.data().data()), now});
-      arm_deadline(backend_stream, t.upstream_idle);
+      arm_deadline(backend_stream, rq_.upstream_idle());
       auto [ec, n] = co_await write_all(backend_stream, (*out).data());
       sent += n;
       if (ec) co_return ec;
@@ -169,7 +168,7 @@ class h1_client {
         co_return error_code{};
       }
       if (cbuf_.size() == 0) {
-        arm_deadline(client_, t.body_idle);
+        arm_deadline(client_, rq_.body_idle());
         auto [rec, rn] = co_await client_.async_read_some(
             cbuf_.prepare(std::min<std::uint64_t>(remaining, relay_chunk)), use_nothrow);
         if (rec) {
@@ -182,7 +181,7 @@ class h1_client {
         cbuf_.commit(rn);
       }
       now = std::min<std::uint64_t>(remaining, cbuf_.size());
-      arm_deadline(backend_stream, t.upstream_idle);
+      arm_deadline(backend_stream, rq_.upstream_idle());
       auto [wec, wn] = co_await write_all(backend_stream, net::buffer(cbuf_.data().data(), now));
       sent += wn;
       if (wec) co_return wec;

@@ -424,7 +424,6 @@ class h2_conn final : public h2::events {
     template <class BackendStream>
     awaitable<error_code> send(BackendStream& backend_stream, std::size_t& sent) {
       auto& st = st_;
-      const auto& t = rq_.conn.rt->cfg->timeouts;
       const std::uint64_t declared = framing_.k == body_framing::kind::length ? framing_.length : 0;
       std::uint64_t body_bytes = 0;
       bool head = true;
@@ -454,7 +453,7 @@ class h2_conn final : public h2::events {
             append(*out, std::string_view(chunk).substr(0, n));
             left -= n;
           }
-          arm_deadline(backend_stream, t.upstream_idle);
+          arm_deadline(backend_stream, rq_.upstream_idle());
           auto [wec, wn] = co_await write_all(backend_stream, (*out).data());
           sent += wn;
           if (wec) co_return wec;
@@ -481,7 +480,7 @@ class h2_conn final : public h2::events {
         // Wait for more of the body, its end, or the stream's close.
         const std::size_t waiting = st.body_in_bytes;
         while (st.body_in_bytes == waiting && !st.end_in && !st.closed) {
-          const bool woken = co_await owner_.wait_for(st, t.body_idle);
+          const bool woken = co_await owner_.wait_for(st, rq_.body_idle());
           if (!woken) stall("request body idle timeout");
         }
       }

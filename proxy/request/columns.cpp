@@ -3,6 +3,7 @@
 
 #include "accesslog/format.hpp"
 #include "proxy/io/log.hpp"
+#include "routing/anchor.hpp"
 #include "routing/auth_policy.hpp"
 #include "routing/credentials.hpp"
 
@@ -31,6 +32,7 @@ std::string_view log_scheme_name(config::auth_scheme s) {
     case config::auth_scheme::basic:
       return "Basic";
     case config::auth_scheme::oauth:
+    case config::auth_scheme::forms:  // never an Authorization scheme
       break;
   }
   return "Bearer";
@@ -94,19 +96,18 @@ void accept_credentials(request_trace& t, int backend_status, conn_ctx& conn) {
 void describe_decision(request_trace& t, const routing::decision& d, std::string_view type,
                        request_trace::clock::time_point routed) {
   if (d.ns) t.ns = std::size_t(*d.ns);
-  t.vdir = !d.ns || !d.vdir                        ? metrics::vdir_label::other
-           : *d.vdir == routing::vdir_kind::emsmdb ? metrics::vdir_label::emsmdb
-           : *d.vdir == routing::vdir_kind::nspi   ? metrics::vdir_label::nspi
-                                                   : metrics::vdir_label::other;
-  t.mapi = t.vdir != metrics::vdir_label::other;
+  if (d.workload && *d.workload != config::vdir_id::mapi)
+    t.vdir = metrics::vdir_label(std::size_t(*d.workload) + 1);  // the same order after nspi
+  else
+    t.vdir = !d.ns || !d.vdir                        ? metrics::vdir_label::other
+             : *d.vdir == routing::vdir_kind::emsmdb ? metrics::vdir_label::emsmdb
+             : *d.vdir == routing::vdir_kind::nspi   ? metrics::vdir_label::nspi
+                                                     : metrics::vdir_label::other;
+  t.mapi = t.vdir == metrics::vdir_label::emsmdb || t.vdir == metrics::vdir_label::nspi;
   t.request_type = metrics::request_type_index(t.vdir, type);
   t.notification_wait = t.vdir == metrics::vdir_label::emsmdb &&
                         metrics::request_types(t.vdir)[t.request_type] == "NotificationWait";
-  if (d.mailbox) {
-    t.rec.anchor_mailbox = d.mailbox->kind == routing::mailbox_id::form::guid
-                               ? "MailboxGuid~" + std::string(d.mailbox->local())
-                               : "Smtp~" + d.mailbox->value;
-  }
+  if (d.mailbox) t.rec.anchor_mailbox = routing::anchor_column(*d.mailbox);
   t.rec.routing_latency = request_trace::since(t.start, routed);
   if (d.affinity != routing::affinity_outcome::none)
     t.add_info("Affinity", std::string(routing::to_string(d.affinity)));
@@ -119,9 +120,10 @@ void record_backend(request_ctx& rq, std::size_t b) {
   t.backend = b;
   t.rec.proxy_action = "Proxy";
   t.rec.target_server = backends[b].fqdn.empty() ? backends[b].name : backends[b].fqdn;
-  t.rec.routing_hint = b == d.affinity_backend                            ? "token"
-                       : d.source == routing::route_source::default_route ? "hash"
-                                                                          : "explicit";
+  t.rec.routing_hint =
+      routing::routing_hint(d.anchor, d.mailbox ? &*d.mailbox : nullptr, b == d.affinity_backend);
+  if (d.source != routing::route_source::default_route)
+    t.add_info("Route", std::string(routing::to_string(d.source)));
   if (!d.order.empty() && b != d.order.front())
     t.add_info("FailedOver", backends[d.order.front()].name);
 }

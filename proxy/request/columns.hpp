@@ -37,7 +37,8 @@ void describe_decision(request_trace& t, const routing::decision& d, std::string
                        request_trace::clock::time_point routed);
 
 /// The columns of the backend `b` that took the request: ProxyAction, TargetServer,
-/// RoutingHint (token, explicit or hash) and a FailedOver note when it was not the first choice.
+/// RoutingHint (the anchor's source and form, -ServerCookie when the affinity token chose), the
+/// explicit route in GenericInfo, and a FailedOver note when it was not the first choice.
 void record_backend(request_ctx& rq, std::size_t b);
 
 /// The BackEndCookie column: which backend an affinity token names and until when it holds.

@@ -17,6 +17,23 @@ request_ctx::~request_ctx() {
   trace.finish(*conn.rt->metrics, conn.worker.access_log);
 }
 
+namespace {
+
+const std::optional<config::duration>& vdir_idle(const request_ctx& rq) noexcept {
+  const auto v = rq.decision.workload.value_or(config::vdir_id::mapi);
+  return rq.conn.rt->cfg->vdirs[std::size_t(v)].idle_timeout;
+}
+
+}  // namespace
+
+config::duration request_ctx::body_idle() const noexcept {
+  return vdir_idle(*this).value_or(conn.rt->cfg->timeouts.body_idle);
+}
+
+config::duration request_ctx::upstream_idle() const noexcept {
+  return vdir_idle(*this).value_or(conn.rt->cfg->timeouts.upstream_idle);
+}
+
 void on_coroutine_exit::operator()(std::exception_ptr e) const noexcept {
   if (!e) return;
   std::string what = "unknown exception";

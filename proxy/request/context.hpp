@@ -47,6 +47,11 @@ struct request_ctx {
   ~request_ctx();
   request_ctx(const request_ctx&) = delete;
   request_ctx& operator=(const request_ctx&) = delete;
+
+  /// The request body's and the backend's idle deadlines: the vdir's idle_timeout where it has
+  /// one (Outlook Anywhere, ActiveSync), else timeouts.body_idle / upstream_idle.
+  config::duration body_idle() const noexcept;
+  config::duration upstream_idle() const noexcept;
 };
 
 /// The HTTP/1.1 form in which both codecs hold a request head (HTTP/2's pseudo-headers become

@@ -20,7 +20,9 @@ struct request_facts {
   std::string_view request_type;
   std::string_view request_id;
   std::optional<std::string_view> authorization;
-  std::optional<std::string> token;      ///< mapigate's affinity cookie value
+  std::optional<std::string_view> anchor_mailbox;  ///< X-AnchorMailbox
+  std::size_t anchor_mailboxes = 0;                ///< how many X-AnchorMailbox fields
+  std::optional<std::string> token;                ///< mapigate's affinity cookie value
   bool cookies_changed = false;          ///< Cookie fields must be rewritten before forwarding
   bool be_resource = false;              ///< an X-BEResource cookie was dropped
   std::vector<std::string> cookie_rest;  ///< per Cookie field, what stays ("" drops the field)

@@ -21,6 +21,11 @@ bool on_mapi_vdir(const routing::decision& d) noexcept {
   return d.vdir == routing::vdir_kind::emsmdb || d.vdir == routing::vdir_kind::nspi;
 }
 
+/// The vdir the request is under (/mapi before one matched).
+config::vdir_id workload(const request_ctx& rq) noexcept {
+  return rq.decision.workload.value_or(config::vdir_id::mapi);
+}
+
 /// What a refusal says and how.
 struct refusal_words {
   int status;
@@ -45,8 +50,8 @@ request_plan refuse(request_ctx& rq, const request_message& req, const request_f
           ? make_mapi_error(w.mapi_code, facts.request_type, facts.request_id, w.reason, close)
           : make_error(w.status, w.reason, close));
   if (w.status == 401)
-    for (const auto& c :
-         routing::challenges_for(rq.conn.rt->cfg->mapi.authentication, facts.host_name))
+    for (const auto& c : routing::challenges_for(
+             config::vdir_authentication(*rq.conn.rt->cfg, workload(rq)), facts.host_name))
       plan.reply->insert(http::field::www_authenticate, c);
   return plan;
 }
@@ -59,13 +64,19 @@ request_plan refuse(request_ctx& rq, const request_message& req, const request_f
 request_plan health_reply(request_ctx& rq, bool head, bool close) {
   const auto& conn = rq.conn;
   const auto& cfg = *conn.rt->cfg;
-  bool reachable = false;
-  const auto now = steady_ms();
-  for (std::size_t b = 0; b < cfg.backends.size() && !reachable; ++b)
-    reachable = !conn.rt->live[b].down(now);
-  const std::string_view problem = conn.worker.draining ? "Draining"
-                                   : reachable          ? ""
-                                                        : "NoBackendReachable";
+  const auto v = rq.decision.workload.value_or(config::vdir_id::mapi);
+  // /mapi: some backend can be reached (one whose check fails still holds sessions). Another
+  // vdir (stateless for a balancer): some backend passes that workload's own check.
+  const auto wanted = v == config::vdir_id::mapi ? routing::backend_health::draining
+                                                 : routing::backend_health::ready;
+  const live_health health(*conn.rt, steady_ms());
+  bool serves = false;
+  for (std::size_t b = 0; b < cfg.backends.size() && !serves; ++b)
+    serves = health.of(b, v) <= wanted;
+  const std::string_view problem = conn.worker.draining         ? "Draining"
+                                   : serves                     ? ""
+                                   : v == config::vdir_id::mapi ? "NoBackendReachable"
+                                                                : "NoBackendHealthy";
   if (!problem.empty()) rq.trace.add_error(problem);
   end_request(rq, request_outcome::health_check);
   request_plan plan;
@@ -99,6 +110,8 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
   describe_request(rq.trace, req, facts, conn);
   auto& d = rq.decision;
   if (facts.hosts > 1) return refuse(rq, req, facts, {400, 0, "more than one Host header"}, true);
+  if (facts.anchor_mailboxes > 1)
+    return refuse(rq, req, facts, {400, 0, "more than one X-AnchorMailbox header"}, true);
   const auto scheme = facts.authorization ? routing::scheme_of(*facts.authorization) : std::nullopt;
   const bool binds = scheme && routing::binds_connection(*scheme);
   if (binds && in.multiplexed) {
@@ -111,9 +124,18 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
 
   std::optional<std::string_view> sni;
   if (!conn.sni.empty()) sni = conn.sni;
-  d = conn.rt->routes.decide({req.method_string(), req.target(), facts.host, sni,
-                              facts.request_type, facts.authorization, facts.token, unix_now()},
-                             health_now(*conn.rt));
+  d = conn.rt->routes.decide({.method = req.method_string(),
+                              .target = req.target(),
+                              .host = facts.host,
+                              .sni = sni,
+                              .request_type = facts.request_type,
+                              .authorization = facts.authorization,
+                              .affinity_token = facts.token,
+                              .now_unix = unix_now(),
+                              .anchor_mailbox = facts.anchor_mailbox,
+                              .body_email = in.body_email,
+                              .client = conn.client_ip},
+                             live_health(*conn.rt, steady_ms()));
   describe_decision(rq.trace, d, facts.request_type, request_trace::clock::now());
   count_affinity(d, conn);
   const bool has_body = !in.body || in.body->k != body_framing::kind::none;
@@ -125,12 +147,20 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
     case routing::decision::action::proxy:
       break;
   }
+  if (in.multiplexed && d.workload == config::vdir_id::rpc) {
+    // Outlook Anywhere's RPC_IN_DATA/RPC_OUT_DATA are HTTP/1.1 methods with declared lengths
+    // and connection-bound NTLM: as Windows answers, the client retries on HTTP/1.1.
+    end_request(rq, request_outcome::http11_required, "Outlook Anywhere");
+    request_plan plan;
+    plan.next = request_plan::step::retry_on_http11;
+    return plan;
+  }
 
   // The body rule. A refused body's bytes are unread (or of unknown length): close after.
   if (!in.body)
     return refuse(rq, req, facts,
                   {400, routing::mapi_code::invalid_header, "invalid Content-Length"}, true);
-  if (const auto r = refuse_framing(*in.body, cfg.limits.mapi_body_bytes))
+  if (const auto r = refuse_framing(*in.body, config::vdir_body_limit(cfg, workload(rq))))
     return refuse(rq, req, facts, {r->status, r->mapi_code, r->reason}, true);
   bool send_continue = false;
   if (auto it = req.find(http::field::expect); it != req.end()) {
@@ -147,6 +177,12 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
 
   // The head as it goes to the backend. `facts` views the fields: not used after this.
   if (facts.cookies_changed) rewrite_cookies(req, facts);
+  // Autodiscover for a mailbox without MAPI over HTTP: the server then answers with Outlook
+  // Anywhere's settings only, and Outlook uses /rpc (Set-CasMailbox -MapiHttpEnabled $false).
+  if (d.strip_mapi_capability && req.find("X-MapiHttpCapability") != req.end()) {
+    req.erase("X-MapiHttpCapability");
+    rq.trace.add_info("MapiHttpCapability", "removed");
+  }
   strip_hop_by_hop(req, true);
   append_forwarded_for(req, conn.client_ip);
   req.version(11);
@@ -191,7 +227,7 @@ bool prepare_response_head(http::response_header<relay_fields>& res, request_ctx
       name = std::string(it->name_string());
       const auto scheme = routing::scheme_of(it->value());
       if (scheme && routing::binds_connection(*scheme)) binds = true;
-      if (scheme && routing::allows(cfg.mapi.authentication, *scheme))
+      if (scheme && routing::allows(config::vdir_authentication(cfg, workload(rq)), *scheme))
         kept.emplace_back(it->value());
     }
     res.erase(http::field::www_authenticate);

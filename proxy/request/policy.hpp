@@ -27,6 +27,9 @@ struct request_input {
   /// head nghttp2 checked only for consistency with the DATA frames).
   std::optional<body_framing> body;
   bool head_method = false;  ///< HEAD: a local answer keeps its Content-Length but no body
+  /// Autodiscover's EMailAddress, when the codec read the body first because the decision
+  /// asked for it (decision.wants_body_anchor); it views the body held by the codec.
+  std::optional<std::string_view> body_email;
 };
 
 /// The policy's decision for one request.

@@ -2,10 +2,12 @@
 // ejection), the admin's drain switch, and load. Asio-free.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "config/config.hpp"
 
@@ -29,6 +31,13 @@ inline std::int64_t steady_ms() noexcept {
 /// sessions get X-ResponseCode 10 at once, so Outlook reconnects to another server. A check
 /// that fails must never be read as "down": not every MAPI server publishes Exchange's page.
 struct backend_live {
+  static std::array<std::atomic<bool>, config::vdir_count> make_flags(bool v) noexcept {
+    return [v]<std::size_t... i>(std::index_sequence<i...>) {
+      return std::array<std::atomic<bool>, config::vdir_count>{((void)i, v)...};
+    }
+    (std::make_index_sequence<config::vdir_count>{});
+  }
+
   // Health.
   std::atomic<bool> check_up{true};            ///< active checks pass (true until `fall` failures)
   std::atomic<unsigned> check_streak{0};       ///< consecutive results against check_up
@@ -41,6 +50,14 @@ struct backend_live {
   /// Cordoned by the admin (POST /backends/<name>/cordon): sessions whose affinity names it stay,
   /// new sessions go elsewhere.
   std::atomic<bool> cordoned{false};
+
+  /// Per vdir (config::vdir_id; /mapi's are check_up and cordoned above): its own active check
+  /// (`/EWS/healthcheck.htm`, ...) passes, and whether the admin cordoned the backend for that
+  /// workload alone (POST /backends/<name>/vdirs/<vdir>/cordon). A failing or cordoned vdir
+  /// takes only that workload's new requests elsewhere.
+  std::array<std::atomic<bool>, config::vdir_count> vdir_up = make_flags(true);
+  std::array<std::atomic<unsigned>, config::vdir_count> vdir_streak{};
+  std::array<std::atomic<bool>, config::vdir_count> vdir_cordoned = make_flags(false);
 
   // Load, for GET /backends and the metrics.
   std::atomic<std::size_t> upstream_open{0};       ///< open connections (busy, idle, pinned)

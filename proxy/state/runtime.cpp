@@ -38,6 +38,11 @@ runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
       live[b].ejected_until = from.ejected_until.load();
       live[b].unreachable_until = from.unreachable_until.load();
       live[b].cordoned = from.cordoned.load();
+      for (std::size_t v = 0; v < config::vdir_count; ++v) {
+        if (cfg->health.active && !cfg->vdirs[v].health_path.empty())
+          live[b].vdir_up[v] = from.vdir_up[v].load();
+        live[b].vdir_cordoned[v] = from.vdir_cordoned[v].load();
+      }
     }
   }
   for (const auto& l : cfg->listeners) {
@@ -66,17 +71,17 @@ std::size_t runtime::backend_index(std::string_view name) const noexcept {
   return npos;
 }
 
-boost::container::small_vector<routing::backend_health, 16> health_now(const runtime& rt) {
-  const std::size_t n = rt.cfg->backends.size();
-  boost::container::small_vector<routing::backend_health, 16> out(n);
-  const auto now = steady_ms();
-  for (std::size_t b = 0; b < n; ++b) {
-    const auto& l = rt.live[b];
-    out[b] = l.down(now)                           ? routing::backend_health::down
-             : !l.usable(now) || l.cordoned.load() ? routing::backend_health::draining
-                                                   : routing::backend_health::ready;
-  }
-  return out;
+routing::backend_health live_health::of(std::size_t b, config::vdir_id v) const {
+  const auto& l = rt_.live[b];
+  if (l.down(now_)) return routing::backend_health::down;
+  const auto i = std::size_t(v);
+  // /mapi, and a vdir without a check of its own, go by the backend's own check.
+  const bool own_check = v != config::vdir_id::mapi && rt_.cfg->health.active &&
+                         !rt_.cfg->vdirs[i].health_path.empty();
+  const bool passes = own_check ? l.vdir_up[i].load() : l.check_up.load();
+  if (!passes || l.ejected(now_) || l.cordoned.load() || l.vdir_cordoned[i].load())
+    return routing::backend_health::draining;
+  return routing::backend_health::ready;
 }
 
 void note_failure(const runtime& rt, std::size_t b, bool connect) {

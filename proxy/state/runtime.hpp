@@ -1,8 +1,6 @@
 // Everything built once from a config snapshot that the data path reads: routes, TLS contexts.
 #pragma once
 
-#include <boost/container/small_vector.hpp>
-
 #include <memory>
 #include <vector>
 
@@ -47,10 +45,19 @@ struct runtime {
 
 using runtime_ptr = std::shared_ptr<const runtime>;
 
-/// Every backend's health as routing weighs it (routing::backend_health), read off the live
-/// state now: down when it cannot be reached; draining when its check fails, passive ejection
-/// took it out, or the admin cordoned it; ready otherwise. Routing orders the backends with it.
-boost::container::small_vector<routing::backend_health, 16> health_now(const runtime& rt);
+/// Every backend's health per vdir as routing weighs it (routing::backend_health), read off the
+/// live state at `now`: down when it cannot be reached; draining when the vdir's own check
+/// (or, without one, the backend's) fails, passive ejection took it out, or the admin cordoned
+/// it (whole, or for that vdir); ready otherwise. One per request decision.
+class live_health final : public routing::health_source {
+ public:
+  live_health(const runtime& rt, std::int64_t now) : rt_(rt), now_(now) {}
+  routing::backend_health of(std::size_t backend, config::vdir_id vdir) const override;
+
+ private:
+  const runtime& rt_;
+  std::int64_t now_;
+};
 
 /// Passive health: a failure of backend `b`'s own: a connect failure (`connect`; after
 /// health.eject_after of them in a row it is down), a 5xx, or a failure before the response

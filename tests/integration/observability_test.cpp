@@ -171,7 +171,10 @@ TEST(HttpProxyLog, FindFrontEndActivityFilterFindsExactlyTheSlowExecutesOfOneUse
     EXPECT_TRUE(h.at("UrlQuery").starts_with("?")) << h.at("UrlQuery");
     EXPECT_EQ(h.at("ClientRequestId").substr(0, 2), "R:");
     EXPECT_EQ(h.at("ProxyAction"), "Proxy");
-    EXPECT_EQ(h.at("RoutingHint"), "explicit");
+    // As Exchange says where its anchor came from: the URL's MailboxId, an SMTP address; the
+    // explicit route is in GenericInfo.
+    EXPECT_EQ(h.at("RoutingHint"), "Url-SMTP");
+    EXPECT_NE(h.at("GenericInfo").find("Route=mailbox"), std::string::npos) << h.at("GenericInfo");
     EXPECT_EQ(h.at("ServerHostName"), "fe01.corp.test");
     EXPECT_EQ(h.at("ClientIpAddress"), "127.0.0.1");
     EXPECT_GT(std::stoi(h.at("RequestBytes")), 0);

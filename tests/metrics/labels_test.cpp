@@ -37,6 +37,8 @@ TEST(Labels, RequestTypesAreBoundedPerVdir) {
       {vdir_label::nspi, "Unbind", "Unbind"},
       {vdir_label::nspi, "Connect", "other"},
       {vdir_label::other, "Execute", "none"},
+      {vdir_label::ews, "Execute", "none"},
+      {vdir_label::rpc, "", "none"},
   };
   for (const auto& r : rows) {
     const auto types = metrics::request_types(r.v);
@@ -46,7 +48,8 @@ TEST(Labels, RequestTypesAreBoundedPerVdir) {
 
 TEST(Labels, SlotsCoverEveryTypeOnce) {
   std::vector<bool> seen(metrics::request_type_slots(), false);
-  for (auto v : {vdir_label::emsmdb, vdir_label::nspi, vdir_label::other}) {
+  for (std::size_t vi = 0; vi < metrics::vdir_names.size(); ++vi) {
+    const auto v = vdir_label(vi);
     for (std::size_t i = 0; i < metrics::request_types(v).size(); ++i) {
       const auto slot = metrics::request_type_slot(v, i);
       ASSERT_LT(slot, seen.size());

@@ -84,7 +84,7 @@ TEST(RouteTable, Decides) {
        in,
        {},
        A::reject,
-       404},
+       400},
       {"encoded", "POST", "/mapi/%65msmdb/?MailboxId=u@corp.test", in, {}, A::reject, 404},
       // GETs open NTLM/Negotiate and check the vdir: they reach the mailbox's server.
       {"GET emsmdb", "GET", "/mapi/emsmdb/?MailboxId=u@corp.test", in, {}, A::proxy, 0},
