@@ -254,6 +254,32 @@ routes:
       "\"this-name-is-far-too-long-for-a-backend-because-it-has-65-chars-x\" (use letters, "
       "digits, \".\", \"_\" and \"-\", at most 64 characters)",
       "t.yaml:18:14: routes[0].backend: unknown backend \"mbx01\""}},
+    {"vdirs",
+     valid_with(R"(vdirs:
+  ews:
+    publish: somewhere
+    authentication: [ntlm, kerberos]
+  autodiscovery: {}
+  ecp:
+    health_check: ecp/healthcheck.htm
+  rpc:
+    body_limit: 8GiB
+namespaces:
+  internal: ["autodiscover.corp.test:443"]
+  external: [autodiscover.example.test]
+)"),
+     {"t.yaml:16:14: vdirs.ews.publish: expected internal, external or both, not \"somewhere\"",
+      "t.yaml:17:28: vdirs.ews.authentication[1]: unknown authentication method \"kerberos\" "
+      "(expected ntlm, negotiate, basic, oauth or forms)",
+      "t.yaml:18:3: vdirs.autodiscovery: unknown virtual directory \"autodiscovery\" (known: "
+      "autodiscover, ews, oab, rpc, activesync, owa, ecp, powershell; /mapi is configured under "
+      "mapi:)",
+      "t.yaml:20:19: vdirs.ecp.health_check: expected false or an origin-form path such as "
+      "\"/EWS/healthcheck.htm\"",
+      "t.yaml:22:17: vdirs.rpc.body_limit: size \"8GiB\" out of range 0..4GiB",
+      "t.yaml:24:3: namespaces: external host names without mapi.external_url",
+      "t.yaml:24:14: namespaces.internal[0]: invalid host name \"autodiscover.corp.test:443\" "
+      "(no port, no scheme)"}},
     {"no_routes_key",
      core_without_routes,
      {"t.yaml:1:1: no route: add a `default: true` route or mailbox/domain routes"}},

@@ -210,6 +210,75 @@ routes:
   EXPECT_EQ(b[2].check.path, "/mapi/healthcheck.htm");
 }
 
+TEST(loader_test, vdirs_with_exchange_defaults_and_overrides) {
+  const auto r = config::load_string(R"(version: 1
+server_name: gw
+listeners:
+  - name: a
+    address: 127.0.0.1:0
+mapi:
+  internal_url: https://mail.corp.test/mapi
+  external_url: https://outlook.example.test/mapi
+namespaces:
+  external: [Autodiscover.Example.Test]
+backends:
+  - name: mbx01
+    address: 10.0.0.11:443
+  - name: mbx02
+    address: 10.0.0.12:443
+pools:
+  - name: dag1
+    members: [mbx01, mbx02]
+routes:
+  - mailbox: [alice@corp.test, 6a3c6e2e-1d2b-4c5a-9b8e-1f2a3b4c5d6e@corp.test]
+    pool: dag1
+  - default: true
+    pool: dag1
+vdirs:
+  autodiscover:
+  ews:
+    authentication: [ntlm, negotiate, basic]
+    body_limit: 1MiB
+  rpc:
+    idle_timeout: 30m
+  owa:
+    enabled: false
+  ecp:
+    publish: both
+    health_check: false
+)",
+                                     "t.yaml");
+  ASSERT_TRUE(r) << ::testing::PrintToString(messages(r));
+  const auto& c = *r.config;
+  using config::vdir_id;
+  auto v = [&](vdir_id id) -> const config::vdir_settings& { return c.vdirs[std::size_t(id)]; };
+  EXPECT_TRUE(v(vdir_id::mapi).enabled);
+  // Listed: published, with Exchange's defaults where nothing is said.
+  EXPECT_TRUE(v(vdir_id::autodiscover).enabled);
+  EXPECT_EQ(v(vdir_id::autodiscover).body_limit, 64u * 1024);
+  EXPECT_EQ(v(vdir_id::autodiscover).health_path, "/Autodiscover/healthcheck.htm");
+  EXPECT_EQ(
+      v(vdir_id::ews).authentication,
+      (std::vector<config::auth_scheme>{config::auth_scheme::ntlm, config::auth_scheme::negotiate,
+                                        config::auth_scheme::basic}));
+  EXPECT_EQ(v(vdir_id::ews).body_limit, 1024u * 1024);
+  EXPECT_EQ(v(vdir_id::rpc).idle_timeout, config::duration(30 * 60 * 1000));
+  EXPECT_EQ(v(vdir_id::rpc).body_limit, 1024ull * 1024 * 1024);  // RPC_IN_DATA's 1 GiB
+  EXPECT_FALSE(v(vdir_id::owa).enabled);
+  EXPECT_EQ(v(vdir_id::ecp).publish, config::publish_scope::both);
+  EXPECT_EQ(v(vdir_id::ecp).health_path, "");
+  // Not listed: not published.
+  EXPECT_FALSE(v(vdir_id::oab).enabled);
+  EXPECT_FALSE(v(vdir_id::activesync).enabled);
+  EXPECT_EQ(v(vdir_id::powershell).publish, config::publish_scope::internal);
+  EXPECT_EQ(c.mapi.external_aliases, std::vector<std::string>{"autodiscover.example.test"});
+  // One route per anchor, both hashing by the first.
+  ASSERT_EQ(c.routes.size(), 2u);
+  EXPECT_EQ(c.routes[0].key, "alice@corp.test");
+  EXPECT_EQ(c.routes[1].key, "6a3c6e2e-1d2b-4c5a-9b8e-1f2a3b4c5d6e@corp.test");
+  EXPECT_EQ(c.routes[1].hash_key, "alice@corp.test");
+}
+
 TEST(loader_test, defaults_for_absent_optional_keys) {
   const auto r = config::load_string(R"(version: 1
 server_name: gw
