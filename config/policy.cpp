@@ -51,16 +51,30 @@ void load_mailboxes(reader& r, const fields& root, snapshot& s) {
   for (const auto& item : elements(*list)) {
     fields f(r, item, {"mailbox", "mapi_http_enabled"});
     if (!f.valid()) continue;
-    std::optional<std::string> key;
-    if (auto v = f.require("mailbox"); v && (key = read_mailbox(r, *v))) {
-      if (auto [it, fresh] = seen.emplace(*key, item.path); !fresh) {
-        r.error(v->at, v->path,
-                "duplicate mailbox " + quote(*key) + " (first in " + it->second + ")");
+    // One anchor, or several of one mailbox (its SMTP address and its MailboxId GUID, as a
+    // route may list them): Set-CasMailbox applies to the mailbox, whatever names it.
+    std::vector<std::string> keys;
+    if (auto v = f.require("mailbox")) {
+      std::vector<value_ref> items;
+      if (v->node.IsSequence()) {
+        if (read_sequence(r, *v, true)) items = elements(*v);
+      } else {
+        items.push_back(*v);
+      }
+      for (const auto& one : items) {
+        auto key = read_mailbox(r, one);
+        if (!key) continue;
+        if (auto [it, fresh] = seen.emplace(*key, item.path); !fresh)
+          r.error(one.at, one.path,
+                  "duplicate mailbox " + quote(*key) + " (first in " + it->second + ")");
+        keys.push_back(std::move(*key));
       }
     }
     std::optional<bool> enabled;
     if (auto v = f.require("mapi_http_enabled")) enabled = read_bool(r, *v);
-    if (key && enabled) s.mailboxes.push_back(mailbox_policy{std::move(*key), *enabled});
+    if (enabled)
+      for (auto& key : keys)
+        s.mailboxes.push_back(mailbox_policy{std::move(key), *enabled});
   }
 }
 

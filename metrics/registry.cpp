@@ -65,6 +65,8 @@ struct registry::families {
   Family<Gauge>& backend_draining;
   Family<Counter>& request_bytes;
   Family<Counter>& response_bytes;
+  Family<Gauge>& vdir_up;
+  Family<Counter>& vdir_checks;
   Family<Gauge>& certificate_expiry;
   Family<Counter>& tls_handshakes;
   Family<Counter>& h2_connection_errors;
@@ -157,6 +159,15 @@ struct registry::families {
                            .Name("mapigate_response_bytes_total")
                            .Help("Bytes sent to clients (response heads and bodies), by vdir")
                            .Register(r)),
+        vdir_up(BuildGauge()
+                    .Name("mapigate_backend_vdir_up")
+                    .Help("1 when the backend takes new requests of the vdir: its own check "
+                          "(/<vdir>/healthcheck.htm) passes and it is not cordoned for it")
+                    .Register(r)),
+        vdir_checks(BuildCounter()
+                        .Name("mapigate_vdir_health_checks_total")
+                        .Help("Active checks of each vdir's own page on each backend, by result")
+                        .Register(r)),
         certificate_expiry(BuildGauge()
                                .Name("mapigate_certificate_expiry_timestamp_seconds")
                                .Help("When each listener certificate expires (its notAfter, "
@@ -352,6 +363,9 @@ struct handles::table {
   std::array<Counter*, mapi_code_labels> mapi{};
   std::vector<Gauge*> upstream_connections, backend_up;  ///< [backend]
   std::vector<Gauge*> sessions, cordoned, draining;      ///< [backend]
+  /// [backend * vdir_count + vdir]; null for a vdir without a check of its own.
+  std::vector<Gauge*> vdir_up;
+  std::vector<std::array<Counter*, 2>> vdir_checks;  ///< same index; [failed, passed]
   std::array<Counter*, vdir_names.size()> request_bytes{}, response_bytes{};
   std::array<Counter*, 2 * tls_version_names.size()> tls{};  ///< [ok?][version]
   std::array<Counter*, h2_error_names.size()> h2_errors{};   ///< [code - 1]
@@ -416,6 +430,19 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
     t.upstream_connections.push_back(&f.upstream_connections.Add({{"backend", name}}));
     t.backend_up.push_back(&f.backend_up.Add({{"backend", name}}));
     t.sessions.push_back(&f.backend_sessions.Add({{"backend", name}}));
+    for (std::size_t v = 0; v < config::vdir_count; ++v) {
+      const bool checked = v != 0 && cfg.vdirs[v].enabled && !cfg.vdirs[v].health_path.empty();
+      std::array<Counter*, 2> checks{};
+      Gauge* up = nullptr;
+      if (checked) {
+        const std::string vdir(config::vdir_names[v].key);
+        up = &f.vdir_up.Add({{"backend", name}, {"vdir", vdir}});
+        checks[0] = &f.vdir_checks.Add({{"backend", name}, {"vdir", vdir}, {"result", "fail"}});
+        checks[1] = &f.vdir_checks.Add({{"backend", name}, {"vdir", vdir}, {"result", "pass"}});
+      }
+      t.vdir_up.push_back(up);
+      t.vdir_checks.push_back(checks);
+    }
     t.cordoned.push_back(&f.backend_cordoned.Add({{"backend", name}}));
     t.draining.push_back(&f.backend_draining.Add({{"backend", name}}));
     t.ejections.push_back(&f.ejections.Add({{"backend", name}}));
@@ -497,8 +524,15 @@ void handles::health_check(std::size_t b, bool passed, double seconds) const noe
   t_->check_duration[b]->Observe(seconds);
 }
 
+void handles::vdir_health_check(std::size_t b, std::size_t vdir, bool passed) const noexcept {
+  if (b >= t_->backends || vdir >= config::vdir_count) return;
+  if (auto* c = t_->vdir_checks[b * config::vdir_count + vdir][passed ? 1 : 0]) c->Increment();
+}
+
 void handles::set_backend(std::size_t b, const backend_view& v) const noexcept {
   if (b >= t_->backends) return;
+  for (std::size_t i = 0; i < config::vdir_count; ++i)
+    if (auto* g = t_->vdir_up[b * config::vdir_count + i]) g->Set(v.vdir_ready[i] ? 1 : 0);
   t_->backend_up[b]->Set(v.up ? 1 : 0);
   t_->upstream_connections[b]->Set(double(v.upstream_connections));
   t_->sessions[b]->Set(double(v.sessions));

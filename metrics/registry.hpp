@@ -99,6 +99,9 @@ struct backend_view {
   std::size_t sessions = 0;  ///< NotificationWaits held: one per Outlook session on it
   bool cordoned = false;     ///< by the admin API
   bool draining = false;     ///< by the config (state: draining)
+  /// Per config::vdir_id: takes that workload's new requests (its own check passes, not
+  /// cordoned for it). Only vdirs published with a check of their own are exported.
+  std::array<bool, config::vdir_count> vdir_ready{};
 };
 
 /// The handles of one config snapshot. Const member functions are thread-safe.
@@ -121,6 +124,8 @@ class handles {
   void session_exception(bool stream) const noexcept;
   void backend_ejected(std::size_t backend) const noexcept;
   void health_check(std::size_t backend, bool passed, double seconds) const noexcept;
+  /// One active check of vdir `vdir` (a config::vdir_id value) on `backend`.
+  void vdir_health_check(std::size_t backend, std::size_t vdir, bool passed) const noexcept;
 
   /// Backend gauges, set at scrape time.
   void set_backend(std::size_t backend, const backend_view& v) const noexcept;

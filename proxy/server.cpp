@@ -68,6 +68,7 @@ struct server::impl {
     return rt;
   }
   admin_response handle_admin(const admin_request& r);
+  admin_response cordon_vdir(const admin_request& r, std::string_view name, std::string_view rest);
   std::string scrape();
   std::string backends_json() const;
 };
@@ -93,14 +94,18 @@ std::string server::impl::scrape() {
   registry.set_process(v);
   registry.read_process();
   const auto now = steady_ms();
+  const live_health health(*now_rt, now);
   for (std::size_t b = 0; b < now_rt->cfg->backends.size(); ++b) {
     const auto& l = now_rt->live[b];
-    now_rt->metrics->set_backend(
-        b, {.up = l.usable(now),
-            .upstream_connections = l.upstream_open.load(std::memory_order_relaxed),
-            .sessions = std::size_t(l.notification_waits.load(std::memory_order_relaxed)),
-            .cordoned = l.cordoned.load(std::memory_order_relaxed),
-            .draining = now_rt->cfg->backends[b].state == config::backend_state::draining});
+    metrics::backend_view view{
+        .up = l.usable(now),
+        .upstream_connections = l.upstream_open.load(std::memory_order_relaxed),
+        .sessions = std::size_t(l.notification_waits.load(std::memory_order_relaxed)),
+        .cordoned = l.cordoned.load(std::memory_order_relaxed),
+        .draining = now_rt->cfg->backends[b].state == config::backend_state::draining};
+    for (std::size_t i = 0; i < config::vdir_count; ++i)
+      view.vdir_ready[i] = health.of(b, config::vdir_id(i)) == routing::backend_health::ready;
+    now_rt->metrics->set_backend(b, view);
   }
   return registry.serialize();
 }
@@ -126,8 +131,20 @@ bool query_has(std::string_view target, std::string_view name, std::string_view 
   return false;
 }
 
-/// What GET /backends shows of `be` and its live state `l` at `now` (steady_ms()).
-backend_status status_of(const config::backend& be, const backend_live& l, std::int64_t now) {
+/// What GET /backends shows of backend `b` of `rt` at `now` (steady_ms()).
+backend_status status_of(const runtime& rt, std::size_t b, std::int64_t now) {
+  const auto& be = rt.cfg->backends[b];
+  const auto& l = rt.live[b];
+  const live_health health(rt, now);
+  std::vector<backend_status::vdir> vdirs;
+  for (std::size_t v = 1; v < config::vdir_count; ++v) {
+    const auto& settings = rt.cfg->vdirs[v];
+    if (!settings.enabled) continue;
+    vdirs.push_back({.name = std::string(config::vdir_names[v].key),
+                     .check_up = settings.health_path.empty() || l.vdir_up[v].load(),
+                     .cordoned = l.vdir_cordoned[v].load(),
+                     .ready = health.of(b, config::vdir_id(v)) == routing::backend_health::ready});
+  }
   return {.name = be.name,
           .address = be.address.host + ":" + std::to_string(be.address.port),
           .tls = be.tls.has_value(),
@@ -140,7 +157,8 @@ backend_status status_of(const config::backend& be, const backend_live& l, std::
           .usable = l.usable(now),
           .upstream_connections = l.upstream_open.load(),
           .requests_in_flight = l.in_flight.load(),
-          .sessions = l.notification_waits.load()};
+          .sessions = l.notification_waits.load(),
+          .vdirs = std::move(vdirs)};
 }
 
 }  // namespace
@@ -151,8 +169,35 @@ std::string server::impl::backends_json() const {
   std::vector<backend_status> list;
   list.reserve(r->cfg->backends.size());
   for (std::size_t b = 0; b < r->cfg->backends.size(); ++b)
-    list.push_back(status_of(r->cfg->backends[b], r->live[b], now));
+    list.push_back(status_of(*r, b, now));
   return proxy::backends_json(list);
+}
+
+/// POST /backends/<name>/vdirs/<vdir>/cordon|uncordon: that workload's new requests avoid the
+/// backend (or may use it again); its other workloads and its MAPI sessions are untouched. The
+/// Set-ServerComponentState analogue for one protocol.
+admin_response server::impl::cordon_vdir(const admin_request& r, std::string_view name,
+                                         std::string_view rest) {
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return text(404, "not found\n");
+  const auto vdir = rest.substr(0, slash);
+  const auto action = rest.substr(slash + 1);
+  if (action != "cordon" && action != "uncordon") return text(404, "not found\n");
+  if (r.method != "POST") return text(405, "use POST\n");
+  const auto rt_now = current();
+  const auto b = rt_now->backend_index(name);
+  if (b == runtime::npos) return text(404, "no such backend\n");
+  std::size_t v = 1;
+  while (v < config::vdir_count && config::vdir_names[v].key != vdir)
+    ++v;
+  if (v == config::vdir_count || !rt_now->cfg->vdirs[v].enabled)
+    return text(404, "no such published vdir (ews, rpc, ...; /mapi: cordon the backend)\n");
+  const bool cordon = action == "cordon";
+  rt_now->live[b].vdir_cordoned[v] = cordon;
+  log(log_level::info, "admin: backend ", name, cordon ? " cordoned" : " uncordoned", " for ", vdir,
+      " (new ", vdir, " requests ", cordon ? "avoid it" : "may use it",
+      "; its other workloads are not affected)");
+  return {200, "application/json", backends_json()};
 }
 
 admin_response server::impl::handle_admin(const admin_request& r) {
@@ -196,7 +241,9 @@ admin_response server::impl::handle_admin(const admin_request& r) {
     const auto slash = path.find('/');
     if (slash == std::string_view::npos) return text(404, "not found\n");
     const auto name = path.substr(0, slash);
-    const auto action = path.substr(slash + 1);
+    auto action = path.substr(slash + 1);
+    constexpr std::string_view vdirs = "vdirs/";
+    if (action.starts_with(vdirs)) return cordon_vdir(r, name, action.substr(vdirs.size()));
     if (action != "cordon" && action != "uncordon") return text(404, "not found\n");
     if (r.method != "POST") return text(405, "use POST\n");
     const auto rt_now = current();

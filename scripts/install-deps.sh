@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libnghttp2-dev
-  libssl-dev libyaml-cpp-dev zlib1g-dev
+  libssl-dev libyaml-cpp-dev zlib1g-dev libexpat1-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev
   openssl ca-certificates curl
   prometheus jq nghttp2-client help2man

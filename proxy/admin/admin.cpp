@@ -19,6 +19,10 @@ constexpr auto request_deadline = std::chrono::seconds(10);  ///< read one reque
 constexpr std::size_t gzip_threshold = 1024;                 ///< smaller bodies go as they are
 
 boost::json::object to_json(const backend_status& b) {
+  boost::json::object vdirs;
+  for (const auto& v : b.vdirs)
+    vdirs[v.name] = boost::json::object{
+        {"health", v.check_up ? "up" : "down"}, {"cordoned", v.cordoned}, {"ready", v.ready}};
   return {{"name", b.name},
           {"address", b.address},
           {"tls", b.tls},
@@ -31,7 +35,8 @@ boost::json::object to_json(const backend_status& b) {
           {"usable", b.usable},
           {"upstream_connections", b.upstream_connections},
           {"requests_in_flight", b.requests_in_flight},
-          {"sessions", b.sessions}};
+          {"sessions", b.sessions},
+          {"vdirs", std::move(vdirs)}};
 }
 
 }  // namespace

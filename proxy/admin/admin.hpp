@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -41,12 +42,21 @@ struct backend_status {
   std::size_t upstream_connections = 0;
   std::size_t requests_in_flight = 0;
   std::size_t sessions = 0;  ///< held NotificationWaits: about one per Outlook session
+  /// The published vdirs besides /mapi, in config::vdir_id order.
+  struct vdir {
+    std::string name;       ///< its config key ("ews")
+    bool check_up = true;   ///< its own check passes (or it has none)
+    bool cordoned = false;  ///< cordoned for this workload alone
+    bool ready = true;      ///< takes this workload's new requests
+  };
+  std::vector<vdir> vdirs;
 };
 
 /// The body of GET /backends (Boost.JSON, compact, then a newline):
 ///   {"backends":[{"name":…,"address":…,"tls":…,"config_state":"active"|"draining",
 ///     "cordoned":…,"health":"up"|"down","reachable":…,"ejected":…,"down":…,"usable":…,
-///     "upstream_connections":…,"requests_in_flight":…,"sessions":…},…]}
+///     "upstream_connections":…,"requests_in_flight":…,"sessions":…,
+///     "vdirs":{"<vdir>":{"health":"up"|"down","cordoned":…,"ready":…},…}},…]}
 /// keys in that order, backends in the order given. Strings are escaped as JSON requires;
 /// contract: they are UTF-8 (the configuration allows only ASCII in names and hosts).
 std::string backends_json(std::span<const backend_status> backends);

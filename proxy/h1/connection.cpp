@@ -15,6 +15,7 @@
 #include "proxy/request/policy.hpp"
 #include "routing/auth_policy.hpp"
 #include "routing/credentials.hpp"
+#include "routing/pox.hpp"
 
 namespace proxy {
 namespace {
@@ -112,11 +113,32 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
   auto& req = p.get();
   const unsigned version = req.version();
   const bool last = served + 1 >= cfg.limits.max_requests_per_connection;
-  auto plan = plan_request(rq, req,
-                           {.multiplexed = false,
-                            .keep_alive = req.keep_alive() && !last && !conn.worker.draining,
-                            .body = h1_body_framing(p),
-                            .head_method = req.method() == http::verb::head});
+  request_input input{.multiplexed = false,
+                      .keep_alive = req.keep_alive() && !last && !conn.worker.draining,
+                      .body = h1_body_framing(p),
+                      .head_method = req.method() == http::verb::head};
+  std::optional<std::string> body_email;
+  if (const auto length = body_first(conn, req, input)) {
+    // Autodiscover's anchor is in its small body: read it whole first (it stays in cbuf, from
+    // where the exchange sends it as it sends any body).
+    while (cbuf.size() < *length) {
+      arm_deadline(client, cfg.timeouts.body_idle);
+      auto [rec, rn] =
+          co_await client.async_read_some(cbuf.prepare(*length - cbuf.size()), use_nothrow);
+      if (rec) {
+        end_request(rq,
+                    rec == beast::error::timeout ? request_outcome::client_timeout
+                                                 : request_outcome::client_disconnected,
+                    rec.message());
+        co_return request_end::close;
+      }
+      cbuf.commit(rn);
+    }
+    body_email = routing::pox_email_address(
+        {static_cast<const char*>(cbuf.data().data()), std::size_t(*length)});
+    if (body_email) input.body_email = *body_email;
+  }
+  auto plan = plan_request(rq, req, input);
   switch (plan.next) {
     case request_plan::step::reply:
       co_return co_await answer(client, cbuf, &p, h1_body::unread, std::move(plan.reply), rq);

@@ -25,6 +25,7 @@
 #include "proxy/upstream/response_head.hpp"
 #include "routing/auth_policy.hpp"
 #include "routing/mapi_codes.hpp"
+#include "routing/pox.hpp"
 #include "routing/text.hpp"
 
 namespace proxy {
@@ -375,11 +376,33 @@ class h2_conn final : public h2::events {
     std::optional<std::string_view> length;
     if (const auto cl = req.find(http::field::content_length); cl != req.end())
       length = cl->value();
-    auto plan = plan_request(rq, req,
-                             {.multiplexed = true,
-                              .keep_alive = true,
-                              .body = h2_body_framing(!st.has_body, length),
-                              .head_method = req.method() == http::verb::head});
+    request_input input{.multiplexed = true,
+                        .keep_alive = true,
+                        .body = h2_body_framing(!st.has_body, length),
+                        .head_method = req.method() == http::verb::head};
+    std::optional<std::string> body_email;
+    if (const auto want = body_first(conn_, req, input)) {
+      // Autodiscover's anchor is in its small body (within the stream's window): wait for all
+      // of it. It stays in body_in, from where the exchange sends it as any body.
+      while (!st.end_in && !st.closed && st.body_in_bytes <= *want) {
+        if (!co_await wait_for(st, conn_.rt->cfg->timeouts.body_idle)) {
+          end_request(rq, request_outcome::client_timeout, "request body idle timeout");
+          codec_.reset(st.id, NGHTTP2_CANCEL);
+          notify_writer();
+          co_return;
+        }
+      }
+      if (st.closed) {
+        end_request(rq, request_outcome::client_disconnected);
+        co_return;
+      }
+      std::string whole;
+      for (const auto& chunk : st.body_in)
+        whole += chunk;
+      body_email = routing::pox_email_address(whole);
+      if (body_email) input.body_email = *body_email;
+    }
+    auto plan = plan_request(rq, req, input);
     switch (plan.next) {
       case request_plan::step::reply:
         respond(st, std::move(plan.reply), rq);

@@ -11,6 +11,8 @@
 #include "routing/auth_policy.hpp"
 #include "routing/cookies.hpp"
 #include "routing/mapi_codes.hpp"
+#include "routing/pox.hpp"
+#include "routing/text.hpp"
 
 namespace proxy {
 namespace {
@@ -194,6 +196,22 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
   plan.keep_alive = in.keep_alive;
   plan.head_request = in.head_method;
   return plan;
+}
+
+std::optional<std::uint64_t> body_first(const conn_ctx& conn, const request_message& req,
+                                        const request_input& in) {
+  const auto& cfg = *conn.rt->cfg;
+  constexpr auto v = config::vdir_id::autodiscover;
+  if (!cfg.vdirs[std::size_t(v)].enabled || req.method() != http::verb::post) return std::nullopt;
+  if (!in.body || in.body->k != body_framing::kind::length || in.body->length == 0 ||
+      in.body->length >
+          std::min<std::uint64_t>(routing::pox_max_bytes, config::vdir_body_limit(cfg, v)))
+    return std::nullopt;
+  if (req.find("X-AnchorMailbox") != req.end()) return std::nullopt;
+  const std::string_view target = req.target();
+  const auto path = target.substr(0, target.find('?'));
+  if (!routing::iequals(path, "/autodiscover/autodiscover.xml")) return std::nullopt;
+  return in.body->length;
 }
 
 std::optional<framing_refusal> refuse_framing(body_framing body, std::uint64_t limit) noexcept {

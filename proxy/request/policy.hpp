@@ -32,6 +32,14 @@ struct request_input {
   std::optional<std::string_view> body_email;
 };
 
+/// Autodiscover's POX request names its mailbox only in its body (EMailAddress) when it
+/// carries no X-AnchorMailbox: for such a request (a POST to /Autodiscover/Autodiscover.xml on a
+/// published Autodiscover, with a Content-Length of at most routing::pox_max_bytes and the
+/// vdir's body limit) the codec reads the whole body before plan_request and passes what
+/// pox_email_address() found as request_input::body_email. Returns that length, else nullopt.
+std::optional<std::uint64_t> body_first(const conn_ctx& conn, const request_message& req,
+                                        const request_input& in);
+
 /// The policy's decision for one request.
 struct request_plan {
   enum class step {

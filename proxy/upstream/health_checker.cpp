@@ -16,9 +16,10 @@ enum class check_result {
   unreachable,  ///< no connection (TCP or TLS)
 };
 
-/// One check of backend `b`: connect (bounded by timeouts.upstream_connect), then the request
-/// of its health_check and the response within health.timeout. `why` says what failed.
-awaitable<check_result> check_once(const runtime& rt, std::size_t b, std::string& why) {
+/// One check of backend `b`: connect (bounded by timeouts.upstream_connect), then GET `path`
+/// and the response within health.timeout: `status`, with `body` in it. `why` says what failed.
+awaitable<check_result> check_once(const runtime& rt, std::size_t b, const std::string& path,
+                                   unsigned status, const std::string& body, std::string& why) {
   error_code ec;
   auto c = co_await connect_upstream(rt, b, ec);
   if (!c) {
@@ -27,7 +28,7 @@ awaitable<check_result> check_once(const runtime& rt, std::size_t b, std::string
   }
   const auto& be = rt.cfg->backends[b];
   const std::string host = be.tls && !be.tls->sni.empty() ? be.tls->sni : be.address.host;
-  http::request<http::empty_body> req{http::verb::get, be.check.path, 11};
+  http::request<http::empty_body> req{http::verb::get, path, 11};
   req.set(http::field::host, host);
   req.set(http::field::user_agent, "mapigate-healthcheck");
   req.keep_alive(false);
@@ -47,12 +48,12 @@ awaitable<check_result> check_once(const runtime& rt, std::size_t b, std::string
           why = "response: " + rec.message();
           co_return false;
         }
-        if (p.get().result_int() != be.check.status) {
+        if (p.get().result_int() != status) {
           why = "HTTP " + std::to_string(p.get().result_int()) + " (expected " +
-                std::to_string(be.check.status) + ")";
+                std::to_string(status) + ")";
           co_return false;
         }
-        if (p.get().body().find(be.check.body) == std::string::npos) {
+        if (p.get().body().find(body) == std::string::npos) {
           why = "the body does not contain the expected text";
           co_return false;
         }
@@ -97,7 +98,8 @@ struct health_checker::impl {
     for (;;) {
       const auto started = std::chrono::steady_clock::now();
       std::string why;
-      const auto result = co_await check_once(*rt, b, why);
+      const auto& check = cfg.backends[b].check;
+      const auto result = co_await check_once(*rt, b, check.path, check.status, check.body, why);
       const bool passed = result == check_result::passed;
       rt->metrics->health_check(
           b, passed,
@@ -124,14 +126,51 @@ struct health_checker::impl {
       if (ec) co_return;
     }
   }
+
+  /// Checks vdir `v`'s own page on backend `b` (Managed Availability's `/EWS/healthcheck.htm`
+  /// and the like) every health.interval: `fall` failures in a row take that workload's new
+  /// requests elsewhere, `rise` passes bring them back. Reachability stays the backend's own
+  /// check's business.
+  awaitable<void> watch_vdir(std::size_t b, config::vdir_id v) {
+    const auto& cfg = *rt->cfg;
+    const auto& h = cfg.health;
+    const auto& name = cfg.backends[b].name;
+    const auto i = std::size_t(v);
+    const auto& path = cfg.vdirs[i].health_path;
+    const auto vdir = config::vdir_names[i].key;
+    auto& live = rt->live[b];
+    net::steady_timer tick(ioc);
+    for (;;) {
+      const auto started = std::chrono::steady_clock::now();
+      std::string why;
+      const bool passed = co_await check_once(*rt, b, path, 200, {}, why) == check_result::passed;
+      rt->metrics->vdir_health_check(b, i, passed);
+      if (settle(live.vdir_up[i], live.vdir_streak[i], passed, h.rise, h.fall)) {
+        if (passed)
+          log(log_level::info, "backend ", name, " passes its ", vdir,
+              " check again: it takes new ", vdir, " requests");
+        else
+          log(log_level::warn, "backend ", name, " failed ", h.fall, " ", vdir,
+              " checks in a row (", path, ": ", why, "): new ", vdir,
+              " requests go elsewhere; its other workloads are not affected");
+      }
+      tick.expires_at(started + h.interval);
+      auto [ec] = co_await tick.async_wait(use_nothrow);
+      if (ec) co_return;
+    }
+  }
 };
 
 health_checker::health_checker(runtime_ptr rt) : impl_(std::make_unique<impl>()) {
   impl_->rt = std::move(rt);
   if (!impl_->rt->cfg->health.active) return;
-  for (std::size_t b = 0; b < impl_->rt->cfg->backends.size(); ++b)
-    if (impl_->rt->cfg->backends[b].check.enabled)
-      net::co_spawn(impl_->ioc, impl_->watch(b), net::detached);
+  const auto& cfg = *impl_->rt->cfg;
+  for (std::size_t b = 0; b < cfg.backends.size(); ++b) {
+    if (cfg.backends[b].check.enabled) net::co_spawn(impl_->ioc, impl_->watch(b), net::detached);
+    for (std::size_t v = 1; v < config::vdir_count; ++v)
+      if (cfg.vdirs[v].enabled && !cfg.vdirs[v].health_path.empty())
+        net::co_spawn(impl_->ioc, impl_->watch_vdir(b, config::vdir_id(v)), net::detached);
+  }
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
 }
 

@@ -30,7 +30,8 @@ const std::vector<std::string> backend_keys = {"name",
                                                "usable",
                                                "upstream_connections",
                                                "requests_in_flight",
-                                               "sessions"};
+                                               "sessions",
+                                               "vdirs"};
 
 std::vector<std::string> keys_of(const json::object& o) {
   std::vector<std::string> keys;
@@ -90,13 +91,16 @@ TEST(AdminJson, FieldsKeepTheirNamesOrderAndTypes) {
                                 .usable = false,
                                 .upstream_connections = 7,
                                 .requests_in_flight = 3,
-                                .sessions = 12};
-  EXPECT_EQ(proxy::backends_json({&s, 1}),
-            R"({"backends":[{"name":"mbx01","address":"10.0.0.1:443","tls":true,)"
-            R"("config_state":"draining","cordoned":true,"health":"down","reachable":false,)"
-            R"("ejected":true,"down":true,"usable":false,"upstream_connections":7,)"
-            R"("requests_in_flight":3,"sessions":12}]})"
-            "\n");
+                                .sessions = 12,
+                                .vdirs = {{"ews", false, true, false}, {"rpc", true, false, true}}};
+  EXPECT_EQ(
+      proxy::backends_json({&s, 1}),
+      R"({"backends":[{"name":"mbx01","address":"10.0.0.1:443","tls":true,)"
+      R"("config_state":"draining","cordoned":true,"health":"down","reachable":false,)"
+      R"("ejected":true,"down":true,"usable":false,"upstream_connections":7,)"
+      R"("requests_in_flight":3,"sessions":12,"vdirs":{"ews":{"health":"down","cordoned":true,)"
+      R"("ready":false},"rpc":{"health":"up","cordoned":false,"ready":true}}}]})"
+      "\n");
   const proxy::backend_status fresh{.name = "mbx02", .address = "mbx02.corp.test:80"};
   const auto o = backends_of(proxy::backends_json({&fresh, 1})).at(0).as_object();
   EXPECT_EQ(keys_of(o), backend_keys);

@@ -14,6 +14,7 @@
 #include "tests/support/csv.hpp"
 #include "tests/support/gateway.hpp"
 #include "tests/support/h2_client.hpp"
+#include "tests/support/one_request.hpp"
 #include "tests/support/recording_backend.hpp"
 #include "tests/support/sims.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -21,46 +22,6 @@
 
 namespace testing_support {
 namespace {
-
-using header_list = std::vector<std::pair<std::string, std::string>>;
-
-/// A response as either protocol delivered it.
-struct answer {
-  int status = 0;
-  header_list headers;  ///< names as received (HTTP/2: lower-case)
-  std::string body;
-  std::uint32_t reset = 0;  ///< HTTP/2 RST_STREAM code
-  std::string header(std::string_view name) const {
-    for (const auto& [n, v] : headers)
-      if (n.size() == name.size() &&
-          std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
-            return std::tolower(static_cast<unsigned char>(a)) ==
-                   std::tolower(static_cast<unsigned char>(b));
-          }))
-        return v;
-    return {};
-  }
-  /// "name=value; …" of every Set-Cookie.
-  std::string cookies() const {
-    std::string out;
-    for (const auto& [n, v] : headers)
-      if (n == "Set-Cookie" || n == "set-cookie")
-        out += (out.empty() ? "" : "; ") + v.substr(0, v.find(';'));
-    return out;
-  }
-};
-
-/// The same fields with lower-case names, as HTTP/2 sends them.
-header_list lower_names(const header_list& fields) {
-  header_list out;
-  for (const auto& [n, v] : fields) {
-    std::string name = n;
-    for (auto& ch : name)
-      ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    out.emplace_back(std::move(name), v);
-  }
-  return out;
-}
 
 /// MAPI request fields as Outlook sends them.
 header_list mapi_fields(const std::string& type, const std::string& cookie = {}) {
@@ -80,29 +41,7 @@ class OnePath : public ::testing::TestWithParam<bool> {  // true: HTTP/2
   answer send(gateway& gw, const std::string& method, const std::string& target,
               const header_list& fields, const std::string& body = {},
               const std::string& host = internal_host) {
-    answer a;
-    if (h2()) {
-      h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
-      const auto lower = lower_names(fields);
-      const auto& r = c.wait(c.request(method, target, host, lower, body));
-      a.status = r.status;
-      a.headers = r.headers;
-      a.body = r.body;
-      a.reset = r.error_code;
-      return a;
-    }
-    auto c = gw.client();
-    std::string raw = method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\n";
-    for (const auto& [n, v] : fields)
-      raw += n + ": " + v + "\r\n";
-    if (!body.empty() || method == "POST")
-      raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-    c.send(raw + "\r\n" + body);
-    const auto r = c.read_response();
-    a.status = r.status;
-    a.headers = r.headers;
-    a.body = r.body;
-    return a;
+    return send_one(h2(), gw, method, target, fields, body, host);
   }
 };
 
@@ -112,17 +51,7 @@ std::string protocol_name(const ::testing::TestParamInfo<bool>& tp) {
 
 /// Every HttpProxy record written under `dir` (the gateway must be gone: its stop flushes).
 std::vector<std::map<std::string, std::string>> log_rows(const std::filesystem::path& dir) {
-  std::vector<std::map<std::string, std::string>> rows;
-  const auto folder = dir / "HttpProxy" / "Mapi";
-  if (!std::filesystem::exists(folder)) return rows;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    const auto csv = read_csv(text.str());
-    rows.insert(rows.end(), csv.rows.begin(), csv.rows.end());
-  }
-  return rows;
+  return http_proxy_rows(dir, "Mapi");
 }
 
 /// The record whose X-RequestType (in ClientRequestId) is `type`, or none.
@@ -664,7 +593,7 @@ TEST(OnePathHealth, ChecksFollowEachBackendsOwnPathAndCanBeOff) {
   off->set_healthy(false);
   gateway gw({.backends = {{.name = "custom",
                             .port = custom->port(),
-                            .yaml = "    health_check:\n      path: /owa/status.htm?probe=1\n"
+                            .yaml = "    health_check:\n      path: /custom/status.htm?probe=1\n"
                                     "      status: 404\n      body: Not Found\n"},
                            {.name = "off",
                             .port = off->port(),
@@ -680,7 +609,7 @@ TEST(OnePathHealth, ChecksFollowEachBackendsOwnPathAndCanBeOff) {
   bool checked_own_path = false;
   for (const auto& r : custom->requests()) {
     EXPECT_NE(r.target, "/mapi/healthcheck.htm");
-    if (r.method == "GET" && r.target == "/owa/status.htm?probe=1") checked_own_path = true;
+    if (r.method == "GET" && r.target == "/custom/status.htm?probe=1") checked_own_path = true;
   }
   EXPECT_TRUE(checked_own_path);
   EXPECT_TRUE(off->requests().empty());  // never checked

@@ -132,7 +132,9 @@ TEST(VdirRouting, PathsMethodsAndNamespaces) {
     const auto d =
         t.decide({.method = r.method, .target = r.target, .host = r.host, .client = "192.0.2.7"});
     EXPECT_EQ(d.act, r.act);
-    if (r.act == A::reject) EXPECT_EQ(d.status, r.status) << d.reason;
+    if (r.act == A::reject) {
+      EXPECT_EQ(d.status, r.status) << d.reason;
+    }
     EXPECT_EQ(d.workload, r.vdir);
   }
 }

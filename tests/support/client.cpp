@@ -115,6 +115,52 @@ http_response test_client::read_response_to_head(std::chrono::milliseconds timeo
   return read(timeout, true);
 }
 
+namespace {
+
+template <class Impl>
+void read_more(Impl& p, std::chrono::milliseconds left) {
+  if (left.count() <= 0) throw client_error("deadline passed: raw read");
+  error_code ec;
+  const auto n = p.run(
+      [&](auto h) {
+        if (p.tls)
+          p.tls->async_read_some(p.buf.prepare(16 * 1024), h);
+        else
+          p.plain->async_read_some(p.buf.prepare(16 * 1024), h);
+      },
+      left, "raw read", ec);
+  if (ec) throw client_error("raw read: " + ec.message());
+  p.buf.commit(n);
+}
+
+}  // namespace
+
+std::string test_client::read_until(std::string_view delimiter, std::chrono::milliseconds timeout) {
+  auto& p = *impl_;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const std::string_view have(static_cast<const char*>(p.buf.data().data()), p.buf.size());
+    if (const auto at = have.find(delimiter); at != std::string_view::npos) {
+      std::string out(have.substr(0, at + delimiter.size()));
+      p.buf.consume(out.size());
+      return out;
+    }
+    read_more(p, std::chrono::duration_cast<std::chrono::milliseconds>(
+                     until - std::chrono::steady_clock::now()));
+  }
+}
+
+std::string test_client::read_exactly(std::size_t n, std::chrono::milliseconds timeout) {
+  auto& p = *impl_;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (p.buf.size() < n)
+    read_more(p, std::chrono::duration_cast<std::chrono::milliseconds>(
+                     until - std::chrono::steady_clock::now()));
+  std::string out(static_cast<const char*>(p.buf.data().data()), n);
+  p.buf.consume(n);
+  return out;
+}
+
 http_response test_client::read(std::chrono::milliseconds timeout, bool head_request) {
   auto& p = *impl_;
   http_response out;

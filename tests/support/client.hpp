@@ -52,6 +52,10 @@ class test_client {
   /// Reads the response to a HEAD request (a head with Content-Length but no body).
   http_response read_response_to_head(std::chrono::milliseconds timeout = 5s);
   /// Reads and discards until the server closes; true if it did so within `timeout`.
+  /// Raw bytes, for responses that stream for hours (Outlook Anywhere's 1 GiB): everything up
+  /// to and including `delimiter`, or exactly `n` bytes. Throw at the deadline.
+  std::string read_until(std::string_view delimiter, std::chrono::milliseconds timeout = 5s);
+  std::string read_exactly(std::size_t n, std::chrono::milliseconds timeout = 5s);
   bool wait_closed(std::chrono::milliseconds timeout);
   /// Closes the TCP connection at once (no TLS close_notify), as a vanished laptop would.
   void abort();

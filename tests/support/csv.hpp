@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -172,6 +175,23 @@ inline csv_file read_csv_as_windows_powershell(std::string_view text) {
     out.rows.push_back(std::move(row));
   }
   return out;
+}
+
+/// Every record of the HttpProxy files under `<dir>/HttpProxy/<folder>` (none when it does not
+/// exist); `dir` is a log root whose writer has stopped (its stop flushes).
+inline std::vector<std::map<std::string, std::string>> http_proxy_rows(
+    const std::filesystem::path& dir, const std::string& folder) {
+  std::vector<std::map<std::string, std::string>> rows;
+  const auto path = dir / "HttpProxy" / folder;
+  if (!std::filesystem::exists(path)) return rows;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto csv = read_csv(text.str());
+    rows.insert(rows.end(), csv.rows.begin(), csv.rows.end());
+  }
+  return rows;
 }
 
 }  // namespace testing_support

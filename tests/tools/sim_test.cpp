@@ -191,7 +191,7 @@ TEST(Sim, RequestValidationErrors) {
   EXPECT_NE(get.body.find("Vdir Path: /mapi/emsmdb/"), std::string::npos);
   response put = c.request("PUT /mapi/nspi/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(put.response_code(), 2);
-  response missing = c.request("GET /owa/ HTTP/1.1\r\nHost: x\r\n\r\n");
+  response missing = c.request("GET /nowhere/ HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.header("X-BEServer"), "mbx01");
   EXPECT_EQ(missing.response_code(), -1);

@@ -34,6 +34,16 @@ int status_for_read_error(const boost::system::error_code& ec) {
   }
 }
 
+std::optional<endpoint_kind> endpoint_of(std::string_view path) {
+  if (iequals(path, "/mapi/emsmdb/") || iequals(path, "/mapi/emsmdb")) {
+    return endpoint_kind::emsmdb;
+  }
+  if (iequals(path, "/mapi/nspi/") || iequals(path, "/mapi/nspi")) return endpoint_kind::nspi;
+  return std::nullopt;
+}
+
+}  // namespace
+
 request_record make_record(std::uint64_t connection_id, const http::request<http::string_body>& req,
                            bool with_body) {
   request_record record;
@@ -47,16 +57,6 @@ request_record make_record(std::uint64_t connection_id, const http::request<http
   return record;
 }
 
-std::optional<endpoint_kind> endpoint_of(std::string_view path) {
-  if (iequals(path, "/mapi/emsmdb/") || iequals(path, "/mapi/emsmdb")) {
-    return endpoint_kind::emsmdb;
-  }
-  if (iequals(path, "/mapi/nspi/") || iequals(path, "/mapi/nspi")) return endpoint_kind::nspi;
-  return std::nullopt;
-}
-
-}  // namespace
-
 net::awaitable<void> connection::run() {
   if (auto ec = co_await io_.handshake(); ec) {
     io_.close();
@@ -65,8 +65,18 @@ net::awaitable<void> connection::run() {
   for (;;) {
     request_parser parser;
     parser.header_limit(header_limit);
-    parser.body_limit(body_limit);
+    // No limit until the head says what it is: an Outlook Anywhere leg declares 1 GiB.
+    parser.body_limit(boost::none);
     auto ec = co_await io_.read_header(parser);
+    if (!ec &&
+        (parser.get().method_string() == "RPC_IN_DATA" ||
+         parser.get().method_string() == "RPC_OUT_DATA") &&
+        parser.content_length().value_or(0) > 0) {
+      co_await handle_rpc(parser);  // streamed for as long as the channel lives
+      break;
+    }
+    if (!ec && parser.content_length().value_or(0) > body_limit) ec = http::error::body_limit;
+    parser.body_limit(body_limit);
     if (!ec && iequals(parser.get()[http::field::expect], "100-continue")) {
       response_head interim;
       interim.status = 100;
@@ -102,11 +112,14 @@ net::awaitable<bool> connection::handle(request& req) {
   request_record record = make_record(id_, req, true);
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
-  if (iequals(path, "/mapi/healthcheck.htm")) {
-    co_return co_await healthcheck(req, record, keep_alive);
+  if (bool healthy = true; vdir_health_path(path, healthy)) {
+    co_return co_await healthcheck(req, record, keep_alive, healthy);
   }
   auto endpoint = endpoint_of(path);
-  if (!endpoint) co_return co_await send_text(404, "404 Not Found\r\n", record, keep_alive);
+  if (!endpoint) {
+    if (auto handled = co_await handle_front_door(req, record, keep_alive)) co_return *handled;
+    co_return co_await send_text(404, "404 Not Found\r\n", record, keep_alive);
+  }
 
   auth_result auth = authenticate(req);
   record.identity = auth.identity;
@@ -135,13 +148,13 @@ bool connection::refused(std::string_view identity) const {
 }
 
 net::awaitable<bool> connection::healthcheck(const request& req, request_record& record,
-                                             bool keep_alive) {
+                                             bool keep_alive, bool healthy) {
   if (req.method() != http::verb::get) {
     co_return co_await send_text(404, "404 Not Found\r\n", record, keep_alive);
   }
   response_head head;
   std::string body;
-  if (state_.healthy.load()) {
+  if (healthy) {
     head.status = 200;
     body = "200 OK<br/>" + state_.opts.name;
   } else {

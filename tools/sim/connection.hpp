@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -26,8 +28,16 @@
 
 namespace sim::detail {
 
+struct rpc_channel;
+
+/// What the recorder keeps of a request (its body only when `with_body`).
+request_record make_record(std::uint64_t connection_id,
+                           const boost::beast::http::request<boost::beast::http::string_body>& req,
+                           bool with_body);
+
 /// Everything the connections of one server share. `opts` and `cookies` are immutable;
-/// `healthy` and `records` are thread-safe; `random` and `sessions` are io-thread only.
+/// `healthy`, `unhealthy_vdirs` and `records` are thread-safe; `random`, `sessions` and
+/// `rpc_channels` are io-thread only.
 struct server_state {
   explicit server_state(options o)
       : opts(std::move(o)),
@@ -41,6 +51,13 @@ struct server_state {
   recorder records;
   random_source random;
   session_store sessions;
+  /// One bit per vdir with a healthcheck.htm (front_door.cpp): set = that check answers 503.
+  std::atomic<std::uint32_t> unhealthy_vdirs{0};
+  /// Outlook Anywhere channels by virtual connection cookie.
+  std::unordered_map<std::string, std::shared_ptr<rpc_channel>> rpc_channels;
+
+  /// `vdir`: a path segment ("ews", "rpc", "Microsoft-Server-ActiveSync", ...).
+  void set_vdir_healthy(std::string_view vdir, bool healthy);
 };
 
 class connection {
@@ -78,7 +95,19 @@ class connection {
   /// Whether `identity` ("DOMAIN\\user" or "user") names options::refused_user.
   bool refused(std::string_view identity) const;
   boost::asio::awaitable<bool> healthcheck(const request& req, request_record& record,
-                                           bool keep_alive);
+                                           bool keep_alive, bool healthy);
+
+  // front_door.cpp
+  /// `path` is `/<vdir>/healthcheck.htm` of a vdir with a check: true, with its state.
+  bool vdir_health_path(std::string_view path, bool& healthy) const;
+  /// Autodiscover, EWS, OAB, ActiveSync, OWA, ECP, PowerShell, and /rpc without a body;
+  /// nullopt for a path under none of them.
+  boost::asio::awaitable<std::optional<bool>> handle_front_door(request& req,
+                                                                request_record& record,
+                                                                bool keep_alive);
+  /// An Outlook Anywhere leg with a body (RPC_IN_DATA / RPC_OUT_DATA), streamed; the
+  /// connection ends with it.
+  boost::asio::awaitable<void> handle_rpc(request_parser& parser);
   boost::asio::awaitable<void> reject_unparsable(const request_parser& parser, int status);
   auth_result authenticate(const request& req);
   boost::asio::awaitable<bool> send_unauthorized(request_record& record, bool keep_alive,

@@ -86,7 +86,10 @@ class server {
   std::uint16_t port() const;  ///< the bound port (valid after start)
   const std::string& name() const;
   void set_healthy(bool healthy);  ///< thread-safe
-  const options& config() const;   ///< the options given to the constructor
+  /// One vdir's own check (`/<vdir>/healthcheck.htm`: "ews", "rpc", "autodiscover", ...)
+  /// answers 503 while off, whatever set_healthy says of the others. Thread-safe.
+  void set_vdir_healthy(std::string_view vdir, bool healthy);
+  const options& config() const;  ///< the options given to the constructor
 
   // Observation, all thread-safe, returning copies.
   std::vector<request_record> requests() const;
@@ -107,6 +110,11 @@ class server {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// The mailbox GUID the simulator's Autodiscover hands out for `smtp` (in the MAPI URLs'
+/// MailboxId and Outlook Anywhere's EXCH server): derived from the address, the same in every
+/// process.
+std::string mailbox_guid_for(std::string_view smtp);
 
 /// Base64 NTLM NEGOTIATE (type 1) message with NEGOTIATE_UNICODE set, for an Authorization header.
 std::string ntlm_type1_b64();

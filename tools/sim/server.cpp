@@ -200,6 +200,10 @@ const std::string& server::name() const {
 const options& server::config() const {
   return impl_->state.opts;
 }
+void server::set_vdir_healthy(std::string_view vdir, bool healthy) {
+  impl_->state.set_vdir_healthy(vdir, healthy);
+}
+
 void server::set_healthy(bool healthy) {
   impl_->state.healthy.store(healthy);
 }

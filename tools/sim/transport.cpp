@@ -83,6 +83,12 @@ class stream_transport final : public transport {
     co_return ec;
   }
 
+  net::awaitable<error_code> read_body_some(request_parser& parser) override {
+    lowest().expires_after(idle_timeout_);
+    auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_tuple);
+    co_return ec;
+  }
+
   net::awaitable<error_code> write(std::string_view data) override {
     lowest().expires_after(idle_timeout_);
     auto [ec, n] = co_await net::async_write(stream_, net::buffer(data), use_tuple);

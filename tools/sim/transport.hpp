@@ -32,6 +32,10 @@ class transport {
   virtual boost::asio::awaitable<boost::system::error_code> read_header(request_parser& parser) = 0;
   /// Reads the rest of the message (the body) into `parser`.
   virtual boost::asio::awaitable<boost::system::error_code> read_body(request_parser& parser) = 0;
+  /// Reads what has arrived of the body into `parser` (appended to its body string; at least
+  /// one byte unless the body is done): for bodies streamed for hours (RPC_IN_DATA).
+  virtual boost::asio::awaitable<boost::system::error_code> read_body_some(
+      request_parser& parser) = 0;
   /// Writes all of `data` (which must stay alive until completion); TCP_NODELAY makes it leave
   /// at once.
   virtual boost::asio::awaitable<boost::system::error_code> write(std::string_view data) = 0;

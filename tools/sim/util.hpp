@@ -28,7 +28,9 @@ class random_source {
 };
 
 // ASCII case folding and trimming: the project's pure helpers.
+using routing::iends_with;
 using routing::iequals;
+using routing::istarts_with;
 using routing::trim;
 
 /// RFC 1123 date, e.g. "Sat, 21 Nov 2026 06:22:05 GMT" (locale independent).
