@@ -125,6 +125,9 @@ int check_config(const std::string& file, bool strict, bool connect_backends, st
   std::vector<std::string> hosts;
   for (const auto* u : {&cfg.mapi.internal_url, &cfg.mapi.external_url})
     if (*u) hosts.push_back((*u)->host);
+  // Autodiscover's own names (namespaces:) need the certificate as much as the MAPI hosts.
+  for (const auto* aliases : {&cfg.mapi.internal_aliases, &cfg.mapi.external_aliases})
+    hosts.insert(hosts.end(), aliases->begin(), aliases->end());
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   std::vector<std::string> front_digests;
   std::set<std::string> covered_hosts;

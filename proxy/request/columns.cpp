@@ -74,7 +74,8 @@ void describe_request(request_trace& t, const http::request<http::buffer_body, r
     }
     r.authentication_type = std::move(type);
     t.claimed_user = user.value_or(std::string());
-    t.auth_step = routing::opens_handshake(*facts.authorization);
+    t.opens_handshake = routing::opens_handshake(*facts.authorization);
+    t.auth_step = t.opens_handshake;
   } else if (conn.auth_bound) {
     r.authentication_type = conn.auth_type;
     t.claimed_user = conn.user;  // accepted on this connection before

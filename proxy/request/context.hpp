@@ -32,6 +32,11 @@ struct conn_ctx {
   /// later requests on it carry no Authorization field). For the HttpProxy log.
   std::string auth_type;
   std::string user;
+  /// The backend that sent this connection's pending NTLM challenge (a 401 answering a type
+  /// 1), in runtime `challenger_rt`: the type 3 that answers it must reach the same server,
+  /// whatever its own anchor says (Autodiscover's legs: the first has no body to anchor it).
+  std::optional<std::size_t> challenger;
+  const void* challenger_rt = nullptr;
 };
 
 /// One request, from its parsed (or refused) head to the last byte of its answer, on either

@@ -1,6 +1,9 @@
 // The request policy, for HTTP/1.1 and HTTP/2 alike.
 #include "proxy/request/policy.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include "metrics/labels.hpp"
 #include "proxy/io/log.hpp"
 #include "proxy/request/columns.hpp"
@@ -103,6 +106,22 @@ request_plan session_backend_down(request_ctx& rq, const request_facts& facts, b
   return plan;
 }
 
+/// An NTLM type 3 goes where the type 1 before it on this connection got its challenge: the
+/// server that issued it goes first, whatever the request's own anchor says.
+void answer_the_challenger(request_ctx& rq, const request_facts& facts, bool binds) {
+  auto& conn = rq.conn;
+  const auto challenger = std::exchange(conn.challenger, std::nullopt);
+  if (!binds || !challenger || conn.challenger_rt != conn.rt.get() || !facts.authorization ||
+      rq.trace.opens_handshake)
+    return;
+  auto& order = rq.decision.order;
+  const auto it = std::find(order.begin(), order.end(), *challenger);
+  if (it != order.end())
+    std::rotate(order.begin(), it, it + 1);
+  else
+    order.insert(order.begin(), *challenger);
+}
+
 }  // namespace
 
 request_plan plan_request(request_ctx& rq, request_message& req, const request_input& in) {
@@ -149,6 +168,7 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
     case routing::decision::action::proxy:
       break;
   }
+  answer_the_challenger(rq, facts, binds);
   if (in.multiplexed && d.workload == config::vdir_id::rpc) {
     // Outlook Anywhere's RPC_IN_DATA/RPC_OUT_DATA are HTTP/1.1 methods with declared lengths
     // and connection-bound NTLM: as Windows answers, the client retries on HTTP/1.1.
@@ -237,6 +257,10 @@ bool prepare_response_head(http::response_header<relay_fields>& res, request_ctx
   const auto& d = rq.decision;
   bool binds = false;
   const unsigned code = res.result_int();
+  if (code == 401 && rq.trace.opens_handshake) {
+    rq.conn.challenger = b;  // the type 3 must come back here
+    rq.conn.challenger_rt = conn.rt.get();
+  }
   if (code == 401) {
     std::string name = "WWW-Authenticate";
     std::vector<std::string> kept;
@@ -253,7 +277,9 @@ bool prepare_response_head(http::response_header<relay_fields>& res, request_ctx
       res.insert(name, v);
   }
   const auto* codec = conn.rt->routes.affinity();
-  if (codec && d.mailbox && code == 200 &&
+  // Only /mapi has session contexts to keep (its tokens are bound to the MailboxId); the other
+  // vdirs' anchors hash to the same server while it is healthy.
+  if (codec && d.mailbox && workload(rq) == config::vdir_id::mapi && code == 200 &&
       (d.new_session || res.find(http::field::set_cookie) != res.end())) {
     const auto now = unix_now();
     res.insert(

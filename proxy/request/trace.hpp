@@ -44,6 +44,7 @@ struct request_trace {
   /// A step of logging on: no credentials (on a connection not authenticated yet) or an NTLM
   /// type 1. Its 401 is counted as auth_challenge, not as a 4xx.
   bool auth_step = false;
+  bool opens_handshake = false;  ///< its Authorization is an NTLM type 1
   /// How the request ended (set through end_request, proxy/request/outcome.hpp).
   metrics::request_outcome outcome = metrics::request_outcome::completed;
 

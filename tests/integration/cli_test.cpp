@@ -104,6 +104,26 @@ TEST(Cli, CertificateThatDoesNotCoverBothNamespacesFails) {
       << r.output;
 }
 
+// Autodiscover's own host name (namespaces:) is checked like the MAPI hosts.
+TEST(Cli, AutodiscoverHostNeedsTheCertificateToo) {
+  temp_dir dir;
+  gateway_options o{.backends = {{"mbx01", 443}},
+                    .extra_yaml =
+                        "namespaces:\n  external: [autodiscover.example.test]\n"
+                        "vdirs:\n  autodiscover:\n"};
+  const auto file = dir.file("autodiscover.yaml");
+  write_file(file, gateway_yaml(o, dir.path().string()));
+  const auto r = run_check(file);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("certificate covering autodiscover.example.test"), std::string::npos)
+      << r.output;
+  auto with = test_pki::instance().issue(
+      "with-autodiscover", {internal_host, external_host, "autodiscover.example.test"});
+  o.certificates = {with};
+  write_file(file, gateway_yaml(o, dir.path().string()));
+  EXPECT_EQ(run_check(file).status, 0);
+}
+
 // A namespace on an IP address (no DNS name) is covered by a certificate's iPAddress SAN, as a
 // client checks it; it was reported as not covered while `run` served it.
 TEST(Cli, AnIpNamespaceIsCoveredByAnIpAddressSan) {

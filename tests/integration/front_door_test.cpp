@@ -273,6 +273,34 @@ test_client open_leg(gateway& gw, const std::string& method, const std::string& 
   return c;
 }
 
+// NTLM without X-AnchorMailbox (curl, ruler): the type 1 leg has no body to anchor it, the
+// type 3 leg has the POX body naming a mailbox on another server. The type 3 must answer the
+// server that sent the challenge, or the logon fails.
+TEST(FrontDoorH1, AutodiscoverOverNtlmAnswersTheChallengingServer) {
+  sim::options so;
+  so.require_auth = true;
+  auto a = start_sim("mbx01", so);
+  auto b = start_sim("mbx02", so);
+  auto o = front_door(*a, *b);
+  o.pools_yaml = "pools:\n  - name: dag1\n    members: [mbx01]\n";  // alice alone is on mbx02
+  gateway gw(o);
+  auto c = gw.client(external_host);
+  auto leg = [&](const std::string& auth, const std::string& body) {
+    c.send("POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: " + std::string(external_host) +
+           "\r\nContent-Type: text/xml\r\nX-MapiHttpCapability: 1\r\nAuthorization: NTLM " + auth +
+           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    return c.read_response();
+  };
+  const auto challenge = leg(sim::ntlm_type1_b64(), "");
+  ASSERT_EQ(challenge.status, 401);
+  EXPECT_EQ(challenge.header("X-BEServer"), "mbx01");
+  const auto settings = leg(sim::ntlm_type3_b64("CORP", "alice"), pox_request(alice));
+  EXPECT_EQ(settings.status, 200) << settings.body;
+  EXPECT_EQ(settings.header("X-BEServer"), "mbx01");
+  EXPECT_NE(settings.body.find("mapiHttp"), std::string::npos);
+  EXPECT_TRUE(b->requests().empty());
+}
+
 // RPC_IN_DATA and RPC_OUT_DATA: two long-lived HTTP/1.1 connections, 1 GiB declared, streamed
 // both ways with no buffering; both legs meet alice's server; each is pinned to its NTLM
 // connection; quiet for longer than every default deadline (which this test shortens), they
