@@ -227,7 +227,10 @@ std::optional<std::uint64_t> body_first(const conn_ctx& conn, const request_mess
       in.body->length >
           std::min<std::uint64_t>(routing::pox_max_bytes, config::vdir_body_limit(cfg, v)))
     return std::nullopt;
-  if (req.find("X-AnchorMailbox") != req.end()) return std::nullopt;
+  // With an anchor in the head, or a client waiting for 100 Continue before it sends the
+  // body, routing goes by what the head says.
+  if (req.find("X-AnchorMailbox") != req.end() || req.find(http::field::expect) != req.end())
+    return std::nullopt;
   const std::string_view target = req.target();
   const auto path = target.substr(0, target.find('?'));
   if (!routing::iequals(path, "/autodiscover/autodiscover.xml")) return std::nullopt;

@@ -301,6 +301,46 @@ TEST(FrontDoorH1, AutodiscoverOverNtlmAnswersTheChallengingServer) {
   EXPECT_TRUE(b->requests().empty());
 }
 
+// The POX body read before routing, however the bytes arrive: the head alone, then the body
+// in pieces; then the next request on the same connection, and a body split across the head.
+TEST(FrontDoorH1, AutodiscoverBodyAnchorHoldsWhateverTheSplit) {
+  auto a = start_sim("mbx01");
+  auto b = start_sim("mbx02");
+  auto o = front_door(*a, *b);
+  o.pools_yaml = "pools:\n  - name: dag1\n    members: [mbx01]\n";  // only alice on mbx02
+  gateway gw(o);
+  const auto body = pox_request(alice);
+  const std::string head =
+      "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: " + std::string(external_host) +
+      "\r\nContent-Type: text/xml\r\n" + "Content-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n";
+  auto c = gw.client(external_host);
+  for (const std::size_t piece : {std::size_t(1), std::size_t(7), std::size_t(100), body.size()}) {
+    c.send(head);
+    for (std::size_t at = 0; at < body.size(); at += piece) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(piece == 1 ? 0 : 5));
+      c.send(body.substr(at, piece));
+    }
+    const auto r = c.read_response();
+    EXPECT_EQ(r.status, 200) << piece;
+    EXPECT_EQ(r.header("X-BEServer"), "mbx02") << piece;  // routed by the body's EMailAddress
+  }
+  // Head and body in one write, then a request with a body that is not XML at all: routed by
+  // the client (mbx01), and the connection serves it whole.
+  c.send(head + body);
+  EXPECT_EQ(c.read_response().header("X-BEServer"), "mbx02");
+  const std::string junk = "<<<not xml";
+  c.send("POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: " + std::string(external_host) +
+         "\r\nContent-Length: " + std::to_string(junk.size()) + "\r\n\r\n" + junk);
+  const auto r = c.read_response();
+  EXPECT_EQ(r.status, 400);  // the simulator: no EMailAddress
+  EXPECT_EQ(r.header("X-BEServer"), "mbx01");
+  const auto got = b->requests();
+  ASSERT_EQ(got.size(), 5u);
+  for (const auto& req : got)
+    EXPECT_EQ(req.body, body);  // every byte, once
+}
+
 // RPC_IN_DATA and RPC_OUT_DATA: two long-lived HTTP/1.1 connections, 1 GiB declared, streamed
 // both ways with no buffering; both legs meet alice's server; each is pinned to its NTLM
 // connection; quiet for longer than every default deadline (which this test shortens), they

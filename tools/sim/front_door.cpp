@@ -45,8 +45,8 @@ std::string element(std::string_view xml, std::string_view tag) {
 
 std::string host_of(const http::request<http::string_body>& req) {
   const auto h = std::string_view(req[http::field::host]);
-  return std::string(h.substr(
-      0, h.rfind(':') == std::string_view::npos || h.front() == '[' ? h.size() : h.rfind(':')));
+  if (h.empty() || h.front() == '[') return std::string(h);  // none, or an IPv6 literal
+  return std::string(h.substr(0, h.rfind(':')));
 }
 
 /// The POX response ([MS-OXDSCLI] 2.2.4): with the mapiHttp protocol section when the client
