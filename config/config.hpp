@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace config {
@@ -271,6 +272,20 @@ struct health {
   duration eject_for{30'000};
 };
 
+/// Smart lockout at the edge (routing/lockout.hpp): failed logons per user and per client
+/// address, held before they reach Active Directory. Absent section: off.
+struct auth_protection {
+  unsigned user_threshold = 5;      ///< failures from unfamiliar addresses that hold a user
+  unsigned address_threshold = 30;  ///< failures from one address (any users); 0: off
+  duration window{10 * 60 * 1000};  ///< counting window and hold time
+  duration familiar_for{14ll * 24 * 3600 * 1000};  ///< a success makes an address familiar
+  std::size_t table_size = 65536;                  ///< slots per table: the memory bound
+  std::vector<std::string> exempt;                 ///< CIDR networks never held (validated)
+  /// NetBIOS domain (lower-case) → UPN suffix (lower-case): ties `CORP\alice` to
+  /// `alice@corp.test`.
+  std::vector<std::pair<std::string, std::string>> domains;
+};
+
 struct snapshot {
   std::string source;       ///< file name the snapshot was read from
   unsigned workers = 0;     ///< 0: one per hardware thread
@@ -289,6 +304,7 @@ struct snapshot {
   struct limits limits;
   std::optional<request_log> logs;
   struct health health;
+  std::optional<struct auth_protection> auth_protection;
   /// Absent only when the YAML says `admin: {enabled: false}` (or in snapshots built in code).
   std::optional<struct admin> admin;
 };

@@ -146,6 +146,8 @@ void load_namespaces(reader& r, const fields& root, snapshot& s);
 int read_file_bytes(const std::string& path, std::size_t limit, std::string& out);
 
 void load_mailboxes(reader& r, const fields& root, snapshot& s);
+/// `auth_protection:`: the smart lockout's thresholds, windows, table size, exemptions.
+void load_auth_protection(reader& r, const fields& root, snapshot& s);
 void load_affinity(reader& r, const fields& root, snapshot& s);
 
 // TLS policy strings (tls_policy.cpp), checked in memory with libssl. Each reason is a message

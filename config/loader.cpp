@@ -353,7 +353,7 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
   const fields root(r, value_ref{doc, doc.Mark(), ""},
                     {"version", "server_name", "workers", "listeners", "mapi", "backends", "pools",
                      "routes", "mailboxes", "affinity", "timeouts", "limits", "logs", "admin",
-                     "health", "vdirs", "namespaces"});
+                     "health", "vdirs", "namespaces", "auth_protection"});
   if (!root.valid()) return;
   if (auto v = root.require("version")) {
     if (auto text = detail::read_string(r, *v, false); text && *text != "1") {
@@ -383,6 +383,7 @@ void load_document(reader& r, const YAML::Node& doc, snapshot& s) {
   load_logs(r, root, s);
   load_admin(r, root, s);
   load_health(r, root, s);
+  detail::load_auth_protection(r, root, s);
 }
 
 load_result load_text(std::string_view yaml, const std::string& source_name,

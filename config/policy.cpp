@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "config/detail.hpp"
+#include "routing/cidr.hpp"
+#include "routing/text.hpp"
 
 namespace config::detail {
 
@@ -118,6 +120,59 @@ void load_affinity(reader& r, const fields& root, snapshot& s) {
     if (auto d = read_duration(r, *x)) a.max_age = *d;
   }
   s.affinity = std::move(a);
+}
+
+void load_auth_protection(reader& r, const fields& root, snapshot& s) {
+  const auto v = root.find("auth_protection");
+  if (!v) return;
+  fields f(r, *v,
+           {"user_threshold", "address_threshold", "window", "familiar_for", "table_size", "exempt",
+            "domains"});
+  if (!f.valid()) return;
+  auth_protection p;
+  if (auto x = f.find("user_threshold"))
+    p.user_threshold = unsigned(read_uint(r, *x, 1, 1000).value_or(p.user_threshold));
+  if (auto x = f.find("address_threshold"))
+    p.address_threshold = unsigned(read_uint(r, *x, 0, 100000).value_or(p.address_threshold));
+  if (auto x = f.find("window")) p.window = read_duration(r, *x).value_or(p.window);
+  if (auto x = f.find("familiar_for"))
+    p.familiar_for =
+        read_duration(r, *x, duration{3650ll * 24 * 3600 * 1000}).value_or(p.familiar_for);
+  if (auto x = f.find("table_size"))
+    p.table_size = read_uint(r, *x, 1024, 10'000'000).value_or(p.table_size);
+  if (auto x = f.find("exempt"); x && read_sequence(r, *x, false)) {
+    for (const auto& item : elements(*x)) {
+      const auto text = read_string(r, item, true);
+      if (!text) continue;
+      if (!routing::parse_cidr(*text))
+        r.error(
+            item.at, item.path,
+            "invalid network " + quote(*text) + " (an address or CIDR: 10.0.0.0/8, 2001:db8::/32)");
+      else
+        p.exempt.push_back(*text);
+    }
+  }
+  if (auto x = f.find("domains")) {
+    if (!x->node.IsMap()) {
+      r.error(x->at, x->path, "expected a map of NetBIOS domain: UPN suffix (CORP: corp.test)");
+    } else {
+      for (const auto& entry : x->node) {
+        const auto netbios = routing::to_lower(entry.first.as<std::string>(""));
+        const auto suffix = routing::to_lower(entry.second.as<std::string>(""));
+        if (netbios.empty() || suffix.empty() || suffix.find('@') != std::string::npos ||
+            netbios.find('\\') != std::string::npos)
+          r.error(entry.first.Mark(), child_path(x->path, netbios),
+                  "expected NETBIOS: upn.suffix (CORP: corp.test)");
+        else
+          p.domains.emplace_back(netbios, suffix);
+      }
+    }
+  }
+  if (p.address_threshold != 0 && p.address_threshold < p.user_threshold)
+    r.error(v->at, v->path,
+            "address_threshold below user_threshold: one user's mistakes would hold a shared "
+            "address first");
+  s.auth_protection = std::move(p);
 }
 
 }  // namespace config::detail

@@ -67,6 +67,11 @@ struct registry::families {
   Family<Counter>& response_bytes;
   Family<Gauge>& vdir_up;
   Family<Counter>& vdir_checks;
+  Family<Counter>& auth_refusals;
+  Counter& auth_failures;
+  Family<Gauge>& auth_held;
+  Gauge& held_users;
+  Gauge& held_addresses;
   Family<Gauge>& certificate_expiry;
   Family<Counter>& tls_handshakes;
   Family<Counter>& h2_connection_errors;
@@ -168,6 +173,23 @@ struct registry::families {
                         .Name("mapigate_vdir_health_checks_total")
                         .Help("Active checks of each vdir's own page on each backend, by result")
                         .Register(r)),
+        auth_refusals(BuildCounter()
+                          .Name("mapigate_auth_protection_refusals_total")
+                          .Help("Logons mapigate answered 401 itself (smart lockout), by rule: "
+                                "user (held for unfamiliar addresses) or address (spraying)")
+                          .Register(r)),
+        auth_failures(
+            BuildCounter()
+                .Name("mapigate_auth_protection_failures_total")
+                .Help("Failed logons (401 to final credentials) the smart lockout counted")
+                .Register(r)
+                .Add({})),
+        auth_held(BuildGauge()
+                      .Name("mapigate_auth_protection_held")
+                      .Help("Users and client addresses the smart lockout holds now, by kind")
+                      .Register(r)),
+        held_users(auth_held.Add({{"kind", "user"}})),
+        held_addresses(auth_held.Add({{"kind", "address"}})),
         certificate_expiry(BuildGauge()
                                .Name("mapigate_certificate_expiry_timestamp_seconds")
                                .Help("When each listener certificate expires (its notAfter, "
@@ -319,6 +341,8 @@ void registry::set_process(const process_view& v) noexcept {
   mirror(f.log_written, v.log_written);
   mirror(f.log_dropped, v.log_dropped);
   mirror(f.log_errors, v.log_errors);
+  f.held_users.Set(double(v.held_users));
+  f.held_addresses.Set(double(v.held_addresses));
 }
 
 void registry::read_process() noexcept {
@@ -366,6 +390,8 @@ struct handles::table {
   /// [backend * vdir_count + vdir]; null for a vdir without a check of its own.
   std::vector<Gauge*> vdir_up;
   std::vector<std::array<Counter*, 2>> vdir_checks;  ///< same index; [failed, passed]
+  std::array<Counter*, 2> auth_refused{};            ///< [user, address]
+  Counter* auth_failures = nullptr;
   std::array<Counter*, vdir_names.size()> request_bytes{}, response_bytes{};
   std::array<Counter*, 2 * tls_version_names.size()> tls{};  ///< [ok?][version]
   std::array<Counter*, h2_error_names.size()> h2_errors{};   ///< [code - 1]
@@ -410,6 +436,9 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
     }
   }
   t.notification_wait = &f.notification_wait.Add({}, long_poll_buckets);
+  t.auth_refused[0] = &f.auth_refusals.Add({{"rule", "user"}});
+  t.auth_refused[1] = &f.auth_refusals.Add({{"rule", "address"}});
+  t.auth_failures = &f.auth_failures;
   for (std::size_t v = 0; v < vdir_names.size(); ++v) {
     t.request_bytes[v] = &f.request_bytes.Add({{"vdir", std::string(vdir_names[v])}});
     t.response_bytes[v] = &f.response_bytes.Add({{"vdir", std::string(vdir_names[v])}});
@@ -522,6 +551,14 @@ void handles::health_check(std::size_t b, bool passed, double seconds) const noe
   if (b >= t_->backends) return;
   (passed ? t_->checks_passed : t_->checks_failed)[b]->Increment();
   t_->check_duration[b]->Observe(seconds);
+}
+
+void handles::auth_refused(bool address) const noexcept {
+  t_->auth_refused[address ? 1 : 0]->Increment();
+}
+
+void handles::auth_failure() const noexcept {
+  t_->auth_failures->Increment();
 }
 
 void handles::vdir_health_check(std::size_t b, std::size_t vdir, bool passed) const noexcept {

@@ -57,6 +57,7 @@ class registry {
     std::size_t notification_waits = 0;
     std::array<std::uint64_t, affinity_outcome_names.size()> affinity{};  ///< totals
     std::uint64_t log_written = 0, log_dropped = 0, log_errors = 0;       ///< totals
+    std::size_t held_users = 0, held_addresses = 0;  ///< the smart lockout, now
   };
   void set_process(const process_view& v) noexcept;
   /// The process_* metrics (CPU, memory, descriptors, start time) from /proc: at scrape time.
@@ -124,6 +125,10 @@ class handles {
   void session_exception(bool stream) const noexcept;
   void backend_ejected(std::size_t backend) const noexcept;
   void health_check(std::size_t backend, bool passed, double seconds) const noexcept;
+  /// The smart lockout: a logon refused by mapigate (`address`: the address was held, else the
+  /// user), and a failed logon it counted.
+  void auth_refused(bool address) const noexcept;
+  void auth_failure() const noexcept;
   /// One active check of vdir `vdir` (a config::vdir_id value) on `backend`.
   void vdir_health_check(std::size_t backend, std::size_t vdir, bool passed) const noexcept;
 

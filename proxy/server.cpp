@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 
+#include <boost/json.hpp>
 #include <boost/version.hpp>
 #include <ctime>
 #include <functional>
@@ -22,6 +23,7 @@
 #include "proxy/state/runtime.hpp"
 #include "proxy/upstream/health_checker.hpp"
 #include "proxy/worker.hpp"
+#include "routing/text.hpp"
 #include "tls/server_context.hpp"
 
 namespace proxy {
@@ -69,6 +71,7 @@ struct server::impl {
   }
   admin_response handle_admin(const admin_request& r);
   admin_response cordon_vdir(const admin_request& r, std::string_view name, std::string_view rest);
+  admin_response auth_protection(const admin_request& r, bool release);
   std::string scrape();
   std::string backends_json() const;
 };
@@ -90,6 +93,11 @@ std::string server::impl::scrape() {
     v.log_written = access_log->records_written();
     v.log_dropped = access_log->records_dropped();
     v.log_errors = access_log->write_errors();
+  }
+  if (now_rt->lockout) {
+    const auto t = unix_now();
+    v.held_users = now_rt->lockout->held_users(t).size();
+    v.held_addresses = now_rt->lockout->held_addresses(t).size();
   }
   registry.set_process(v);
   registry.read_process();
@@ -200,6 +208,53 @@ admin_response server::impl::cordon_vdir(const admin_request& r, std::string_vie
   return {200, "application/json", backends_json()};
 }
 
+/// GET /auth-protection: the users and addresses the smart lockout holds now. POST
+/// /auth-protection/release?user=<u> (or ?address=<a>): the admin releases one.
+admin_response server::impl::auth_protection(const admin_request& r, bool release) {
+  const auto rt_now = current();
+  if (!rt_now->lockout) return text(404, "auth_protection is not configured\n");
+  auto& l = *rt_now->lockout;
+  const auto now = unix_now();
+  if (!release) {
+    if (r.method != "GET" && r.method != "HEAD") return text(405, "use GET\n");
+    auto list = [](const std::vector<routing::held_entry>& held, const char* key) {
+      boost::json::array out;
+      for (const auto& h : held)
+        out.push_back({{key, h.key},
+                       {"failures", h.failures},
+                       {"held_until", accesslog::iso_utc_unix(h.held_until)}});
+      return out;
+    };
+    return {200, "application/json",
+            boost::json::serialize(
+                boost::json::object{{"users", list(l.held_users(now), "user")},
+                                    {"addresses", list(l.held_addresses(now), "address")}}) +
+                "\n"};
+  }
+  if (r.method != "POST") return text(405, "use POST\n");
+  const std::string_view target = r.target;
+  const auto q = target.find('?');
+  const auto query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  const auto eq = query.find('=');
+  std::string value;
+  if (eq == std::string_view::npos || !routing::percent_decode(query.substr(eq + 1), value) ||
+      value.empty())
+    return text(400, "use ?user=<name> or ?address=<ip>\n");
+  const auto what = query.substr(0, eq);
+  bool released = false;
+  if (what == "user") {
+    value = l.canonical_user(value);
+    released = l.release_user(value);
+  } else if (what == "address") {
+    released = l.release_address(value);
+  } else {
+    return text(400, "use ?user=<name> or ?address=<ip>\n");
+  }
+  log(log_level::info, "admin: auth_protection ", what, " ", value,
+      released ? " released" : " was not held");
+  return text(released ? 200 : 404, released ? "released\n" : "not held\n");
+}
+
 admin_response server::impl::handle_admin(const admin_request& r) {
   std::string_view path = std::string_view(r.target).substr(0, r.target.find('?'));
   const bool get = r.method == "GET" || r.method == "HEAD";
@@ -235,6 +290,8 @@ admin_response server::impl::handle_admin(const admin_request& r) {
     if (!get) return text(405, "use GET\n");
     return {200, "application/json", backends_json()};
   }
+  if (path == "/auth-protection" || path == "/auth-protection/release")
+    return auth_protection(r, path == "/auth-protection/release");
   constexpr std::string_view prefix = "/backends/";
   if (path.starts_with(prefix)) {
     path.remove_prefix(prefix.size());

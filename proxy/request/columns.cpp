@@ -3,6 +3,7 @@
 
 #include "accesslog/format.hpp"
 #include "proxy/io/log.hpp"
+#include "proxy/request/facts.hpp"
 #include "routing/anchor.hpp"
 #include "routing/auth_policy.hpp"
 #include "routing/credentials.hpp"
@@ -86,6 +87,16 @@ void describe_request(request_trace& t, const http::request<http::buffer_body, r
 
 void accept_credentials(request_trace& t, int backend_status, conn_ctx& conn) {
   const bool accepted = backend_status != 401;
+  if (t.lockout_counts && conn.rt->lockout) {
+    // The smart lockout learns how the logon went: a 401 to final credentials is a failure,
+    // any answer but a 5xx a success (a 5xx says nothing about the password).
+    if (!accepted) {
+      conn.rt->lockout->failed(t.lockout_user, conn.client_ip, unix_now());
+      conn.rt->metrics->auth_failure();
+    } else if (backend_status < 500) {
+      conn.rt->lockout->succeeded(t.lockout_user, conn.client_ip, unix_now());
+    }
+  }
   if (accepted) {
     t.rec.authenticated_user = t.claimed_user;
     if (t.claim_binds_connection) conn.user = t.claimed_user;

@@ -122,6 +122,34 @@ void answer_the_challenger(request_ctx& rq, const request_facts& facts, bool bin
     order.insert(order.begin(), *challenger);
 }
 
+/// The smart lockout (auth_protection): final credentials of a user held for unfamiliar
+/// addresses, or from an address held for spraying, get mapigate's own 401 and never reach a
+/// backend (or Active Directory behind it). Others are marked to be counted once answered.
+std::optional<refusal_words> hold_for_lockout(request_ctx& rq,
+                                              std::optional<config::auth_scheme> scheme) {
+  auto& conn = rq.conn;
+  auto& t = rq.trace;
+  if (!conn.rt->lockout || !scheme || t.opens_handshake || *scheme == config::auth_scheme::oauth)
+    return std::nullopt;
+  t.lockout_user = conn.rt->lockout->canonical_user(t.claimed_user);
+  const auto verdict = conn.rt->lockout->check(t.lockout_user, conn.client_ip, unix_now());
+  switch (verdict) {
+    case routing::lockout_verdict::allow:
+      t.lockout_counts = true;
+      return std::nullopt;
+    case routing::lockout_verdict::user_held:
+      conn.rt->metrics->auth_refused(false);
+      t.add_error("AuthProtectionUserHeld");
+      return refusal_words{401, 0,
+                           "logon held: too many failures for this user from unfamiliar addresses"};
+    case routing::lockout_verdict::address_held:
+      conn.rt->metrics->auth_refused(true);
+      t.add_error("AuthProtectionAddressHeld");
+      return refusal_words{401, 0, "logon held: too many failures from this address"};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 request_plan plan_request(request_ctx& rq, request_message& req, const request_input& in) {
@@ -169,6 +197,7 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
       break;
   }
   answer_the_challenger(rq, facts, binds);
+  if (auto held = hold_for_lockout(rq, scheme)) return refuse(rq, req, facts, *held, false);
   if (in.multiplexed && d.workload == config::vdir_id::rpc) {
     // Outlook Anywhere's RPC_IN_DATA/RPC_OUT_DATA are HTTP/1.1 methods with declared lengths
     // and connection-bound NTLM: as Windows answers, the client retries on HTTP/1.1.

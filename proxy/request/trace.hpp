@@ -45,6 +45,10 @@ struct request_trace {
   /// type 1. Its 401 is counted as auth_challenge, not as a 4xx.
   bool auth_step = false;
   bool opens_handshake = false;  ///< its Authorization is an NTLM type 1
+  /// Final credentials (Basic, NTLM type 3, Negotiate) the smart lockout weighed: the backend's
+  /// answer is counted for `lockout_user` (canonical; empty for Kerberos) from the client.
+  bool lockout_counts = false;
+  std::string lockout_user;
   /// How the request ended (set through end_request, proxy/request/outcome.hpp).
   metrics::request_outcome outcome = metrics::request_outcome::completed;
 

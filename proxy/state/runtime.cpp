@@ -45,6 +45,23 @@ runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
       }
     }
   }
+  if (const auto& p = cfg->auth_protection) {
+    routing::lockout_settings ls{
+        .user_threshold = p->user_threshold,
+        .address_threshold = p->address_threshold,
+        .window = std::chrono::duration_cast<std::chrono::seconds>(p->window),
+        .familiar_for = std::chrono::duration_cast<std::chrono::seconds>(p->familiar_for),
+        .table_size = p->table_size,
+        .domains = p->domains};
+    for (const auto& n : p->exempt)
+      if (auto c = routing::parse_cidr(n)) ls.exempt.push_back(*c);
+    if (previous && previous->lockout) {
+      lockout = previous->lockout;
+      lockout->configure(std::move(ls));
+    } else {
+      lockout = std::make_shared<routing::lockout>(std::move(ls));
+    }
+  }
   for (const auto& l : cfg->listeners) {
     if (l.tls) {
       listener_tls.push_back(std::make_unique<tls::server_context>(*l.tls));

@@ -8,6 +8,7 @@
 #include "metrics/registry.hpp"
 #include "proxy/io/net.hpp"
 #include "proxy/state/backend_live.hpp"
+#include "routing/lockout.hpp"
 #include "routing/route_table.hpp"
 #include "tls/client_context.hpp"
 #include "tls/server_context.hpp"
@@ -32,6 +33,9 @@ struct runtime {
   std::unique_ptr<metrics::handles> metrics;
   /// Per backend: health, drain switch, load. Mutable state in an immutable runtime: atomics.
   std::unique_ptr<backend_live[]> live;
+  /// The smart lockout (auth_protection), shared with the runtime a reload replaces so that
+  /// counts, holds and familiar addresses survive it; null when the section is absent.
+  std::shared_ptr<routing::lockout> lockout;
 
   /// `previous`: the runtime this one replaces (reload); health and drain state carry over to
   /// backends of the same name.

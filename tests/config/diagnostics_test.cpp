@@ -280,6 +280,28 @@ namespaces:
       "t.yaml:24:3: namespaces: external host names without mapi.external_url",
       "t.yaml:24:14: namespaces.internal[0]: invalid host name \"autodiscover.corp.test:443\" "
       "(no port, no scheme)"}},
+    {"auth_protection",
+     valid_with(R"(auth_protection:
+  user_threshold: 0
+  address_threshold: 2
+  window: forever
+  exempt: [10.0.0.0/8, 10.0.0.0/40, monitoring.corp.test]
+  domains: [CORP]
+  table_size: 10
+)"),
+     {"t.yaml:15:3: auth_protection: address_threshold below user_threshold: one user's "
+      "mistakes would hold a shared address first",
+      "t.yaml:15:19: auth_protection.user_threshold: expected an integer in 1..1000, got \"0\"",
+      "t.yaml:17:11: auth_protection.window: invalid duration \"forever\" (expected a number "
+      "with unit ms, s, m, h or d)",
+      "t.yaml:18:24: auth_protection.exempt[1]: invalid network \"10.0.0.0/40\" (an address or "
+      "CIDR: 10.0.0.0/8, 2001:db8::/32)",
+      "t.yaml:18:37: auth_protection.exempt[2]: invalid network \"monitoring.corp.test\" (an "
+      "address or CIDR: 10.0.0.0/8, 2001:db8::/32)",
+      "t.yaml:19:12: auth_protection.domains: expected a map of NetBIOS domain: UPN suffix (CORP: "
+      "corp.test)",
+      "t.yaml:20:15: auth_protection.table_size: expected an integer in 1024..10000000, got "
+      "\"10\""}},
     {"no_routes_key",
      core_without_routes,
      {"t.yaml:1:1: no route: add a `default: true` route or mailbox/domain routes"}},

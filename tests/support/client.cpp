@@ -66,12 +66,19 @@ test_client::test_client(test_client&&) noexcept = default;
 test_client& test_client::operator=(test_client&&) noexcept = default;
 test_client::~test_client() = default;
 
-test_client test_client::tls(std::uint16_t port, const std::string& sni, const std::string& ca) {
+test_client test_client::tls(std::uint16_t port, const std::string& sni, const std::string& ca,
+                             const std::string& source) {
   auto p = std::make_unique<impl>();
   p->ctx.load_verify_file(ca);
   p->ctx.set_verify_mode(ssl::verify_peer);
   p->tls.emplace(p->ioc, p->ctx);
   if (!sni.empty()) SSL_set_tlsext_host_name(p->tls->native_handle(), sni.c_str());
+  if (!source.empty()) {
+    // Another client address on the loopback network (127.0.0.0/8 all reaches lo).
+    auto& socket = p->tls->next_layer();
+    socket.open(tcp::v4());
+    socket.bind(tcp::endpoint(net::ip::make_address(source), 0));
+  }
   p->tls->next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   p->tls->next_layer().set_option(tcp::no_delay(true));
   bool done = false;
