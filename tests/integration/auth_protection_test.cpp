@@ -11,6 +11,7 @@
 #include "tests/support/admin.hpp"
 #include "tests/support/csv.hpp"
 #include "tests/support/gateway.hpp"
+#include "tests/support/h2_client.hpp"
 #include "tests/support/sims.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tools/sim/mapi_sim.hpp"
@@ -131,6 +132,51 @@ TEST(AuthProtection, ABruteForceOnOneUserSparesItsFamiliarAddress) {
       },
       std::chrono::seconds(5)));
 }
+
+/// One logon (a MAPI PING with Basic credentials) from `source` over HTTP/2 or HTTP/1.1.
+int logon_over(bool h2, const gateway& gw, const std::string& source, const std::string& user,
+               const std::string& pw) {
+  const auto auth = "Basic " + routing::base64_encode(user + ":" + pw);
+  if (h2) {
+    h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file(),
+                     std::chrono::seconds(5), source);
+    const auto& r = c.wait(c.request("POST", "/mapi/emsmdb/?MailboxId=u@corp.test", internal_host,
+                                     {{"content-type", "application/mapi-http"},
+                                      {"x-requesttype", "PING"},
+                                      {"authorization", auth}},
+                                     ""));
+    return r.status;
+  }
+  auto c = test_client::tls(gw.port(), internal_host, test_pki::instance().ca_file(), source);
+  return logon(c, user, pw);
+}
+
+class AuthProtectionBoth : public ::testing::TestWithParam<bool> {};  // true: HTTP/2
+
+// The one policy holds on either protocol: a user held after failures over one protocol is
+// held over both, for unfamiliar addresses only.
+TEST_P(AuthProtectionBoth, AHeldUserIsHeldOnEitherProtocol) {
+  sim::options so;
+  so.require_auth = true;
+  so.password = password;
+  auto mbx = start_sim("mbx01", so);
+  gateway_options o = protected_gateway(*mbx, "  user_threshold: 3\n  address_threshold: 50\n");
+  o.listener_alpn = "[h2, http/1.1]";
+  gateway gw(o);
+  const bool h2 = GetParam();
+  EXPECT_EQ(logon_over(h2, gw, "127.0.0.2", "bob@corp.test", password), 200);  // familiar
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(logon_over(h2, gw, "127.0.5." + std::to_string(i + 1), "bob@corp.test", "x"), 401);
+  const auto reached = basic_attempts(*mbx);
+  EXPECT_EQ(logon_over(!h2, gw, "127.0.6.1", "bob@corp.test", password), 401);
+  EXPECT_EQ(logon_over(h2, gw, "127.0.6.2", "bob@corp.test", password), 401);
+  EXPECT_EQ(basic_attempts(*mbx), reached);  // held: not one more reached the server
+  EXPECT_EQ(logon_over(h2, gw, "127.0.0.2", "bob@corp.test", password), 200);
+  EXPECT_EQ(logon_over(!h2, gw, "127.0.0.2", "bob@corp.test", password), 200);
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, AuthProtectionBoth, ::testing::Bool(),
+                         [](const auto& p) { return p.param ? "Http2" : "Http11"; });
 
 // NTLM's normal 401 leg (type 1 -> challenge) is never a failure, however many there are.
 TEST(AuthProtection, NtlmChallengeLegsAreNotFailures) {

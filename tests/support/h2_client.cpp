@@ -115,7 +115,8 @@ std::string h2_test_client::response::header(std::string_view name) const {
 }
 
 h2_test_client::h2_test_client(std::uint16_t port, const std::string& sni,
-                               const std::string& ca_file, std::chrono::milliseconds timeout)
+                               const std::string& ca_file, std::chrono::milliseconds timeout,
+                               const std::string& source)
     : impl_(std::make_unique<impl>()) {
   auto& m = *impl_;
   m.ctx.load_verify_file(ca_file);
@@ -124,6 +125,10 @@ h2_test_client::h2_test_client(std::uint16_t port, const std::string& sni,
   SSL_CTX_set_alpn_protos(m.ctx.native_handle(), alpn, sizeof alpn);
   m.sock = std::make_unique<ssl::stream<tcp::socket>>(m.ioc, m.ctx);
   SSL_set_tlsext_host_name(m.sock->native_handle(), sni.c_str());
+  if (!source.empty()) {
+    m.sock->lowest_layer().open(tcp::v4());
+    m.sock->lowest_layer().bind(tcp::endpoint(net::ip::make_address(source), 0));
+  }
   bool connected = false, failed = false;
   std::string why;
   m.sock->lowest_layer().async_connect(
