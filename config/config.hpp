@@ -59,10 +59,18 @@ struct listener_tls {
   std::vector<std::string> curves{"X25519", "prime256v1", "secp384r1"};
 };
 
+/// PROXY protocol versions a listener accepts (HAProxy's spec): the client's real address
+/// from an L4 balancer.
+enum class proxy_protocol { off, v1, v2, any };
+
 struct listener {
   std::string name;
   endpoint address;
   std::optional<listener_tls> tls;  ///< absent: plain HTTP (offload behind another TLS hop)
+  /// Not off: every connection must begin with a PROXY header, and only from
+  /// `trusted_sources`; its source address is the client's for logs, metrics and limits.
+  enum proxy_protocol proxy_protocol = proxy_protocol::off;
+  std::vector<std::string> trusted_sources;  ///< CIDR networks (validated), required with it
 };
 
 /// One URL of the /mapi virtual directory, as Set-MapiVirtualDirectory -InternalUrl/-ExternalUrl.

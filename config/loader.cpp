@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/detail.hpp"
+#include "routing/cidr.hpp"
 #include "routing/text.hpp"
 
 namespace config {
@@ -125,13 +126,45 @@ std::optional<listener_tls> load_listener_tls(reader& r, const value_ref& v) {
   return tls;
 }
 
+/// `proxy_protocol: v1|v2|any` with `trusted_sources: [CIDR, ...]` (required with it).
+void load_proxy_protocol(reader& r, const fields& f, const value_ref& item, listener& l) {
+  if (auto v = f.find("proxy_protocol")) {
+    if (const auto text = detail::read_string(r, *v, true)) {
+      const auto t = routing::to_lower(*text);
+      if (t == "v1")
+        l.proxy_protocol = proxy_protocol::v1;
+      else if (t == "v2")
+        l.proxy_protocol = proxy_protocol::v2;
+      else if (t == "any")
+        l.proxy_protocol = proxy_protocol::any;
+      else if (t != "off")
+        r.error(v->at, v->path, "expected v1, v2, any or off, not " + quote(*text));
+    }
+  }
+  if (auto v = f.find("trusted_sources"); v && detail::read_sequence(r, *v, false)) {
+    for (const auto& n : detail::elements(*v)) {
+      const auto text = detail::read_string(r, n, true);
+      if (!text) continue;
+      if (!routing::parse_cidr(*text))
+        r.error(n.at, n.path,
+                "invalid network " + quote(*text) + " (an address or CIDR: 10.0.0.0/8)");
+      else
+        l.trusted_sources.push_back(*text);
+    }
+  }
+  if (l.proxy_protocol != proxy_protocol::off && l.trusted_sources.empty())
+    r.error(item.at, item.path,
+            "proxy_protocol needs trusted_sources: the balancers' addresses (anyone else could "
+            "claim any client address)");
+}
+
 void load_listeners(reader& r, const fields& root, snapshot& s) {
   const auto list = root.require("listeners");
   if (!list || !detail::read_sequence(r, *list, true)) return;
   std::map<std::string, std::string, std::less<>> names;      // name → first listener path
   std::map<std::string, std::string, std::less<>> addresses;  // host:port → first listener path
   for (const auto& item : detail::elements(*list)) {
-    fields f(r, item, {"name", "address", "tls"});
+    fields f(r, item, {"name", "address", "tls", "proxy_protocol", "trusted_sources"});
     if (!f.valid()) continue;
     listener l;
     if (auto v = f.require("name")) {
@@ -158,6 +191,7 @@ void load_listeners(reader& r, const fields& root, snapshot& s) {
       }
     }
     if (auto v = f.find("tls")) l.tls = load_listener_tls(r, *v);
+    load_proxy_protocol(r, f, item, l);
     s.listeners.push_back(std::move(l));
   }
 }

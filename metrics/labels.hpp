@@ -61,6 +61,12 @@ std::size_t mapi_code_index(int x_response_code) noexcept;
 /// X-ResponseCode field value → code; nullopt unless 1-3 decimal digits.
 std::optional<int> parse_mapi_code(std::string_view value) noexcept;
 
+/// reason label of mapigate_proxy_protocol_refused_total: why a connection on a PROXY
+/// protocol listener was closed before a byte was read as HTTP.
+enum class proxy_refusal : std::size_t { untrusted, missing, malformed, count };
+inline constexpr std::array<std::string_view, 3> proxy_refusal_names{"untrusted", "missing",
+                                                                     "malformed"};
+
 /// outcome label of mapigate_affinity_requests_total, in routing::affinity_outcome order with
 /// "none" replaced by "miss" (a session request that carried no token).
 inline constexpr std::array<std::string_view, 8> affinity_outcome_names{

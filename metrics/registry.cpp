@@ -67,6 +67,7 @@ struct registry::families {
   Family<Counter>& response_bytes;
   Family<Gauge>& vdir_up;
   Family<Counter>& vdir_checks;
+  Family<Counter>& proxy_refused;
   Family<Counter>& auth_refusals;
   Counter& auth_failures;
   Family<Gauge>& auth_held;
@@ -173,6 +174,11 @@ struct registry::families {
                         .Name("mapigate_vdir_health_checks_total")
                         .Help("Active checks of each vdir's own page on each backend, by result")
                         .Register(r)),
+        proxy_refused(BuildCounter()
+                          .Name("mapigate_proxy_protocol_refused_total")
+                          .Help("Connections a PROXY protocol listener closed before reading HTTP, "
+                                "by reason: untrusted source, missing or malformed header")
+                          .Register(r)),
         auth_refusals(BuildCounter()
                           .Name("mapigate_auth_protection_refusals_total")
                           .Help("Logons mapigate answered 401 itself (smart lockout), by rule: "
@@ -391,6 +397,7 @@ struct handles::table {
   std::vector<Gauge*> vdir_up;
   std::vector<std::array<Counter*, 2>> vdir_checks;  ///< same index; [failed, passed]
   std::array<Counter*, 2> auth_refused{};            ///< [user, address]
+  std::array<Counter*, proxy_refusal_names.size()> proxy_refused{};
   Counter* auth_failures = nullptr;
   std::array<Counter*, vdir_names.size()> request_bytes{}, response_bytes{};
   std::array<Counter*, 2 * tls_version_names.size()> tls{};  ///< [ok?][version]
@@ -436,6 +443,8 @@ handles::handles(registry& r, const config::snapshot& cfg) : t_(std::make_unique
     }
   }
   t.notification_wait = &f.notification_wait.Add({}, long_poll_buckets);
+  for (std::size_t i = 0; i < proxy_refusal_names.size(); ++i)
+    t.proxy_refused[i] = &f.proxy_refused.Add({{"reason", std::string(proxy_refusal_names[i])}});
   t.auth_refused[0] = &f.auth_refusals.Add({{"rule", "user"}});
   t.auth_refused[1] = &f.auth_refusals.Add({{"rule", "address"}});
   t.auth_failures = &f.auth_failures;
@@ -555,6 +564,10 @@ void handles::health_check(std::size_t b, bool passed, double seconds) const noe
 
 void handles::auth_refused(bool address) const noexcept {
   t_->auth_refused[address ? 1 : 0]->Increment();
+}
+
+void handles::proxy_protocol_refused(proxy_refusal why) const noexcept {
+  if (std::size_t(why) < t_->proxy_refused.size()) t_->proxy_refused[std::size_t(why)]->Increment();
 }
 
 void handles::auth_failure() const noexcept {

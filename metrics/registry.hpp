@@ -129,6 +129,8 @@ class handles {
   /// user), and a failed logon it counted.
   void auth_refused(bool address) const noexcept;
   void auth_failure() const noexcept;
+  /// A connection a PROXY protocol listener closed before reading HTTP.
+  void proxy_protocol_refused(proxy_refusal why) const noexcept;
   /// One active check of vdir `vdir` (a config::vdir_id value) on `backend`.
   void vdir_health_check(std::size_t backend, std::size_t vdir, bool passed) const noexcept;
 

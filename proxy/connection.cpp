@@ -1,12 +1,14 @@
 // One accepted client connection: TLS handshake with SNI, then HTTP/1.1 or HTTP/2 as ALPN chose.
 #include "proxy/connection.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "metrics/registry.hpp"
 #include "proxy/h1/connection.hpp"
 #include "proxy/h2/connection.hpp"
 #include "proxy/io/log.hpp"
+#include "routing/proxy_protocol.hpp"
 #include "tls/server_context.hpp"
 
 namespace proxy {
@@ -55,6 +57,54 @@ awaitable<void> close_connection(Stream& s, close_how how) {
   tcp.close();
 }
 
+/// The PROXY protocol header a listener requires, read before any other byte (TLS included) and
+/// never past its end: from a trusted source only, within timeouts.handshake; its source
+/// becomes the connection's client address. False: close without a byte read as HTTP (logged,
+/// counted).
+awaitable<bool> accept_proxy_header(tcp_conn& tcp_s, conn_ctx& conn, const tcp::endpoint& peer) {
+  const auto& l = conn.rt->cfg->listeners[conn.listener];
+  const auto& trusted = conn.rt->trusted_sources[conn.listener];
+  auto refuse = [&](metrics::proxy_refusal why, std::string_view detail) {
+    conn.rt->metrics->proxy_protocol_refused(why);
+    log_client_caused(log_level::info, "c", conn.id, " ", peer.address().to_string(),
+                      " connection closed: ", detail);
+    return false;
+  };
+  const auto from = peer.address().to_string();
+  if (std::none_of(trusted.begin(), trusted.end(),
+                   [&](const routing::cidr& n) { return routing::contains(n, from); }))
+    co_return refuse(metrics::proxy_refusal::untrusted,
+                     "PROXY header expected from an untrusted source");
+  const auto versions = l.proxy_protocol == config::proxy_protocol::v1 ? routing::proxy_versions::v1
+                        : l.proxy_protocol == config::proxy_protocol::v2
+                            ? routing::proxy_versions::v2
+                            : routing::proxy_versions::any;
+  std::array<char, routing::proxy_header_max> buf;
+  std::size_t have = 0;
+  routing::proxy_header header;
+  for (;;) {
+    const auto r = routing::parse_proxy_header({buf.data(), have}, versions, header);
+    if (r.st == routing::proxy_parse::status::complete) break;
+    if (r.st == routing::proxy_parse::status::invalid)
+      co_return refuse(have == 0 || r.why == "no PROXY protocol header"
+                           ? metrics::proxy_refusal::missing
+                           : metrics::proxy_refusal::malformed,
+                       r.why);
+    if (have + r.want > buf.size())
+      co_return refuse(metrics::proxy_refusal::malformed, "PROXY header too long");
+    arm_deadline(tcp_s, conn.rt->cfg->timeouts.handshake);
+    auto [ec, n] =
+        co_await net::async_read(tcp_s, net::buffer(buf.data() + have, r.want), use_nothrow);
+    have += n;
+    if (ec)
+      co_return refuse(
+          have == 0 ? metrics::proxy_refusal::missing : metrics::proxy_refusal::malformed,
+          "PROXY header incomplete: " + ec.message());
+  }
+  if (!header.local) conn.client_ip = header.source;
+  co_return true;
+}
+
 /// close_how for a connection serve_h1 ended: `linger` after a refusal.
 close_how after_h1(bool linger) noexcept {
   return linger ? close_how::refused : close_how::normal;
@@ -83,6 +133,11 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& worker, tcp::sock
       false};
 
   tcp_conn tcp_s(std::move(socket));
+  if (conn.rt->cfg->listeners[listener].proxy_protocol != config::proxy_protocol::off &&
+      !co_await accept_proxy_header(tcp_s, conn, peer)) {
+    beast::get_lowest_layer(tcp_s).close();
+    co_return;
+  }
   if (!conn.rt->listener_ssl[listener]) {
     const bool linger = co_await serve_h1(tcp_s, conn);
     co_await close_connection(tcp_s, after_h1(linger));

@@ -36,6 +36,8 @@ struct runtime {
   /// The smart lockout (auth_protection), shared with the runtime a reload replaces so that
   /// counts, holds and familiar addresses survive it; null when the section is absent.
   std::shared_ptr<routing::lockout> lockout;
+  /// Per listener: the networks its PROXY protocol headers may come from (parsed once).
+  std::vector<std::vector<routing::cidr>> trusted_sources;
 
   /// `previous`: the runtime this one replaces (reload); health and drain state carry over to
   /// backends of the same name.

@@ -302,6 +302,31 @@ namespaces:
       "corp.test)",
       "t.yaml:20:15: auth_protection.table_size: expected an integer in 1024..10000000, got "
       "\"10\""}},
+    {"proxy_protocol",
+     R"(version: 1
+server_name: gw
+listeners:
+  - name: http
+    address: 127.0.0.1:8080
+    proxy_protocol: v3
+  - name: lb
+    address: 127.0.0.1:8081
+    proxy_protocol: v2
+    trusted_sources: [10.0.0.0/33]
+mapi:
+  internal_url: https://mail.corp.test/mapi
+backends:
+  - name: mbx01
+    address: 10.0.0.11:444
+routes:
+  - default: true
+    backend: mbx01
+)",
+     {"t.yaml:6:21: listeners[0].proxy_protocol: expected v1, v2, any or off, not \"v3\"",
+      "t.yaml:7:5: listeners[1]: proxy_protocol needs trusted_sources: the balancers' addresses "
+      "(anyone else could claim any client address)",
+      "t.yaml:10:23: listeners[1].trusted_sources[0]: invalid network \"10.0.0.0/33\" (an "
+      "address or CIDR: 10.0.0.0/8)"}},
     {"no_routes_key",
      core_without_routes,
      {"t.yaml:1:1: no route: add a `default: true` route or mailbox/domain routes"}},

@@ -67,7 +67,7 @@ test_client& test_client::operator=(test_client&&) noexcept = default;
 test_client::~test_client() = default;
 
 test_client test_client::tls(std::uint16_t port, const std::string& sni, const std::string& ca,
-                             const std::string& source) {
+                             const std::string& source, const std::string& preamble) {
   auto p = std::make_unique<impl>();
   p->ctx.load_verify_file(ca);
   p->ctx.set_verify_mode(ssl::verify_peer);
@@ -81,6 +81,7 @@ test_client test_client::tls(std::uint16_t port, const std::string& sni, const s
   }
   p->tls->next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   p->tls->next_layer().set_option(tcp::no_delay(true));
+  if (!preamble.empty()) net::write(p->tls->next_layer(), net::buffer(preamble));
   bool done = false;
   error_code ec;
   p->tls->async_handshake(ssl::stream_base::client, [&](error_code e) {

@@ -41,8 +41,9 @@ class test_client {
  public:
   /// TLS to 127.0.0.1:port with SNI `sni` (empty: none), verifying against `ca_file`.
   /// `source`: the client's own address (e.g. "127.0.0.7"), for tests of per-address rules.
+  /// `preamble`: bytes sent before the TLS handshake (a PROXY protocol header).
   static test_client tls(std::uint16_t port, const std::string& sni, const std::string& ca_file,
-                         const std::string& source = {});
+                         const std::string& source = {}, const std::string& preamble = {});
   static test_client plain(std::uint16_t port);
 
   test_client(test_client&&) noexcept;

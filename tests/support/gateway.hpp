@@ -51,6 +51,8 @@ struct gateway_options {
   std::string listener_alpn;
   /// Extra lines under the listener's `tls:` (each "      key: value\n"), e.g. ciphers.
   std::string listener_tls_yaml;
+  /// Extra lines under the listener itself (each "    key: value\n"), e.g. proxy_protocol.
+  std::string listener_yaml;
 };
 
 /// The YAML a gateway_options describes (exposed so the CLI tests can reuse it). `dir` is where

@@ -116,7 +116,7 @@ std::string h2_test_client::response::header(std::string_view name) const {
 
 h2_test_client::h2_test_client(std::uint16_t port, const std::string& sni,
                                const std::string& ca_file, std::chrono::milliseconds timeout,
-                               const std::string& source)
+                               const std::string& source, const std::string& preamble)
     : impl_(std::make_unique<impl>()) {
   auto& m = *impl_;
   m.ctx.load_verify_file(ca_file);
@@ -137,6 +137,10 @@ h2_test_client::h2_test_client(std::uint16_t port, const std::string& sni,
           failed = true;
           why = ec.message();
           return;
+        }
+        if (!preamble.empty()) {
+          error_code wec;
+          net::write(m.sock->next_layer(), net::buffer(preamble), wec);
         }
         m.sock->async_handshake(ssl::stream_base::client, [&](error_code hec) {
           if (hec) {

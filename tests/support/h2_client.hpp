@@ -32,8 +32,10 @@ class h2_test_client {
 
   /// Connects, negotiates h2 (throws client_error when the server does not select it).
   /// `source`: the client's own address on the loopback network (e.g. "127.0.0.7").
+  /// `preamble`: bytes sent before the TLS handshake (a PROXY protocol header).
   h2_test_client(std::uint16_t port, const std::string& sni, const std::string& ca_file,
-                 std::chrono::milliseconds timeout = 5s, const std::string& source = {});
+                 std::chrono::milliseconds timeout = 5s, const std::string& source = {},
+                 const std::string& preamble = {});
   ~h2_test_client();
   h2_test_client(const h2_test_client&) = delete;
   h2_test_client& operator=(const h2_test_client&) = delete;
