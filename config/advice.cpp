@@ -32,6 +32,12 @@ void listener_advice(const snapshot& s, std::vector<std::string>& out) {
       out.push_back("listeners[" + l.name +
                     "].tls.alpn: no http/1.1: NTLM and Negotiate need HTTP/1.1 (an HTTP/2 "
                     "client is told HTTP_1_1_REQUIRED and has nowhere to go)");
+    // Behind a balancer (PROXY protocol) there are several instances, or will be.
+    if (l.proxy_protocol != proxy_protocol::off && l.tls->ticket_key_files.empty())
+      out.push_back("listeners[" + l.name +
+                    "].tls.ticket_key_files: none behind a balancer: an Outlook that reconnects "
+                    "to another instance cannot resume its TLS session (a full handshake each "
+                    "time); share one key file between the instances");
   }
 }
 

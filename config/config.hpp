@@ -57,6 +57,12 @@ struct listener_tls {
       "TLS_CHACHA20_POLY1305_SHA256";
   /// Key-exchange groups in preference order, as OpenSSL names them (SSL_CTX_set1_groups_list).
   std::vector<std::string> curves{"X25519", "prime256v1", "secp384r1"};
+  /// Session ticket keys shared by every instance (resolved paths; 48 or 80 bytes each, as
+  /// nginx's ssl_session_ticket_key): the first encrypts, all decrypt; read again on reload.
+  /// Empty: OpenSSL's per-process keys (resumption does not survive another instance).
+  std::vector<std::string> ticket_key_files;
+  /// How long a session (ticket or TLS 1.2 session ID) may be resumed.
+  duration session_lifetime{2 * 3600 * 1000};
 };
 
 /// PROXY protocol versions a listener accepts (HAProxy's spec): the client's real address

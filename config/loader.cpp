@@ -75,7 +75,9 @@ void load_tls_policy(reader& r, const fields& f, listener_tls& tls) {
 }
 
 std::optional<listener_tls> load_listener_tls(reader& r, const value_ref& v) {
-  fields f(r, v, {"certificates", "min_version", "alpn", "ciphers", "ciphersuites", "curves"});
+  fields f(r, v,
+           {"certificates", "min_version", "alpn", "ciphers", "ciphersuites", "curves",
+            "ticket_key_files", "session_lifetime"});
   if (!f.valid()) return std::nullopt;
   listener_tls tls;
   if (auto certs = f.require("certificates"); certs && detail::read_sequence(r, *certs, true)) {
@@ -123,6 +125,25 @@ std::optional<listener_tls> load_listener_tls(reader& r, const value_ref& v) {
     }
   }
   load_tls_policy(r, f, tls);
+  if (auto x = f.find("ticket_key_files"); x && detail::read_sequence(r, *x, false)) {
+    for (const auto& item : detail::elements(*x)) {
+      const auto path = detail::read_file_path(r, item, false);
+      if (!path) continue;
+      std::string bytes;
+      detail::read_file_bytes(*path, 81, bytes);
+      if (bytes.size() != 48 && bytes.size() != 80)
+        r.error(item.at, item.path,
+                "ticket key file " + quote(*path) + " holds " + std::to_string(bytes.size()) +
+                    " bytes; expected 80 (or 48): openssl rand 80 > FILE");
+      else
+        tls.ticket_key_files.push_back(*path);
+    }
+  }
+  if (auto x = f.find("session_lifetime")) {
+    // TLS 1.3 caps a ticket's life at 7 days (RFC 8446 4.6.1).
+    if (auto d = detail::read_duration(r, *x, config::duration{7ll * 24 * 3600 * 1000}))
+      tls.session_lifetime = *d;
+  }
   return tls;
 }
 

@@ -5,12 +5,19 @@
 
 #include <ctime>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include "routing/text.hpp"
 #include "tls/openssl_error.hpp"
@@ -37,6 +44,44 @@ std::unique_ptr<X509, x509_deleter> read_leaf(const std::string& file) {
 }
 
 }  // namespace
+
+/// The SSL_CTX ex_data slot that points back at the server_context holding the ticket keys.
+static int ticket_keys_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+int server_context::on_ticket(SSL* ssl, unsigned char* key_name, unsigned char* iv,
+                              EVP_CIPHER_CTX* ctx, EVP_MAC_CTX* hctx, int enc) {
+  // The keys of the context the session started on (SNI may have switched the SSL since).
+  const auto* self = static_cast<const server_context*>(
+      SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ticket_keys_index()));
+  if (self == nullptr || self->ticket_keys_.empty()) return -1;
+  auto setup = [&](const ticket_key& k, bool encrypt) {
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+                                          const_cast<unsigned char*>(k.hmac.data()), k.hmac.size()),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+        OSSL_PARAM_construct_end()};
+    const EVP_CIPHER* cipher = k.aes.size() == 32 ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
+    if (EVP_MAC_CTX_set_params(hctx, params) != 1) return false;
+    return (encrypt ? EVP_EncryptInit_ex(ctx, cipher, nullptr, k.aes.data(), iv)
+                    : EVP_DecryptInit_ex(ctx, cipher, nullptr, k.aes.data(), iv)) == 1;
+  };
+  if (enc == 1) {
+    const auto& k = self->ticket_keys_.front();
+    if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
+    std::copy(k.name.begin(), k.name.end(), key_name);
+    return setup(k, true) ? 1 : -1;
+  }
+  for (std::size_t i = 0; i < self->ticket_keys_.size(); ++i) {
+    const auto& k = self->ticket_keys_[i];
+    if (!std::equal(k.name.begin(), k.name.end(), key_name)) continue;
+    if (!setup(k, false)) return -1;
+    return i == 0 ? 1 : 2;  // 2: valid, but issue a fresh ticket under the current key
+  }
+  return 0;  // unknown key: a full handshake
+}
 
 bool certificate_covers(const std::string& cert_file, std::string_view host) {
   auto leaf = read_leaf(cert_file);
@@ -115,6 +160,26 @@ server_context::server_context(const config::listener_tls& cfg)
     alpn_wire_.push_back(char(p.size()));
     alpn_wire_ += p;
   }
+  for (const auto& file : cfg.ticket_key_files) {
+    // nginx's ssl_session_ticket_key layout: 80 bytes = name 16, HMAC key 32, AES-256 key 32;
+    // 48 bytes = name 16, AES-128 key 16, HMAC key 16.
+    std::ifstream in(file, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.size() != 80 && bytes.size() != 48)
+      throw tls_error("ticket key file " + file + ": expected 80 (or 48) bytes, got " +
+                      std::to_string(bytes.size()));
+    ticket_key k;
+    std::copy_n(bytes.begin(), 16, k.name.begin());
+    const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+    if (bytes.size() == 80) {
+      k.hmac.assign(b + 16, b + 48);
+      k.aes.assign(b + 48, b + 80);
+    } else {
+      k.aes.assign(b + 16, b + 32);
+      k.hmac.assign(b + 32, b + 48);
+    }
+    ticket_keys_.push_back(std::move(k));
+  }
   std::string groups;  // OpenSSL's colon list
   for (const auto& g : cfg.curves)
     groups += (groups.empty() ? "" : ":") + g;
@@ -150,6 +215,13 @@ server_context::server_context(const config::listener_tls& cfg)
     if (SSL_CTX_check_private_key(ctx.get()) != 1)
       throw tls_error(
           openssl_errors("private key " + c.key_file + " does not match " + c.cert_file));
+    // Sessions: resumable for session_lifetime; with shared ticket keys, on any instance.
+    SSL_CTX_set_timeout(ctx.get(), long(cfg.session_lifetime.count() / 1000));
+    if (!ticket_keys_.empty()) {
+      // Not the app data slot: Asio's ssl::context keeps its verify callback there.
+      SSL_CTX_set_ex_data(ctx.get(), ticket_keys_index(), this);
+      SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx.get(), &server_context::on_ticket);
+    }
     SSL_CTX_set_tlsext_servername_callback(ctx.get(), &server_context::on_servername);
     SSL_CTX_set_tlsext_servername_arg(ctx.get(), this);
     SSL_CTX_set_alpn_select_cb(ctx.get(), &server_context::on_alpn, this);

@@ -1,6 +1,7 @@
 // The TLS side of one listener: one SSL_CTX per configured certificate, SNI selection, ALPN.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,6 +14,8 @@
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
 typedef struct x509_st X509;
+typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
+typedef struct evp_mac_ctx_st EVP_MAC_CTX;
 
 namespace tls {
 
@@ -45,6 +48,17 @@ class server_context {
 
  private:
   static int on_servername(SSL* ssl, int* alert, void* arg);
+  /// Session tickets under the shared keys (ticket_key_files): encrypt with the first, decrypt
+  /// with any (a ticket of an older key is renewed under the first).
+  static int on_ticket(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* ctx,
+                       EVP_MAC_CTX* hctx, int enc);
+
+  /// One key of a ticket_key_files entry (nginx's layout).
+  struct ticket_key {
+    std::array<unsigned char, 16> name{};
+    std::vector<unsigned char> aes, hmac;  ///< 32 + 32 bytes (80-byte file) or 16 + 16 (48)
+  };
+  std::vector<ticket_key> ticket_keys_;
   static int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
                      const unsigned char* in, unsigned int inlen, void* arg);
 

@@ -71,6 +71,19 @@ const unsafe_case cases[] = {
      "listeners[front].tls.alpn: no http/1.1"},
     {"PlainListenerWithHttpsUrls", [](snapshot& s) { s.listeners[0].tls.reset(); },
      "listeners[front]: plain HTTP while"},
+    {"BalancerWithoutSharedTicketKeys",
+     [](snapshot& s) {
+       s.listeners[0].proxy_protocol = proxy_protocol::v2;
+       s.listeners[0].trusted_sources = {"10.0.0.0/8"};
+     },
+     "listeners[front].tls.ticket_key_files: none behind a balancer"},
+    {"BalancerWithSharedTicketKeys",
+     [](snapshot& s) {
+       s.listeners[0].proxy_protocol = proxy_protocol::v2;
+       s.listeners[0].trusted_sources = {"10.0.0.0/8"};
+       s.listeners[0].tls->ticket_key_files = {"/etc/mapigate/ticket.key"};
+     },
+     ""},
     {"PlainListenerWithHttpUrls",
      [](snapshot& s) {
        s.listeners[0].tls.reset();

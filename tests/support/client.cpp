@@ -67,12 +67,14 @@ test_client& test_client::operator=(test_client&&) noexcept = default;
 test_client::~test_client() = default;
 
 test_client test_client::tls(std::uint16_t port, const std::string& sni, const std::string& ca,
-                             const std::string& source, const std::string& preamble) {
+                             const std::string& source, const std::string& preamble,
+                             SSL_SESSION* resume) {
   auto p = std::make_unique<impl>();
   p->ctx.load_verify_file(ca);
   p->ctx.set_verify_mode(ssl::verify_peer);
   p->tls.emplace(p->ioc, p->ctx);
   if (!sni.empty()) SSL_set_tlsext_host_name(p->tls->native_handle(), sni.c_str());
+  if (resume != nullptr) SSL_set_session(p->tls->native_handle(), resume);
   if (!source.empty()) {
     // Another client address on the loopback network (127.0.0.0/8 all reaches lo).
     auto& socket = p->tls->next_layer();
@@ -99,6 +101,15 @@ test_client test_client::plain(std::uint16_t port) {
   p->plain->connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   p->plain->set_option(tcp::no_delay(true));
   return test_client(std::move(p));
+}
+
+std::shared_ptr<SSL_SESSION> test_client::session() const {
+  if (!impl_->tls) return nullptr;
+  return {SSL_get1_session(impl_->tls->native_handle()), SSL_SESSION_free};
+}
+
+bool test_client::resumed() const {
+  return impl_->tls && SSL_session_reused(impl_->tls->native_handle()) == 1;
 }
 
 void test_client::send(std::string_view bytes, std::chrono::milliseconds timeout) {

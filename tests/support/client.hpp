@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+typedef struct ssl_session_st SSL_SESSION;
+
 namespace testing_support {
 
 using namespace std::chrono_literals;
@@ -42,8 +44,16 @@ class test_client {
   /// TLS to 127.0.0.1:port with SNI `sni` (empty: none), verifying against `ca_file`.
   /// `source`: the client's own address (e.g. "127.0.0.7"), for tests of per-address rules.
   /// `preamble`: bytes sent before the TLS handshake (a PROXY protocol header).
+  /// `resume`: a session of an earlier connection to offer (TLS resumption).
   static test_client tls(std::uint16_t port, const std::string& sni, const std::string& ca_file,
-                         const std::string& source = {}, const std::string& preamble = {});
+                         const std::string& source = {}, const std::string& preamble = {},
+                         SSL_SESSION* resume = nullptr);
+  /// The TLS session to resume later (after a response: TLS 1.3 tickets come after the
+  /// handshake), and whether this connection resumed one. A session stays resumable only if
+  /// the connection ends with close_gracefully() (OpenSSL drops sessions of connections that
+  /// end without close_notify).
+  std::shared_ptr<SSL_SESSION> session() const;
+  bool resumed() const;
   static test_client plain(std::uint16_t port);
 
   test_client(test_client&&) noexcept;
