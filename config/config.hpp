@@ -77,6 +77,9 @@ struct listener {
   /// `trusted_sources`; its source address is the client's for logs, metrics and limits.
   enum proxy_protocol proxy_protocol = proxy_protocol::off;
   std::vector<std::string> trusted_sources;  ///< CIDR networks (validated), required with it
+  /// L7 hops (another reverse proxy, a WAF) whose X-Forwarded-For is believed: from a peer in
+  /// these networks, the client is the right-most X-Forwarded-For entry outside them.
+  std::vector<std::string> trusted_proxies;
 };
 
 /// One URL of the /mapi virtual directory, as Set-MapiVirtualDirectory -InternalUrl/-ExternalUrl.

@@ -162,17 +162,21 @@ void load_proxy_protocol(reader& r, const fields& f, const value_ref& item, list
         r.error(v->at, v->path, "expected v1, v2, any or off, not " + quote(*text));
     }
   }
-  if (auto v = f.find("trusted_sources"); v && detail::read_sequence(r, *v, false)) {
-    for (const auto& n : detail::elements(*v)) {
-      const auto text = detail::read_string(r, n, true);
-      if (!text) continue;
-      if (!routing::parse_cidr(*text))
-        r.error(n.at, n.path,
-                "invalid network " + quote(*text) + " (an address or CIDR: 10.0.0.0/8)");
-      else
-        l.trusted_sources.push_back(*text);
+  auto networks = [&](const char* key, std::vector<std::string>& into) {
+    if (auto v = f.find(key); v && detail::read_sequence(r, *v, false)) {
+      for (const auto& n : detail::elements(*v)) {
+        const auto text = detail::read_string(r, n, true);
+        if (!text) continue;
+        if (!routing::parse_cidr(*text))
+          r.error(n.at, n.path,
+                  "invalid network " + quote(*text) + " (an address or CIDR: 10.0.0.0/8)");
+        else
+          into.push_back(*text);
+      }
     }
-  }
+  };
+  networks("trusted_sources", l.trusted_sources);
+  networks("trusted_proxies", l.trusted_proxies);
   if (l.proxy_protocol != proxy_protocol::off && l.trusted_sources.empty())
     r.error(item.at, item.path,
             "proxy_protocol needs trusted_sources: the balancers' addresses (anyone else could "
@@ -185,7 +189,8 @@ void load_listeners(reader& r, const fields& root, snapshot& s) {
   std::map<std::string, std::string, std::less<>> names;      // name → first listener path
   std::map<std::string, std::string, std::less<>> addresses;  // host:port → first listener path
   for (const auto& item : detail::elements(*list)) {
-    fields f(r, item, {"name", "address", "tls", "proxy_protocol", "trusted_sources"});
+    fields f(r, item,
+             {"name", "address", "tls", "proxy_protocol", "trusted_sources", "trusted_proxies"});
     if (!f.valid()) continue;
     listener l;
     if (auto v = f.require("name")) {

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <string>
+#include <vector>
 
 #include "routing/text.hpp"
 
@@ -57,6 +58,32 @@ bool contains(const cidr& n, std::string_view ip) {
     if (((*a)[bit / 8] & mask) != (n.net[bit / 8] & mask)) return false;
   }
   return true;
+}
+
+bool contains_any(std::span<const cidr> nets, std::string_view ip) {
+  for (const auto& n : nets)
+    if (contains(n, ip)) return true;
+  return false;
+}
+
+std::string right_most_untrusted(std::span<const std::string_view> values, std::string_view peer,
+                                 std::span<const cidr> trusted) {
+  std::string client(peer);
+  if (!contains_any(trusted, peer)) return client;
+  std::vector<std::string_view> entries;
+  for (auto v : values)
+    while (!v.empty()) {
+      const auto comma = v.find(',');
+      entries.push_back(trim(v.substr(0, comma)));
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    }
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    bool v6 = false;
+    if (!parse_ip(*it, v6)) return client;  // not an address: the hop that reported it
+    client = std::string(*it);
+    if (!contains_any(trusted, *it)) return client;
+  }
+  return client;
 }
 
 }  // namespace routing

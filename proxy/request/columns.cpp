@@ -91,10 +91,10 @@ void accept_credentials(request_trace& t, int backend_status, conn_ctx& conn) {
     // The smart lockout learns how the logon went: a 401 to final credentials is a failure,
     // any answer but a 5xx a success (a 5xx says nothing about the password).
     if (!accepted) {
-      conn.rt->lockout->failed(t.lockout_user, conn.client_ip, unix_now());
+      conn.rt->lockout->failed(t.lockout_user, t.rec.client_ip, unix_now());
       conn.rt->metrics->auth_failure();
     } else if (backend_status < 500) {
-      conn.rt->lockout->succeeded(t.lockout_user, conn.client_ip, unix_now());
+      conn.rt->lockout->succeeded(t.lockout_user, t.rec.client_ip, unix_now());
     }
   }
   if (accepted) {

@@ -35,6 +35,8 @@ request_facts read_request_facts(const relay_fields& f, std::string_view cookie_
           out.request_type = field.value();
         else if (beast::iequals(field.name_string(), "X-RequestId"))
           out.request_id = field.value();
+        else if (beast::iequals(field.name_string(), "X-Forwarded-For"))
+          out.forwarded_for.push_back(field.value());
         else if (beast::iequals(field.name_string(), "X-AnchorMailbox")) {
           ++out.anchor_mailboxes;
           out.anchor_mailbox = field.value();

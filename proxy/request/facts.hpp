@@ -22,6 +22,7 @@ struct request_facts {
   std::optional<std::string_view> authorization;
   std::optional<std::string_view> anchor_mailbox;  ///< X-AnchorMailbox
   std::size_t anchor_mailboxes = 0;                ///< how many X-AnchorMailbox fields
+  std::vector<std::string_view> forwarded_for;     ///< every X-Forwarded-For field, in order
   std::optional<std::string> token;                ///< mapigate's affinity cookie value
   bool cookies_changed = false;          ///< Cookie fields must be rewritten before forwarding
   bool be_resource = false;              ///< an X-BEResource cookie was dropped

@@ -12,6 +12,7 @@
 #include "proxy/request/local_reply.hpp"
 #include "proxy/request/outcome.hpp"
 #include "routing/auth_policy.hpp"
+#include "routing/cidr.hpp"
 #include "routing/cookies.hpp"
 #include "routing/mapi_codes.hpp"
 #include "routing/pox.hpp"
@@ -132,7 +133,7 @@ std::optional<refusal_words> hold_for_lockout(request_ctx& rq,
   if (!conn.rt->lockout || !scheme || t.opens_handshake || *scheme == config::auth_scheme::oauth)
     return std::nullopt;
   t.lockout_user = conn.rt->lockout->canonical_user(t.claimed_user);
-  const auto verdict = conn.rt->lockout->check(t.lockout_user, conn.client_ip, unix_now());
+  const auto verdict = conn.rt->lockout->check(t.lockout_user, t.rec.client_ip, unix_now());
   switch (verdict) {
     case routing::lockout_verdict::allow:
       t.lockout_counts = true;
@@ -157,6 +158,11 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
   const auto& cfg = *conn.rt->cfg;
   const auto facts = read_request_facts(req, conn.rt->cookie_name);
   describe_request(rq.trace, req, facts, conn);
+  // Behind trusted L7 hops (trusted_proxies) the client is the right-most X-Forwarded-For
+  // entry they did not add: for this request's log record, the lockout and hashing.
+  if (const auto& hops = conn.rt->trusted_proxies[conn.listener]; !hops.empty())
+    rq.trace.rec.client_ip =
+        routing::right_most_untrusted(facts.forwarded_for, conn.client_ip, hops);
   auto& d = rq.decision;
   if (facts.hosts > 1) return refuse(rq, req, facts, {400, 0, "more than one Host header"}, true);
   if (facts.anchor_mailboxes > 1)
@@ -183,7 +189,7 @@ request_plan plan_request(request_ctx& rq, request_message& req, const request_i
                               .now_unix = unix_now(),
                               .anchor_mailbox = facts.anchor_mailbox,
                               .body_email = in.body_email,
-                              .client = conn.client_ip},
+                              .client = rq.trace.rec.client_ip},
                              live_health(*conn.rt, steady_ms()));
   describe_decision(rq.trace, d, facts.request_type, request_trace::clock::now());
   count_affinity(d, conn);

@@ -66,6 +66,9 @@ runtime::runtime(config::snapshot_ptr snapshot, metrics::registry& registry,
     auto& nets = trusted_sources.emplace_back();
     for (const auto& n : l.trusted_sources)
       if (auto c = routing::parse_cidr(n)) nets.push_back(*c);
+    auto& hops = trusted_proxies.emplace_back();
+    for (const auto& n : l.trusted_proxies)
+      if (auto c = routing::parse_cidr(n)) hops.push_back(*c);
     if (l.tls) {
       listener_tls.push_back(std::make_unique<tls::server_context>(*l.tls));
       listener_ssl.push_back(wrap(listener_tls.back()->native()));

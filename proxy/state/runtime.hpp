@@ -38,6 +38,8 @@ struct runtime {
   std::shared_ptr<routing::lockout> lockout;
   /// Per listener: the networks its PROXY protocol headers may come from (parsed once).
   std::vector<std::vector<routing::cidr>> trusted_sources;
+  /// Per listener: the L7 hops whose X-Forwarded-For is believed (parsed once).
+  std::vector<std::vector<routing::cidr>> trusted_proxies;
 
   /// `previous`: the runtime this one replaces (reload); health and drain state carry over to
   /// backends of the same name.

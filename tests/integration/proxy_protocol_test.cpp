@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "routing/base64.hpp"
+#include "routing/text.hpp"
 #include "tests/support/admin.hpp"
 #include "tests/support/csv.hpp"
 #include "tests/support/gateway.hpp"
 #include "tests/support/h2_client.hpp"
+#include "tests/support/one_request.hpp"
 #include "tests/support/sims.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tools/sim/mapi_sim.hpp"
@@ -32,7 +34,7 @@ std::string forwarded_for(const sim::server& s) {
   const auto got = s.requests();
   if (got.empty()) return {};
   for (const auto& h : got.back().headers)
-    if (h.name == "X-Forwarded-For") return h.value;
+    if (routing::iequals(h.name, "X-Forwarded-For")) return h.value;  // HTTP/2: lower case
   return {};
 }
 
@@ -65,6 +67,35 @@ TEST_P(ProxyProtocolBoth, TheHeadersSourceIsTheClient) {
   const auto rows = http_proxy_rows(logs.path(), "Mapi");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].at("ClientIpAddress"), "203.0.113.9");
+}
+
+// Behind a trusted L7 hop (trusted_proxies) the client is the right-most X-Forwarded-For entry
+// the hops did not add; from anyone else, what X-Forwarded-For says is not believed.
+TEST_P(ProxyProtocolBoth, TrustedForwardedForNamesTheClient) {
+  auto mbx = start_sim("mbx01");
+  temp_dir logs;
+  {
+    gateway behind({.backends = {{"mbx01", mbx->port()}},
+                    .logs_yaml = "  directory: " + logs.path().string() + "\n",
+                    .listener_alpn = "[h2, http/1.1]",
+                    .listener_yaml = "    trusted_proxies: [127.0.0.0/8]\n"});
+    gateway open({.backends = {{"mbx01", mbx->port()}},
+                  .listener_alpn = "[h2, http/1.1]",
+                  .listener_yaml = "    trusted_proxies: [10.0.0.0/8]\n"});
+    for (auto* gw : {&behind, &open}) {
+      const header_list fields = {{"Content-Type", "application/mapi-http"},
+                                  {"X-RequestType", "PING"},
+                                  {"X-Forwarded-For", "1.2.3.4, 198.51.100.1"}};
+      EXPECT_EQ(
+          send_one(GetParam(), *gw, "POST", "/mapi/emsmdb/?MailboxId=u@corp.test", fields).status,
+          200);
+    }
+  }
+  const auto rows = http_proxy_rows(logs.path(), "Mapi");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("ClientIpAddress"), "198.51.100.1");
+  // The chain goes on as it came, with the hop that reached mapigate appended.
+  EXPECT_EQ(forwarded_for(*mbx), "1.2.3.4, 198.51.100.1, 127.0.0.1");
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, ProxyProtocolBoth, ::testing::Bool(),

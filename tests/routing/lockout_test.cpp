@@ -39,6 +39,30 @@ TEST(Lockout, Networks) {
     EXPECT_FALSE(parse_cidr(bad)) << bad;
 }
 
+TEST(Lockout, TheClientBehindTrustedHops) {
+  const std::vector<cidr> hops = {*parse_cidr("10.0.0.0/8"), *parse_cidr("2001:db8::/32")};
+  struct row {
+    const char* name;
+    std::vector<std::string_view> xff;
+    const char* peer;
+    const char* client;
+  };
+  const std::vector<row> rows = {
+      {"untrusted peer: its word is not taken", {"198.51.100.1"}, "203.0.113.5", "203.0.113.5"},
+      {"one hop", {"198.51.100.1"}, "10.0.0.2", "198.51.100.1"},
+      {"spoofed left part ignored", {"1.2.3.4, 198.51.100.1"}, "10.0.0.2", "198.51.100.1"},
+      {"two trusted hops", {"198.51.100.1, 10.9.9.9"}, "10.0.0.2", "198.51.100.1"},
+      {"several fields", {"1.2.3.4", "198.51.100.1,10.9.9.9"}, "10.0.0.2", "198.51.100.1"},
+      {"ipv6", {"2001:db9::1, 2001:db8::7"}, "10.0.0.2", "2001:db9::1"},
+      {"garbage stops at its reporter", {"evil, 10.9.9.9"}, "10.0.0.2", "10.9.9.9"},
+      {"garbage right away", {"<script>"}, "10.0.0.2", "10.0.0.2"},
+      {"no field", {}, "10.0.0.2", "10.0.0.2"},
+      {"all trusted: the leftmost", {"10.1.1.1, 10.2.2.2"}, "10.0.0.2", "10.1.1.1"},
+  };
+  for (const auto& r : rows)
+    EXPECT_EQ(right_most_untrusted(r.xff, r.peer, hops), r.client) << r.name;
+}
+
 TEST(Lockout, UserNamesAreTiedAcrossForms) {
   lockout l(small());
   EXPECT_EQ(l.canonical_user("CORP\\Alice"), "alice@corp.test");
