@@ -121,6 +121,13 @@ net::awaitable<bool> connection::handle(request& req) {
     co_return co_await send_text(404, "404 Not Found\r\n", record, keep_alive);
   }
 
+  if (auto answered = co_await require_logon(req, record, keep_alive)) co_return *answered;
+  co_return co_await handle_mapi(req, record, *endpoint, keep_alive);
+}
+
+net::awaitable<std::optional<bool>> connection::require_logon(const request& req,
+                                                              request_record& record,
+                                                              bool keep_alive) {
   auth_result auth = authenticate(req);
   record.identity = auth.identity;
   switch (auth.outcome) {
@@ -133,11 +140,9 @@ net::awaitable<bool> connection::handle(request& req) {
     case auth_result::status::ok:
       break;
   }
-  if (auth.identity.empty() && state_.opts.require_auth) {
+  if ((auth.identity.empty() && state_.opts.require_auth) || refused(auth.identity))
     co_return co_await send_unauthorized(record, keep_alive, {});
-  }
-  if (refused(auth.identity)) co_return co_await send_unauthorized(record, keep_alive, {});
-  co_return co_await handle_mapi(req, record, *endpoint, keep_alive);
+  co_return std::nullopt;
 }
 
 bool connection::refused(std::string_view identity) const {

@@ -110,6 +110,11 @@ class connection {
   boost::asio::awaitable<void> handle_rpc(request_parser& parser);
   boost::asio::awaitable<void> reject_unparsable(const request_parser& parser, int status);
   auth_result authenticate(const request& req);
+  /// The logon rules of every authenticated endpoint: answers a challenge, a refusal or a
+  /// malformed header itself (the send's keep-going result), or nullopt when the request may go on.
+  boost::asio::awaitable<std::optional<bool>> require_logon(const request& req,
+                                                            request_record& record,
+                                                            bool keep_alive);
   boost::asio::awaitable<bool> send_unauthorized(request_record& record, bool keep_alive,
                                                  std::string challenge);
   boost::asio::awaitable<bool> send(response_head head, std::string body, request_record& record,

@@ -126,23 +126,10 @@ net::awaitable<std::optional<bool>> connection::handle_front_door(request& req,
                      segment == "microsoft-server-activesync" || segment == "powershell" ||
                      segment == "rpc";
   if (!known) co_return std::nullopt;
-  if (!forms) {
-    // The same logon rules as /mapi: NTLM, Negotiate (carrying NTLM) and Basic.
-    auth_result auth = authenticate(req);
-    record.identity = auth.identity;
-    switch (auth.outcome) {
-      case auth_result::status::challenge:
-        co_return co_await send_unauthorized(record, keep_alive, std::move(auth.challenge));
-      case auth_result::status::failed:
-        co_return co_await send_unauthorized(record, keep_alive, {});
-      case auth_result::status::malformed:
-        co_return co_await send_text(400, "Malformed Authorization header\r\n", record, false);
-      case auth_result::status::ok:
-        break;
-    }
-    if ((auth.identity.empty() && state_.opts.require_auth) || refused(auth.identity))
-      co_return co_await send_unauthorized(record, keep_alive, {});
-  }
+  // The same logon rules as /mapi (NTLM, Negotiate carrying NTLM, Basic); OWA and ECP log on
+  // by their forms.
+  if (!forms)
+    if (auto answered = co_await require_logon(req, record, keep_alive)) co_return *answered;
   response_head head;
   std::string body;
   if (segment == "autodiscover" && iends_with(path, "/autodiscover.xml") &&
@@ -188,13 +175,7 @@ net::awaitable<std::optional<bool>> connection::handle_front_door(request& req,
 net::awaitable<void> connection::handle_rpc(request_parser& parser) {
   auto& req = parser.get();
   request_record record = make_record(id_, req, false);
-  auth_result auth = authenticate(req);
-  record.identity = auth.identity;
-  if (auth.outcome != auth_result::status::ok ||
-      (auth.identity.empty() && state_.opts.require_auth) || refused(auth.identity)) {
-    co_await send_unauthorized(record, false, {});
-    co_return;
-  }
+  if (co_await require_logon(req, record, false)) co_return;  // answered; the channel ends
   const bool in = req.method_string() == "RPC_IN_DATA";
   const std::uint64_t declared = parser.content_length().value_or(0);
   parser.body_limit(declared);
