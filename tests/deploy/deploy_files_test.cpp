@@ -261,8 +261,8 @@ TEST(kubernetes, every_object_has_api_version_kind_and_name) {
 }
 
 // Every file is a resource or a configMapGenerator input of kustomization.yaml or of one of its
-// optional components, except the Secret template: kustomize must not apply its placeholders
-// (mapigate would crash-loop on them) nor overwrite the real Secret.
+// optional components, except the Secret template: kustomize must not apply its REPLACE-ME
+// example values (mapigate would crash-loop on them) nor overwrite the real Secret.
 TEST(kubernetes, kustomization_lists_every_manifest) {
   const auto reads = kustomize_reads();
   std::set<std::string> secret_templates;

@@ -131,6 +131,51 @@ TEST(ProxyProtocol, UntrustedMissingAndMalformedHeadersCloseTheConnection) {
   EXPECT_EQ(sample(m, R"(mapigate_proxy_protocol_refused_total{reason="malformed"})"), 1);
 }
 
+// However the balancer's bytes are split across reads (all at once, one write for the header
+// and one for the request, one byte per write), the header is read to its last byte and no
+// further: the request after it is served whole, and a pooled backend connection carries the
+// next request with the next header's client.
+TEST(ProxyProtocol, TheHeaderHoldsWhateverTheSplit) {
+  auto mbx = start_sim("mbx01");
+  gateway gw(
+      {.backends = {{"mbx01", mbx->port()}}, .tls = false, .listener_yaml = trusted_listener()});
+  const std::string request = mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", "");
+  struct split {
+    const char* name;
+    std::string header;
+    std::size_t piece;  ///< bytes per write; 0: header and request in one write each
+  };
+  const split splits[] = {
+      {"v2 whole", proxy_v2(203, 0, 113, 1), request.size() + 64},
+      {"v2 two writes", proxy_v2(203, 0, 113, 2), 0},
+      {"v2 byte by byte", proxy_v2(203, 0, 113, 3), 1},
+      {"v1 byte by byte", "PROXY TCP4 198.51.100.4 10.0.0.5 51000 443\r\n", 1},
+      {"v1 seven bytes", "PROXY TCP4 198.51.100.5 10.0.0.5 51000 443\r\n", 7},
+  };
+  for (const auto& sp : splits) {
+    auto c = test_client::plain(gw.port());
+    const std::string wire = sp.header + request;
+    if (sp.piece == 0) {
+      c.send(sp.header);
+      c.send(request);
+    } else {
+      for (std::size_t at = 0; at < wire.size(); at += sp.piece)
+        c.send(wire.substr(at, sp.piece));
+    }
+    const auto r = c.read_response();
+    EXPECT_EQ(r.status, 200) << sp.name;
+    const auto expected = sp.header.starts_with("PROXY")
+                              ? sp.header.substr(11, sp.header.find(' ', 11) - 11)
+                              : "203.0.113." + std::to_string(int(sp.header[19]));
+    EXPECT_EQ(forwarded_for(*mbx), expected) << sp.name;
+  }
+  // The backend saw each request once and whole, whichever pooled connection carried it.
+  const auto seen = mbx->requests();
+  EXPECT_EQ(seen.size(), std::size(splits));
+  for (const auto& r : seen)
+    EXPECT_EQ(r.target, "/mapi/emsmdb/?MailboxId=u@corp.test");
+}
+
 // The smart lockout counts the address the balancer reported, not the balancer's.
 TEST(ProxyProtocol, TheLockoutHoldsTheRealClientAddress) {
   sim::options so;
