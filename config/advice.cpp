@@ -68,8 +68,9 @@ std::vector<std::string> unsafe_values(const snapshot& s) {
     out.push_back("timeouts.upstream_idle: " + seconds(s.timeouts.upstream_idle) +
                   " is shorter than Exchange's longest PENDING period (30s): a NotificationWait "
                   "held between two PENDINGs would be cut");
-  if (s.timeouts.drain > shipped_stop_timeout)
-    out.push_back("timeouts.drain: " + seconds(s.timeouts.drain) +
+  if (s.timeouts.drain + s.timeouts.accept_grace > shipped_stop_timeout)
+    out.push_back("timeouts.drain + timeouts.accept_grace: " +
+                  seconds(s.timeouts.drain + s.timeouts.accept_grace) +
                   " is longer than the shipped systemd unit's TimeoutStopSec (45s): systemd "
                   "would kill mapigate mid-drain; raise TimeoutStopSec with it");
   if (s.admin && !is_loopback(s.admin->address.host) && s.admin->token.empty())

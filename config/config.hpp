@@ -247,6 +247,9 @@ struct timeouts {
   duration upstream_idle{120'000};      ///< between two reads from a backend (> PENDING period)
   duration upstream_keepalive{30'000};  ///< an idle pooled backend connection is closed after this
   duration drain{30'000};               ///< on SIGTERM, in-flight requests get this long to finish
+  /// On SIGTERM, keep accepting this long first (health checks answer 503, responses close
+  /// their connections) so that a balancer stops choosing the instance before it refuses.
+  duration accept_grace{0};
 };
 
 struct limits {

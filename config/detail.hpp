@@ -98,8 +98,9 @@ std::optional<std::string> read_string(reader& r, const value_ref& v, bool non_e
 std::optional<std::uint64_t> read_uint(reader& r, const value_ref& v, std::uint64_t min,
                                        std::uint64_t max);
 std::optional<bool> read_bool(reader& r, const value_ref& v);
-/// A duration with unit, > 0.
-std::optional<duration> read_duration(reader& r, const value_ref& v, duration max = day);
+/// A duration with unit, > 0 (or >= 0 when `zero_allowed`), at most `max`.
+std::optional<duration> read_duration(reader& r, const value_ref& v, duration max = day,
+                                      bool zero_allowed = false);
 std::optional<std::size_t> read_size(reader& r, const value_ref& v, std::size_t min,
                                      std::size_t max);
 /// A file path, resolved against reader::base_dir() unless absolute, that must name a readable

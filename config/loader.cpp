@@ -260,6 +260,7 @@ void load_timeouts(reader& r, const fields& root, snapshot& s) {
   struct slot {
     std::string_view key;
     duration timeouts::*member;
+    bool zero_allowed = false;
   };
   static constexpr slot slots[] = {
       {"handshake", &timeouts::handshake},
@@ -271,13 +272,15 @@ void load_timeouts(reader& r, const fields& root, snapshot& s) {
       {"upstream_idle", &timeouts::upstream_idle},
       {"upstream_keepalive", &timeouts::upstream_keepalive},
       {"drain", &timeouts::drain},
+      {"accept_grace", &timeouts::accept_grace, true},  // 0: close the listeners at once
   };
   fields f(r, *v,
            {"handshake", "header_read", "keepalive_idle", "body_idle", "client_write",
-            "upstream_connect", "upstream_idle", "upstream_keepalive", "drain"});
+            "upstream_connect", "upstream_idle", "upstream_keepalive", "drain", "accept_grace"});
   for (const auto& sl : slots) {
     if (auto d = f.find(sl.key)) {
-      if (auto value = detail::read_duration(r, *d)) s.timeouts.*sl.member = *value;
+      if (auto value = detail::read_duration(r, *d, day, sl.zero_allowed))
+        s.timeouts.*sl.member = *value;
     }
   }
 }

@@ -196,7 +196,8 @@ std::optional<bool> read_bool(reader& r, const value_ref& v) {
   return std::nullopt;
 }
 
-std::optional<duration> read_duration(reader& r, const value_ref& v, duration max) {
+std::optional<duration> read_duration(reader& r, const value_ref& v, duration max,
+                                      bool zero_allowed) {
   const auto text = scalar(r, v, "a duration");
   if (!text) return std::nullopt;
   const auto d = parse_duration(*text, max);
@@ -214,7 +215,7 @@ std::optional<duration> read_duration(reader& r, const value_ref& v, duration ma
     }
     return std::nullopt;
   }
-  if (d->count() == 0) {
+  if (d->count() == 0 && !zero_allowed) {
     r.error(v.at, v.path, "duration must be greater than 0, got " + quote(*text));
     return std::nullopt;
   }

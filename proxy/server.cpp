@@ -444,29 +444,42 @@ std::uint64_t server::affinity_count(int outcome) const {
   return n;
 }
 
-void server::stop(std::chrono::milliseconds grace) {
+void server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds accept_grace) {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->draining = true;
-  // Closes the listeners (the sockets stay bound until the workers go, so late connections wait
-  // in the backlog rather than being refused by a half-closed port) and ends idle keep-alive
-  // connections with a clean TLS close.
+  using clock = std::chrono::steady_clock;
+  // Each wait below is bounded and polled on the control thread (workers never block on it).
+  auto wait_while = [&](clock::time_point until, auto&& busy) {
+    while (busy() && clock::now() < until && !impl_->abort_drain)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
   for (auto& w : impl_->workers)
     w->begin_drain();
-  // Poll on the control thread (workers never block on it), each wait bounded.
-  const auto accept_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  auto accepting = [&] {
+  if (accept_grace.count() > 0) {
+    log(log_level::info, "draining: health checks answer 503; accepting for ", accept_grace.count(),
+        " ms more while balancers notice");
+    wait_while(clock::now() + accept_grace, [] { return true; });
+  }
+  // The sockets stay bound until the workers go, so late connections wait in the backlog
+  // rather than being refused by a half-closed port.
+  for (auto& w : impl_->workers)
+    w->close_listeners();
+  wait_while(clock::now() + std::chrono::seconds(1), [&] {
     for (const auto& w : impl_->workers)
       if (w->accepting()) return true;
     return false;
-  };
-  while (accepting() && std::chrono::steady_clock::now() < accept_deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
   log(log_level::info, "draining: listeners closed, ", active_requests(),
       " request(s) in flight, waiting up to ", grace.count(), " ms");
-  const auto until = std::chrono::steady_clock::now() + grace;
-  while (active_requests() > 0 && std::chrono::steady_clock::now() < until && !impl_->abort_drain)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Idle connections get drain_idle_window to send a request that was on its way; requests in
+  // flight get `grace`.
+  const auto start = clock::now();
+  const auto idle_until = start + std::min<clock::duration>(drain_idle_window, grace);
+  wait_while(start + grace, [&] {
+    return active_requests() > 0 ||
+           (impl_->connections.load(std::memory_order_relaxed) > 0 && clock::now() < idle_until);
+  });
   if (active_requests() > 0)
     log(log_level::info, "drain ended with ", active_requests(),
         " request(s) still running (long-polls: Outlook re-issues them); closing");
@@ -545,8 +558,7 @@ bool server::reload(const std::string& file, const config::overrides& over) {
   return true;
 }
 
-void server::run_until_signal(std::chrono::milliseconds grace, const std::string& config_file,
-                              const config::overrides& over) {
+void server::run_until_signal(const std::string& config_file, const config::overrides& over) {
   net::io_context control;
   net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
   int received = 0;
@@ -579,7 +591,8 @@ void server::run_until_signal(std::chrono::milliseconds grace, const std::string
     if (!ec && sig != SIGHUP) impl_->abort_drain = true;
   });
   std::thread second([&] { control.run(); });
-  stop(grace);
+  const auto& t = impl_->rt->cfg->timeouts;
+  stop(t.drain, t.accept_grace);
   control.stop();
   second.join();
   log(log_level::info, "stopped");

@@ -28,9 +28,13 @@ class server {
   /// The port listener `index` is bound to (the ephemeral port when the config says 0).
   std::uint16_t port(std::size_t index) const;
 
-  /// Stops accepting, lets in-flight requests finish for at most `grace`, then stops the
-  /// workers and closes what is left. Idempotent; call from the controlling thread.
-  void stop(std::chrono::milliseconds grace);
+  /// Drains: from now on every response closes its connection (HTTP/2: GOAWAY) and the health
+  /// checks answer 503; after `accept_grace` (while balancers notice) the listeners close;
+  /// connections waiting for a request get drain_idle_window to send one; requests in flight
+  /// get at most `grace` to finish. Then stops the workers and closes what is left. A second
+  /// signal (abort_drain) cuts every wait short. Idempotent; call from the controlling thread.
+  void stop(std::chrono::milliseconds grace,
+            std::chrono::milliseconds accept_grace = std::chrono::milliseconds(0));
 
   /// Reads `file` (with `over` applied) and, when it is valid (certificates and keys included) and
   /// names the same listeners, makes it the configuration new connections and requests use;
@@ -40,12 +44,12 @@ class server {
   /// effect.
   bool reload(const std::string& file, const config::overrides& over = {});
 
-  /// Blocks until SIGINT or SIGTERM, then stop(grace); a second signal ends the drain at once.
+  /// Blocks until SIGINT or SIGTERM, then stop() with the current configuration's
+  /// timeouts.drain and timeouts.accept_grace; a second signal ends the drain at once.
   /// SIGHUP reloads `config_file` with `over` (ignored when empty). Notifies systemd (READY once
   /// the signal handlers are in place, RELOADING, STOPPING) when run under Type=notify. For the
   /// mapigate executable.
-  void run_until_signal(std::chrono::milliseconds grace, const std::string& config_file = {},
-                        const config::overrides& over = {});
+  void run_until_signal(const std::string& config_file = {}, const config::overrides& over = {});
 
   /// The admin listener's port (0 when the config disables it).
   std::uint16_t admin_port() const;

@@ -97,10 +97,16 @@ void worker::set_runtime(runtime_ptr rt) {
 void worker::begin_drain() {
   net::post(ioc_, [this] {
     state_.draining = true;
-    // Connections waiting for their next request: wake them, they close cleanly (TLS
-    // close_notify), instead of being reset when the worker stops.
+    // Connections waiting for their next request: wake them, so that they wait again under
+    // the drain's shorter deadline and then close cleanly (TLS close_notify), instead of being
+    // reset when the worker stops.
     for (auto* s : state_.idle)
       s->cancel();
+  });
+}
+
+void worker::close_listeners() {
+  net::post(ioc_, [this] {
     for (auto& [index, acc] : acceptors_) {
       error_code ignored;
       acc->close(ignored);

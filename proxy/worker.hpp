@@ -31,9 +31,15 @@ class worker {
   /// Starts the accept loops and the pool maintenance, then the thread.
   void start();
 
-  /// Closes the acceptors, marks the worker draining and ends its idle keep-alive connections
-  /// (from any thread). Asynchronous: accepting() turns false once the worker has done it.
+  /// Marks the worker draining (from any thread; asynchronous): every response from now on
+  /// says Connection: close (HTTP/2: GOAWAY), and connections waiting for their next request
+  /// wait at most drain_idle_window more, so a request already on its way is still answered.
+  /// The acceptors stay open (the instance's health check answers 503 meanwhile).
   void begin_drain();
+
+  /// Closes the acceptors (from any thread). Asynchronous: accepting() turns false once the
+  /// worker has done it.
+  void close_listeners();
 
   /// Makes `rt` the runtime for new connections, and for new requests on connections that hold
   /// no NTLM/Negotiate-pinned backend connection (from any thread; asynchronous). The idle pool

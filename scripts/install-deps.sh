@@ -9,7 +9,7 @@ packages=(
   libssl-dev libyaml-cpp-dev zlib1g-dev libexpat1-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev
   openssl ca-certificates curl
-  prometheus jq nghttp2-client help2man
+  prometheus jq nghttp2-client help2man haproxy
   python3-kubernetes python3-yaml
 )
 if [ "$#" -gt 0 ]; then packages+=("$@"); fi
@@ -32,7 +32,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# Some packages ship daemons (prometheus, which brings promtool; the benchmark's haproxy and
+# Some packages ship daemons (prometheus, which brings promtool; haproxy, the balancer of the
+# scale-out tests and a peer in the benchmark; the benchmark's
 # nginx): they are tools here, not services. A policy-rc.d that denies every start keeps
 # their postinst scripts from starting them; it is removed again afterwards. An existing
 # policy-rc.d is left untouched.

@@ -119,7 +119,7 @@ int run(const std::vector<std::string>& args) {
   try {
     proxy::server srv(cfg);
     srv.start();
-    srv.run_until_signal(cfg->timeouts.drain, file, over);
+    srv.run_until_signal(file, over);
   } catch (const std::exception& e) {
     proxy::log(proxy::log_level::error, "cannot start: ", e.what());
     return 1;

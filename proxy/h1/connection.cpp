@@ -166,23 +166,33 @@ template <class Stream>
 awaitable<bool> serve_h1(Stream& client, conn_ctx& conn) {
   beast::flat_buffer cbuf;
   for (std::size_t served = 0;; ++served) {
-    if (conn.worker.draining) co_return false;
     if (cbuf.size() == 0) {
       // Idle until the next request begins: the first request may take header_read to start,
       // later ones keepalive_idle. The wait is written out here, in this frame, not left to
       // read_head and read_some_lazily: an idle keep-alive connection then holds no frames of
       // theirs (about 600 bytes of each idle connection's memory). Draining wakes the wait
-      // (operation_aborted) to close.
+      // (operation_aborted); it then lasts at most drain_idle_window more, so that a request
+      // the client sent before it could know is answered (with Connection: close) rather than
+      // lost to a close racing it, as HAProxy's idle-close-on-response does.
       const auto& t = conn.rt->cfg->timeouts;
-      arm_deadline(client, served == 0 ? t.header_read : t.keepalive_idle);
+      bool drain_deadline = conn.worker.draining;
+      arm_deadline(client, drain_deadline ? drain_idle_window
+                           : served == 0  ? t.header_read
+                                          : t.keepalive_idle);
       auto* idle = &beast::get_lowest_layer(client);
       error_code ec;
       read_arrived(client, cbuf, head_read_size, conn.worker.spares, ec);
       while (const auto w = wait_before_retry(ec)) {
-        conn.worker.idle.insert(idle);
+        if (!drain_deadline) conn.worker.idle.insert(idle);
         std::tie(ec) = co_await client.async_wait(*w, use_nothrow);
         conn.worker.idle.erase(idle);
-        if (!ec) read_arrived(client, cbuf, head_read_size, conn.worker.spares, ec);
+        if (ec == net::error::operation_aborted && conn.worker.draining && !drain_deadline) {
+          drain_deadline = true;
+          arm_deadline(client, drain_idle_window);
+          ec = net::error::would_block;  // wait again, under the drain's deadline
+        } else if (!ec) {
+          read_arrived(client, cbuf, head_read_size, conn.worker.spares, ec);
+        }
       }
       if (ec) co_return false;  // closed, reset, idle too long or drained: no one to answer
     }

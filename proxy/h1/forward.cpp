@@ -320,6 +320,7 @@ awaitable<request_end> answer(Stream& client, beast::flat_buffer& cbuf, request_
       break;
   }
   if (!keep) reply->keep_alive(false);
+  stamp_local_reply(rq, *reply);
   arm_deadline(client, rq.conn.rt->cfg->timeouts.client_write);
   auto [ec, n] = co_await http::async_write(client, *reply, use_nothrow);
   record_local_reply(rq, *reply, !ec);

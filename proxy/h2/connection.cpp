@@ -277,6 +277,7 @@ class h2_conn final : public h2::events {
 
   /// Sends a response mapigate made itself on stream `st`, and records it.
   void respond(h2_stream& st, boxed_reply res, request_ctx& rq) {
+    stamp_local_reply(rq, *res);
     record_local_reply(rq, *res, !st.closed);
     if (st.closed) return;
     discard_rest(st);

@@ -295,6 +295,7 @@ bool prepare_response_head(http::response_header<relay_fields>& res, request_ctx
   const auto& d = rq.decision;
   bool binds = false;
   const unsigned code = res.result_int();
+  if (!cfg.server_name.empty()) res.set(front_end_field, cfg.server_name);
   if (code == 401 && rq.trace.opens_handshake) {
     rq.conn.challenger = b;  // the type 3 must come back here
     rq.conn.challenger_rt = conn.rt.get();
@@ -327,6 +328,11 @@ bool prepare_response_head(http::response_header<relay_fields>& res, request_ctx
     rq.trace.rec.backend_cookie = backend_cookie(cfg.backends[b].name, now + codec->max_age());
   }
   return binds;
+}
+
+void stamp_local_reply(const request_ctx& rq, http::response<http::string_body>& res) {
+  const auto& name = rq.conn.rt->cfg->server_name;
+  if (!name.empty()) res.set(front_end_field, name);
 }
 
 void record_local_reply(request_ctx& rq, const http::response<http::string_body>& res, bool sent) {

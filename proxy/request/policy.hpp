@@ -84,12 +84,20 @@ struct framing_refusal {
 /// and that length must be within `limit`. None when the request may go.
 std::optional<framing_refusal> refuse_framing(body_framing body, std::uint64_t limit) noexcept;
 
-/// Backend response head → client response head, beyond hop-by-hop rules: a 401's challenges
+/// Backend response head → client response head, beyond hop-by-hop rules: it names this
+/// instance (X-FEServer: server_name, as Exchange's front end does, so that an admin reading
+/// a client trace behind a balancer knows which instance answered); a 401's challenges
 /// are cut to the schemes the vdir allows; a response that starts or refreshes a session gets
 /// mapigate's affinity cookie naming backend `b`, which answered (BackEndCookie column).
 /// Returns whether the backend offered a connection-bound scheme (NTLM/Negotiate).
 bool prepare_response_head(http::response_header<relay_fields>& res, request_ctx& rq,
                            std::size_t b);
+
+/// The header that names this instance on every response, relayed or local.
+inline constexpr std::string_view front_end_field = "X-FEServer";
+
+/// A response mapigate made itself, before it goes out: named like a relayed one (X-FEServer).
+void stamp_local_reply(const request_ctx& rq, http::response<http::string_body>& res);
 
 /// A response mapigate made itself, as it goes out: recorded in rq.trace (status,
 /// X-ResponseCode, the body's bytes when they were sent; ClientDisconnected when not).

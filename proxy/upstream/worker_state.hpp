@@ -3,6 +3,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,11 @@ struct process_services {
   accesslog::writer* access_log = nullptr;  ///< null: no HttpProxy logs
 };
 
+/// While the instance drains, a client connection waiting for its next request waits at most
+/// this long more (HTTP/1.1; HTTP/2 has its GOAWAY notice): long enough for a request already
+/// on its way, with any balancer's RTT, to arrive and be answered with Connection: close.
+inline constexpr std::chrono::milliseconds drain_idle_window{1000};
+
 /// Executor affinity: written only from its worker's thread, so no locking. The counters are
 /// atomics only so that the control thread may read them (relaxed) while draining.
 struct worker_state {
@@ -41,7 +47,7 @@ struct worker_state {
   /// The runtime new connections and requests use (a reload replaces it). Worker thread only.
   runtime_ptr current;
   /// Client connections waiting for the first byte of their next request (worker thread only):
-  /// draining wakes them so they close at once.
+  /// draining wakes them so that they wait under drain_idle_window instead.
   std::unordered_set<tcp_conn*> idle;
   std::atomic<std::size_t> active_requests = 0;
   std::atomic<std::size_t> pinned_connections = 0;  ///< NTLM/Negotiate-bound backend connections

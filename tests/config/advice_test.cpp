@@ -53,7 +53,13 @@ const unsafe_case cases[] = {
      "timeouts.upstream_idle: 1500ms is shorter"},
     {"UpstreamIdleAtPending", [](snapshot& s) { s.timeouts.upstream_idle = duration{30'000}; }, ""},
     {"DrainBeyondSystemd", [](snapshot& s) { s.timeouts.drain = duration{60'000}; },
-     "timeouts.drain: 60s is longer"},
+     "timeouts.drain + timeouts.accept_grace: 60s is longer"},
+    {"AcceptGraceAndDrainBeyondSystemd",
+     [](snapshot& s) {
+       s.timeouts.drain = duration{40'000};
+       s.timeouts.accept_grace = duration{10'000};
+     },
+     "timeouts.drain + timeouts.accept_grace: 50s is longer"},
     {"AdminOpenWithoutToken", [](snapshot& s) { s.admin->address.host = "0.0.0.0"; },
      "admin.address: 0.0.0.0 is not loopback"},
     {"AdminOpenWithToken",

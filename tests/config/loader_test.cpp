@@ -79,6 +79,7 @@ timeouts:
   upstream_idle: 1h
   upstream_keepalive: 10s
   drain: 45s
+  accept_grace: 4s
 limits:
   header_bytes: 32KiB
   mapi_body_bytes: 8MiB
@@ -164,6 +165,7 @@ limits:
   EXPECT_EQ(s.timeouts.upstream_idle, 1h);
   EXPECT_EQ(s.timeouts.upstream_keepalive, 10s);
   EXPECT_EQ(s.timeouts.drain, 45s);
+  EXPECT_EQ(s.timeouts.accept_grace, 4s);
   EXPECT_EQ(s.limits.header_bytes, 32u * 1024);
   EXPECT_EQ(s.limits.mapi_body_bytes, 8u * 1024 * 1024);
   EXPECT_EQ(s.limits.max_requests_per_connection, 500u);
@@ -320,6 +322,7 @@ routes:
   EXPECT_EQ(s.timeouts.upstream_connect, t.upstream_connect);
   EXPECT_EQ(s.timeouts.upstream_idle, 120s);
   EXPECT_EQ(s.timeouts.upstream_keepalive, t.upstream_keepalive);
+  EXPECT_EQ(s.timeouts.accept_grace, 0s);  // listeners close at once, as before the knob
   EXPECT_EQ(s.limits.header_bytes, 16u * 1024);
   EXPECT_EQ(s.limits.mapi_body_bytes, 4u * 1024 * 1024);
   EXPECT_EQ(s.limits.max_requests_per_connection, 10'000u);

@@ -12,14 +12,29 @@
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace testing_support {
 
-/// `mapigate run -c FILE` as a child process with its stderr on a pipe. `journal_stream`: the
-/// child's $JOURNAL_STREAM names that pipe, as systemd sets it when stderr goes to the journal.
+/// Tag for child_process's constructor that runs any program.
+struct command_line {
+  std::vector<std::string> argv;  ///< argv[0] is the program's path
+};
+
+/// `mapigate run -c FILE` (or any program) as a child process with its stderr on a pipe.
+/// `journal_stream`: the child's $JOURNAL_STREAM names that pipe, as systemd sets it when
+/// stderr goes to the journal.
 class child_process {
  public:
-  explicit child_process(const std::string& config, bool journal_stream = false) {
+  explicit child_process(const std::string& config, bool journal_stream = false,
+                         std::vector<std::string> extra_args = {})
+      : child_process(command_line{mapigate_argv(config, std::move(extra_args))}, journal_stream) {}
+
+  explicit child_process(const command_line& cmd, bool journal_stream = false) {
+    std::vector<char*> argv;
+    for (const auto& a : cmd.argv)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe");
     pid_ = ::fork();
@@ -31,12 +46,14 @@ class child_process {
         const auto id = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
         ::setenv("JOURNAL_STREAM", id.c_str(), 1);
       }
-      ::execl(MAPIGATE_BINARY, MAPIGATE_BINARY, "run", "-c", config.c_str(), nullptr);
+      ::execv(argv[0], argv.data());
       ::_exit(127);
     }
     ::close(fds[1]);
     err_ = fds[0];
   }
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
   ~child_process() {
     if (pid_ > 0 && !reaped_) {
       ::kill(pid_, SIGKILL);
@@ -63,6 +80,7 @@ class child_process {
       const auto n = ::read(err_, buf, sizeof buf);
       if (n <= 0) return {};
       log_.append(buf, std::size_t(n));
+      transcript_.append(buf, std::size_t(n));
     }
   }
 
@@ -75,19 +93,38 @@ class child_process {
         reaped_ = true;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       }
+      // A bounded wait that also drains stderr, so a child that logs while it stops never
+      // blocks on a full pipe.
       pollfd p{err_, POLLIN, 0};
-      ::poll(&p, 1, 20);  // bounded wait; drains nothing, just paces the loop
+      if (::poll(&p, 1, 20) > 0) {
+        char buf[1024];
+        const auto n = ::read(err_, buf, sizeof buf);
+        if (n > 0) {
+          log_.append(buf, std::size_t(n));
+          transcript_.append(buf, std::size_t(n));
+        }
+      }
     }
     return -1;
   }
 
   pid_t pid() const noexcept { return pid_; }
+  void signal(int sig) const { ::kill(pid_, sig); }
+  /// Everything read from its stderr so far (for a failing test's message).
+  const std::string& transcript() const noexcept { return transcript_; }
+
+  static std::vector<std::string> mapigate_argv(const std::string& config,
+                                                std::vector<std::string> extra) {
+    std::vector<std::string> argv{MAPIGATE_BINARY, "run", "-c", config};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
 
  private:
   pid_t pid_ = -1;
   int err_ = -1;
   bool reaped_ = false;
-  std::string log_, line_;
+  std::string log_, line_, transcript_;
 };
 
 /// Starts `mapigate run -c config` and returns its first listener's port (0 if it did not start

@@ -15,7 +15,8 @@ leaf namespace_certificate() {
 std::string gateway_yaml(const gateway_options& o, const std::string& dir) {
   std::ostringstream y;
   y << "version: 1\nserver_name: fe01.corp.test\nworkers: " << o.workers << "\n";
-  y << "listeners:\n  - name: front\n    address: 127.0.0.1:0\n" << o.listener_yaml;
+  y << "listeners:\n  - name: front\n    address: 127.0.0.1:" << o.listener_port << "\n"
+    << o.listener_yaml;
   if (o.tls) {
     y << "    tls:\n      certificates:\n";
     auto certs = o.certificates;

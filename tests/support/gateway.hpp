@@ -53,6 +53,7 @@ struct gateway_options {
   std::string listener_tls_yaml;
   /// Extra lines under the listener itself (each "    key: value\n"), e.g. proxy_protocol.
   std::string listener_yaml;
+  std::uint16_t listener_port = 0;  ///< 0: an ephemeral port
 };
 
 /// The YAML a gateway_options describes (exposed so the CLI tests can reuse it). `dir` is where
