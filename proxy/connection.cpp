@@ -60,7 +60,7 @@ awaitable<void> close_connection(Stream& s, close_how how) {
 /// The PROXY protocol header a listener requires, read before any other byte (TLS included) and
 /// never past its end: from a trusted source only, within timeouts.handshake; its source
 /// becomes the connection's client address. False: close without a byte read as HTTP (logged,
-/// counted).
+/// counted; not a connection closed before sending anything, as a TCP health check does).
 awaitable<bool> accept_proxy_header(tcp_conn& tcp_s, conn_ctx& conn, const tcp::endpoint& peer) {
   const auto& l = conn.rt->cfg->listeners[conn.listener];
   const auto& trusted = conn.rt->trusted_sources[conn.listener];
@@ -96,6 +96,8 @@ awaitable<bool> accept_proxy_header(tcp_conn& tcp_s, conn_ctx& conn, const tcp::
     auto [ec, n] =
         co_await net::async_read(tcp_s, net::buffer(buf.data() + have, r.want), use_nothrow);
     have += n;
+    // Connected and closed without a byte: a balancer's TCP health check, not a refusal.
+    if (ec == net::error::eof && have == 0) co_return false;
     if (ec)
       co_return refuse(
           have == 0 ? metrics::proxy_refusal::missing : metrics::proxy_refusal::malformed,

@@ -999,6 +999,7 @@ class CrossChecks:
         for listener in self.config.get("listeners") or []:
             for c in get(listener, "tls", "certificates") or []:
                 files += [get(c, "cert"), get(c, "key")]
+            files += get(listener, "tls", "ticket_key_files") or []
         for b in self.config.get("backends") or []:
             files.append(get(b, "tls", "ca"))
         files += get(self.config, "affinity", "key_files") or []

@@ -170,6 +170,10 @@ CASES = [
                                         for v in d["spec"]["template"]["spec"]["volumes"]
                                         if "configMap" in v]),
      ["ConfigMap mapigate-cfg of /etc/mapigate/mapigate.yaml is not generated"]),
+    ("a ticket key file that is not a key of the Secret",
+     edit("mapigate.yaml", set_in(["listeners", 0, "tls", "ticket_key_files"],
+                                  ["/etc/mapigate/secret/ticket-next.key"])),
+     ["no key ticket-next.key"]),
     ("placeholder Secret applied by default",
      edit("kustomization.yaml", lambda d: d["resources"].append("secret.yaml")),
      ["secret.yaml", "the placeholder Secret is applied by the kustomization"]),

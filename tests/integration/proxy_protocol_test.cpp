@@ -123,6 +123,11 @@ TEST(ProxyProtocol, UntrustedMissingAndMalformedHeadersCloseTheConnection) {
   EXPECT_EQ(forwarded_for(*mbx), "198.51.100.4");
   EXPECT_EQ(connect(trusting, "PROXY UNKNOWN\r\n"), 200);  // a balancer's own check
   EXPECT_EQ(forwarded_for(*mbx), "127.0.0.1");
+  // A balancer's TCP check: connected and closed, nothing sent. Not a refusal.
+  test_client::plain(trusting.port()).close_gracefully();
+  EXPECT_TRUE(eventually([&] {
+    return sample(metrics_text(trusting.admin_port()), "mapigate_client_connections") == 0;
+  }));
   EXPECT_EQ(sample(metrics_text(wary.admin_port()),
                    R"(mapigate_proxy_protocol_refused_total{reason="untrusted"})"),
             1);
