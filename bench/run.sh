@@ -16,7 +16,11 @@
 # IDLE_CONNS, LONGPOLLS, PENDING_PERIOD (ms), PENDING_WATCH (s), WORKERS (threads/processes per proxy), BUDGET (s), BUILD=0 (use the
 # existing build-release), INSTALL=0 (install nothing), BUILD_JOBS, MAPIGATE_LOGS=1 (add a
 # "mapigate+logs" contender with HttpProxy logging on), HAPROXY_REUSE (http-reuse mode, "safe"),
-# RESULTS (file to append to; RESULTS=- appends nothing), KEEP=1 (keep the temporary directory).
+# RESULTS (file to append to; RESULTS=- appends nothing), KEEP=1 (keep the temporary directory),
+# BASELINE=PATH (a second mapigate binary, e.g. the build before a change, measured side by side
+# as "mapigate-before"), PIN=1 (the proxy on the last core with one worker, load generator and
+# backend on the others, with taskset: CPU per request less at the mercy of the run queue),
+# SYSCALLS=0 (do not count system calls per request with perf stat).
 set -euo pipefail
 shopt -u patsub_replacement 2>/dev/null || true   # "&" in a substituted value stays "&"
 cd "$(dirname "$0")/.."
@@ -35,7 +39,10 @@ PENDING_PERIOD=${PENDING_PERIOD:-1000}  # ms between a held long-poll's PENDINGs
 PENDING_WATCH=${PENDING_WATCH:-3}       # s the PENDINGs of every held long-poll are timed
 CONNS=${CONNS:-64}
 NEWCONN_CLIENTS=${NEWCONN_CLIENTS:-16}
-WORKERS=${WORKERS:-2}
+PIN=${PIN:-0}
+if [ "$PIN" = 1 ]; then WORKERS=${WORKERS:-1}; else WORKERS=${WORKERS:-2}; fi
+BASELINE=${BASELINE:-}
+SYSCALLS=${SYSCALLS:-1}
 LOADGEN_THREADS=${LOADGEN_THREADS:-2}
 BUDGET=${BUDGET:-540}
 BUILD=${BUILD:-1}
@@ -127,16 +134,56 @@ rss_kib() {  # sum of VmRSS over PIDS
   echo "$sum"
 }
 
-cpu_ticks() {  # sum of utime+stime (clock ticks) over PIDS, threads included
-  local sum=0 stat rest
+cpu_ticks() {  # "user system": utime and stime (clock ticks) summed over PIDS, threads included
+  local user=0 sys=0 stat rest
   for p in "$@"; do
     stat=$(cat /proc/"$p"/stat 2>/dev/null) || continue
     rest=${stat##*) }
     # fields after "comm)": state(3) ... utime(14) stime(15) -> positions 12 and 13 here
     set -- $rest
-    sum=$((sum + ${12} + ${13}))
+    user=$((user + ${12})) sys=$((sys + ${13}))
   done
-  echo "$sum"
+  echo "$user $sys"
+}
+ticks_between() {  # ticks_between "U0 S0" "U1 S1" [user|sys]: ticks spent (both by default)
+  local a=($1) b=($2)
+  case ${3:-both} in
+    user) echo $((b[0] - a[0])) ;;
+    sys) echo $((b[1] - a[1])) ;;
+    *) echo $((b[0] - a[0] + b[1] - a[1])) ;;
+  esac
+}
+
+# Pinning (PIN=1): the proxy alone on the last core, everything else on the others.
+PIN_PROXY=() PIN_LOAD=()
+if [ "$PIN" = 1 ]; then
+  last=$(( $(nproc) - 1 ))
+  [ "$last" -ge 1 ] || { echo "PIN=1 needs at least 2 cores" >&2; exit 1; }
+  PIN_PROXY=(taskset -c "$last") PIN_LOAD=(taskset -c "0-$((last - 1))")
+fi
+
+# System calls of PIDS while a measurement runs (perf stat on the raw_syscalls tracepoint, for
+# as long as the load generator runs): syscalls_start SECONDS PIDS... starts counting,
+# syscalls_stop waits for it and sets SC_COUNT ("" when unavailable). Not in a $(...): a
+# subshell cannot wait for the counter.
+SC_PID="" SC_OUT=""
+syscalls_start() {
+  local secs=$1; shift
+  SC_PID=""
+  [ "$SYSCALLS" = 1 ] && command -v perf >/dev/null || return 0
+  SC_OUT=$RUN/perf-stat.out
+  perf stat -x, -e raw_syscalls:sys_enter -p "$(echo "$@" | tr ' ' ',')" -o "$SC_OUT" \
+    -- sleep "$secs" &
+  SC_PID=$!
+  STARTED[$SC_PID]=perf
+}
+SC_COUNT=""
+syscalls_stop() {
+  SC_COUNT=""
+  [ -n "$SC_PID" ] || return 0
+  wait "$SC_PID" 2>/dev/null || true
+  unset "STARTED[$SC_PID]"; SC_PID=""
+  SC_COUNT=$(awk -F, '/raw_syscalls:sys_enter/ && $1 ~ /^[0-9]+$/ { print $1 }' "$SC_OUT" 2>/dev/null)
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -224,8 +271,14 @@ else
   log "mapigate does not accept ALPN h2 ($(grep -m1 -o 'alpn.*' "$RUN/h2probe.out" || echo rejected)): h2 is n/a for it"
 fi
 
-CONTENDERS=(mapigate haproxy nginx)
-[ "$MAPIGATE_LOGS" = 1 ] && CONTENDERS=(mapigate mapigate+logs haproxy nginx)
+CONTENDERS=(mapigate)
+[ -n "$BASELINE" ] && CONTENDERS+=(mapigate-before)
+[ "$MAPIGATE_LOGS" = 1 ] && CONTENDERS+=(mapigate+logs)
+CONTENDERS+=(haproxy nginx)
+if [ -n "$BASELINE" ]; then
+  [ -x "$BASELINE" ] || fail "BASELINE=$BASELINE is not an executable"
+fi
+binary_of() { if [ "$1" = mapigate-before ]; then echo "$BASELINE"; else echo "$MAPIGATE"; fi; }
 declare -A PORT=()
 i=0
 for c in "${CONTENDERS[@]}"; do PORT[$c]=$((PORT_BASE + i)); i=$((i + 1)); done
@@ -233,13 +286,13 @@ for p in "$PORT_BACKEND" "${PORT[@]}"; do port_free "$p" || fail "port $p is in 
 
 for c in "${CONTENDERS[@]}"; do
   case $c in
-    mapigate|mapigate+logs)
+    mapigate|mapigate+logs|mapigate-before)
       logs=""
       [ "$c" = mapigate+logs ] && logs=$'logs:\n  directory: '"$RUN/logs"
       render "$BENCH/conf/mapigate.yaml.in" "$RUN/$c.yaml" WORKERS="$WORKERS" PORT="${PORT[$c]}" \
         CERT="$RUN/server.pem" KEY="$RUN/server.key" ALPN="$MAPIGATE_ALPN" \
         BACKEND_PORT="$PORT_BACKEND" LOGS="$logs"
-      "$MAPIGATE" check -c "$RUN/$c.yaml" >"$RUN/$c.check" 2>&1 || { cat "$RUN/$c.check" >&2; fail "mapigate check failed"; }
+      "$(binary_of "$c")" check -c "$RUN/$c.yaml" >"$RUN/$c.check" 2>&1 || { cat "$RUN/$c.check" >&2; fail "$c check failed"; }
       ;;
     haproxy)
       render "$BENCH/conf/haproxy.cfg.in" "$RUN/haproxy.cfg" WORKERS="$WORKERS" PORT="${PORT[$c]}" \
@@ -257,15 +310,16 @@ for c in "${CONTENDERS[@]}"; do
   esac
 done
 
-offers_h2() { [ "$1" != mapigate ] && [ "$1" != mapigate+logs ] || [ "$MAPIGATE_H2" = 1 ]; }
+offers_h2() { [[ $1 != mapigate* ]] || [ "$MAPIGATE_H2" = 1 ]; }
 
 PROXY_PID=""
 start_proxy() {  # start_proxy CONTENDER: starts it and waits until a MAPI Execute passes
   local c=$1
   case $c in
-    mapigate|mapigate+logs) start_bg "$c" "$RUN/$c.out" "$MAPIGATE" run -c "$RUN/$c.yaml" ;;
-    haproxy) start_bg haproxy "$RUN/haproxy.out" haproxy -db -f "$RUN/haproxy.cfg" ;;
-    nginx) start_bg nginx "$RUN/nginx.out" nginx -p "$RUN/nginx" -c "$RUN/nginx.conf" ;;
+    mapigate|mapigate+logs|mapigate-before)
+      start_bg "$c" "$RUN/$c.out" "${PIN_PROXY[@]}" "$(binary_of "$c")" run -c "$RUN/$c.yaml" ;;
+    haproxy) start_bg haproxy "$RUN/haproxy.out" "${PIN_PROXY[@]}" haproxy -db -f "$RUN/haproxy.cfg" ;;
+    nginx) start_bg nginx "$RUN/nginx.out" "${PIN_PROXY[@]}" nginx -p "$RUN/nginx" -c "$RUN/nginx.conf" ;;
   esac
   PROXY_PID=$BG_PID
   local i
@@ -298,7 +352,7 @@ backend_stat() {  # backend_stat KEY: a counter of the responder
 }
 
 # --- the backend ------------------------------------------------------------------------------
-start_bg responder "$RUN/responder.out" "$RUN/mapi-responder" --listen "127.0.0.1:$PORT_BACKEND" \
+start_bg responder "$RUN/responder.out" "${PIN_LOAD[@]}" "$RUN/mapi-responder" --listen "127.0.0.1:$PORT_BACKEND" \
   --body-bytes 4096 --pending-period 15000 --wait 600000
 RESPONDER_PID=$BG_PID
 for _ in $(seq 1 50); do port_free "$PORT_BACKEND" || break; sleep 0.1; done
@@ -325,17 +379,22 @@ w_h1() {  # HTTP/1.1 keep-alive MAPI Execute: wrk, CONNS connections
     -s "$BENCH/tools/execute.lua" "https://$HOST:$port$MAPI_PATH" || true
   pids=$(proc_tree "$PROXY_PID")
   a0=$(backend_stat accepted)
+  syscalls_start "$DURATION" $pids
   t0=$(cpu_ticks $pids)
-  run_fg "$out" $((DURATION + 30)) wrk -t "$LOADGEN_THREADS" -c "$CONNS" -d "${DURATION}s" \
+  run_fg "$out" $((DURATION + 30)) "${PIN_LOAD[@]}" wrk -t "$LOADGEN_THREADS" -c "$CONNS" -d "${DURATION}s" \
     --timeout 10s -s "$BENCH/tools/execute.lua" "https://$HOST:$port$MAPI_PATH" ||
-    { log "$c: wrk failed: $(tail -n 3 "$out" | tr '\n' ' ')"; return 0; }
+    { syscalls_stop; log "$c: wrk failed: $(tail -n 3 "$out" | tr '\n' ' ')"; return 0; }
   t1=$(cpu_ticks $pids)
-  local req secs
+  local req secs calls
+  syscalls_stop; calls=$SC_COUNT
   req=$(field requests "$out"); secs=$(field seconds "$out")
   record h1 rps "$c" "$r" "$(field rps "$out")"
   record h1 p99 "$c" "$r" "$(field p99_ms "$out")"
-  record h1 cpu_us "$c" "$r" "$(cpu_per_req $((t1 - t0)) "$req")"
-  record h1 cpu_pct "$c" "$r" "$(cpu_pct $((t1 - t0)) "$secs")"
+  record h1 cpu_us "$c" "$r" "$(cpu_per_req "$(ticks_between "$t0" "$t1")" "$req")"
+  record h1 user_us "$c" "$r" "$(cpu_per_req "$(ticks_between "$t0" "$t1" user)" "$req")"
+  record h1 sys_us "$c" "$r" "$(cpu_per_req "$(ticks_between "$t0" "$t1" sys)" "$req")"
+  [ -n "$calls" ] && record h1 syscalls "$c" "$r" "$(awk -v a="$calls" -v n="$req" 'BEGIN { if (n > 0) printf "%.2f", a / n }')"
+  record h1 cpu_pct "$c" "$r" "$(cpu_pct "$(ticks_between "$t0" "$t1")" "$secs")"
   record h1 errors "$c" "$r" "$(field errors "$out")"
   record h1 upstream_conns "$c" "$r" "$(per_k $(( $(backend_stat accepted) - a0 - 1 )) "$req")"
 }
@@ -354,10 +413,13 @@ w_h2() {  # HTTP/2 (ALPN h2): h2load, CONNS connections, one stream each
     --connect-to="127.0.0.1:$port" "https://$HOST:$port$MAPI_PATH")
   run_fg "$RUN/warmup.out" 30 h2load -D "$WARMUP" "${args[@]}" || true
   pids=$(proc_tree "$PROXY_PID")
+  syscalls_start "$DURATION" $pids
   t0=$(cpu_ticks $pids)
-  run_fg "$out" $((DURATION + 30)) h2load -D "$DURATION" "${args[@]}" ||
-    { log "$c: h2load failed: $(tail -n 3 "$out" | tr '\n' ' ')"; return 0; }
+  run_fg "$out" $((DURATION + 30)) "${PIN_LOAD[@]}" h2load -D "$DURATION" "${args[@]}" ||
+    { syscalls_stop; log "$c: h2load failed: $(tail -n 3 "$out" | tr '\n' ' ')"; return 0; }
   t1=$(cpu_ticks $pids)
+  local calls
+  syscalls_stop; calls=$SC_COUNT
   grep -q 'Application protocol: h2' "$out" || { log "$c: h2 not negotiated"; return 0; }
   local done_n rps secs errors
   done_n=$(sed -n 's/^requests: .* \([0-9]*\) done.*/\1/p' "$out")
@@ -372,8 +434,11 @@ w_h2() {  # HTTP/2 (ALPN h2): h2load, CONNS connections, one stream each
   rps=$(sed -n 's/^finished in \([0-9.]*\)s, \([0-9.]*\) req\/s.*/\2/p' "$out")
   secs=$(sed -n 's/^finished in \([0-9.]*\)s.*/\1/p' "$out")
   record h2 rps "$c" "$r" "$rps"
-  record h2 cpu_us "$c" "$r" "$(cpu_per_req $((t1 - t0)) "$done_n")"
-  record h2 cpu_pct "$c" "$r" "$(cpu_pct $((t1 - t0)) "$secs")"
+  record h2 cpu_us "$c" "$r" "$(cpu_per_req "$(ticks_between "$t0" "$t1")" "$done_n")"
+  record h2 user_us "$c" "$r" "$(cpu_per_req "$(ticks_between "$t0" "$t1" user)" "$done_n")"
+  record h2 sys_us "$c" "$r" "$(cpu_per_req "$(ticks_between "$t0" "$t1" sys)" "$done_n")"
+  [ -n "$calls" ] && record h2 syscalls "$c" "$r" "$(awk -v a="$calls" -v n="$done_n" 'BEGIN { if (n > 0) printf "%.2f", a / n }')"
+  record h2 cpu_pct "$c" "$r" "$(cpu_pct "$(ticks_between "$t0" "$t1")" "$secs")"
   record h2 errors "$c" "$r" "$errors"
 }
 
@@ -382,14 +447,14 @@ w_newconn() {  # a new TLS connection per request, resuming the session ticket o
   pids=$(proc_tree "$PROXY_PID")
   a0=$(backend_stat accepted)
   t0=$(cpu_ticks $pids)
-  run_fg "$out" $((DURATION + 30)) "$RUN/mapiload" newconn --connect "127.0.0.1:$port" \
+  run_fg "$out" $((DURATION + 30)) "${PIN_LOAD[@]}" "$RUN/mapiload" newconn --connect "127.0.0.1:$port" \
     --host "$HOST" --mailbox "$MAILBOX" -c "$NEWCONN_CLIENTS" -d "$DURATION" --resume ||
     { log "$c: mapiload newconn failed: $(tail -n 3 "$out" | tr '\n' ' ')"; return 0; }
   t1=$(cpu_ticks $pids)
   record newconn rps "$c" "$r" "$(field rps "$out")"
   record newconn p99 "$c" "$r" "$(field p99_ms "$out")"
-  record newconn cpu_us "$c" "$r" "$(cpu_per_req $((t1 - t0)) "$(field requests "$out")")"
-  record newconn cpu_pct "$c" "$r" "$(cpu_pct $((t1 - t0)) "$(field seconds "$out")")"
+  record newconn cpu_us "$c" "$r" "$(cpu_per_req "$(ticks_between "$t0" "$t1")" "$(field requests "$out")")"
+  record newconn cpu_pct "$c" "$r" "$(cpu_pct "$(ticks_between "$t0" "$t1")" "$(field seconds "$out")")"
   record newconn errors "$c" "$r" "$(field errors "$out")"
   record newconn resumed_pct "$c" "$r" "$(awk -v a="$(field resumed "$out")" -v n="$(field requests "$out")" 'BEGIN { if (n > 0) printf "%.0f", a / n * 100 }')"
   record newconn upstream_conns "$c" "$r" "$(per_k $(( $(backend_stat accepted) - a0 - 1 )) "$(field requests "$out")")"
@@ -459,7 +524,8 @@ w_longpoll() {  # held NotificationWaits: RSS per long-poll, PENDINGs relayed wh
   fi
 }
 
-declare -A METRICS=([h1]="rps p99 cpu_us cpu_pct errors upstream_conns" [h2]="rps cpu_us cpu_pct errors"
+declare -A METRICS=([h1]="rps p99 cpu_us user_us sys_us syscalls cpu_pct errors upstream_conns"
+  [h2]="rps cpu_us user_us sys_us syscalls cpu_pct errors"
   [newconn]="rps p99 cpu_us cpu_pct errors upstream_conns resumed_pct" [idle]="kib_per_conn opened"
   [longpoll]="kib_per_poll held left_open pending_p99 pending_max pending_got")
 read -r -a WORKLOADS <<<"${WORKLOADS:-h1 h2 newconn idle longpoll}"
@@ -535,9 +601,15 @@ table() {
       row[23] = "longpoll|pending_p99"; lab[23] = "held NotificationWaits | PENDING relay delay p99 ms (all held)"; dir[23] = -1
       row[24] = "longpoll|pending_max"; lab[24] = "held NotificationWaits | PENDING relay delay max ms"; dir[24] = -1
       row[25] = "longpoll|pending_got"; lab[25] = "held NotificationWaits | PENDINGs received/due"; dir[25] = 0
-      rows = 25
+      row[26] = "h1|user_us";         lab[26] = "HTTP/1.1 keep-alive Execute | proxy user µs/request"; dir[26] = -1
+      row[27] = "h1|sys_us";          lab[27] = "HTTP/1.1 keep-alive Execute | proxy system µs/request"; dir[27] = -1
+      row[28] = "h1|syscalls";        lab[28] = "HTTP/1.1 keep-alive Execute | system calls/request"; dir[28] = -1
+      row[29] = "h2|user_us";         lab[29] = "HTTP/2 Execute | proxy user µs/request";            dir[29] = -1
+      row[30] = "h2|sys_us";          lab[30] = "HTTP/2 Execute | proxy system µs/request";          dir[30] = -1
+      row[31] = "h2|syscalls";        lab[31] = "HTTP/2 Execute | system calls/request";             dir[31] = -1
+      rows = 31
       # display order
-      split("1 2 3 4 5 20 6 7 8 9 10 11 12 13 14 22 21 15 16 17 18 23 24 25 19", ord, " ")
+      split("1 2 3 26 27 28 4 5 20 6 7 29 30 31 8 9 10 11 12 13 14 22 21 15 16 17 18 23 24 25 19", ord, " ")
     }
     {
       key = $1 "|" $2 "|" $3
@@ -620,6 +692,8 @@ if [ "$RESULTS" != - ]; then
     printf -- '- machine: `%s`\n' "$(uname -a)"
     printf -- '- CPU: %s, %s cores online; memory %s; load average %s before, %s after (the measurements include it)\n' \
       "$cpu_model" "$(nproc)" "$mem" "$load_before" "$load_after"
+    [ -n "$BASELINE" ] && printf -- '- mapigate-before: `%s` (%s)\n' "$BASELINE" "$("$BASELINE" version 2>&1 | head -n1)"
+    [ "$PIN" = 1 ] && printf -- '- pinned: every proxy on core %s (`%s`), load generator and backend on the others (`%s`)\n' "${PIN_PROXY[2]}" "${PIN_PROXY[*]}" "${PIN_LOAD[*]}"
     printf -- '- mapigate: `%s` (%s build, %s), haproxy: `%s`, nginx: `%s`\n' \
       "$("$MAPIGATE" version 2>&1 | head -n1)" "${build_type:-?}" "$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo no git)" \
       "$(haproxy -v | head -n1)" "$(nginx -v 2>&1)"
