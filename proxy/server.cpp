@@ -461,8 +461,8 @@ void server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds acc
         " ms more while balancers notice");
     wait_while(clock::now() + accept_grace, [] { return true; });
   }
-  // The sockets stay bound until the workers go, so late connections wait in the backlog
-  // rather than being refused by a half-closed port.
+  // From here connections are refused (a balancer retries them elsewhere); one the kernel had
+  // already queued on a closing listener is reset, which accept_grace exists to avoid.
   for (auto& w : impl_->workers)
     w->close_listeners();
   wait_while(clock::now() + std::chrono::seconds(1), [&] {

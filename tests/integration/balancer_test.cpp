@@ -117,7 +117,7 @@ class Balancer : public ::testing::Test {
       list += (list.empty() ? "" : ", ") + k;
     return {
         .backends = {{"mbx01", sims_[0]->port()}, {"mbx02", sims_[1]->port()}},
-        // The balancer marks an instance down after one failed check (every 200 ms): a
+        // The balancer marks an instance down after two failed checks (every 200 ms): a
         // second of accept_grace covers it with room to spare.
         .timeouts = {{"accept_grace", "1s"}, {"drain", "10s"}},
         .workers = 1,
@@ -138,7 +138,7 @@ class Balancer : public ::testing::Test {
            "  log stderr format raw local0 notice\n"  // server UP/DOWN, not every session
            "defaults\n"
            "  mode tcp\n  log global\n"
-           "  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n"
+           "  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  timeout check 2s\n"
            // A connection an instance refuses (stopped, killed) is tried on another one.
            "  retries 3\n  option redispatch 1\n"
            "frontend outlook\n"
@@ -153,7 +153,7 @@ class Balancer : public ::testing::Test {
         << "\n  http-check expect status 200\n"
            "  default-server send-proxy-v2 check check-ssl check-send-proxy check-sni "
         << internal_host << " ca-file " << test_pki::instance().ca_file()
-        << " verify required inter 200ms fall 1 rise 1\n";
+        << " verify required inter 200ms fall 2 rise 1\n";
     for (const auto& in : instances_)
       cfg << "  server " << in->name << " 127.0.0.1:" << in->port.port() << "\n";
     cfg.close();

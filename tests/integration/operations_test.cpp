@@ -336,8 +336,14 @@ TEST_P(DrainBoth, HealthChecksFailFirstAndAnIdleConnectionsNextRequestIsAnswered
   }
 
   std::jthread stopper([&] { gw.server().stop(5s, 1500ms); });
+  answer check;
   EXPECT_TRUE(eventually(
-      [&] { return send_one(h2, gw, "GET", "/mapi/healthcheck.htm", {}).status == 503; }, 1s));
+      [&] {
+        check = send_one(h2, gw, "GET", "/mapi/healthcheck.htm", {});
+        return check.status == 503;
+      },
+      1s));
+  EXPECT_EQ(check.header("X-FEServer"), "fe01.corp.test");  // a local reply names the instance
   if (h2) {
     const auto& r = idle2->wait(submit());
     EXPECT_EQ(r.status, 200);
