@@ -32,10 +32,11 @@ struct pinged {
   std::shared_ptr<SSL_SESSION> session;  ///< resumable: the connection ended with close_notify
 };
 
-/// A PING on a new connection to `gw`, offering `resume`.
-pinged ping(gateway& gw, SSL_SESSION* resume = nullptr) {
-  auto c =
-      test_client::tls(gw.port(), internal_host, test_pki::instance().ca_file(), {}, {}, resume);
+/// A PING on a new connection to `gw`, offering `resume`; `session_ids_only`: TLS 1.2
+/// without tickets.
+pinged ping(gateway& gw, SSL_SESSION* resume = nullptr, bool session_ids_only = false) {
+  auto c = test_client::tls(gw.port(), internal_host, test_pki::instance().ca_file(), {}, {},
+                            resume, session_ids_only);
   c.send(mapi_request(internal_host, "emsmdb", "u@corp.test", "PING", ""));
   EXPECT_EQ(c.read_response().status, 200);
   pinged p{c.resumed(), c.session()};
@@ -79,6 +80,26 @@ TEST(SessionTickets, ResumeOnAnotherInstanceAndAcrossARotation) {
   // A ticket under the old key still resumes on both.
   EXPECT_TRUE(ping(a, before.get()).resumed);
   EXPECT_TRUE(ping(b, before.get()).resumed);
+}
+
+// TLS 1.2 clients without tickets (SChannel's habit) resume from the server's session cache by
+// session ID: within one process (every worker shares the listener's cache), not on another
+// instance, whatever ticket keys they share.
+TEST(SessionIds, Tls12SessionIdsResumeWithinTheProcess) {
+  auto mbx = start_sim("mbx01");
+  temp_dir keys;
+  const auto key = random_key(keys, "shared.key");
+  gateway a(with_keys(*mbx, {key}));
+  gateway b(with_keys(*mbx, {key}));
+  const auto first = ping(a, nullptr, true);
+  EXPECT_FALSE(first.resumed);
+  ASSERT_TRUE(first.session);
+  EXPECT_EQ(SSL_SESSION_has_ticket(first.session.get()), 0);  // an ID, not a ticket
+  EXPECT_EQ(SSL_SESSION_get_protocol_version(first.session.get()), TLS1_2_VERSION);
+  // Several times: the gateway's two workers take connections in turn (SO_REUSEPORT).
+  for (int i = 0; i < 4; ++i)
+    EXPECT_TRUE(ping(a, first.session.get(), true).resumed) << i;
+  EXPECT_FALSE(ping(b, first.session.get(), true).resumed);
 }
 
 }  // namespace

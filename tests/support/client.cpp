@@ -68,11 +68,15 @@ test_client::~test_client() = default;
 
 test_client test_client::tls(std::uint16_t port, const std::string& sni, const std::string& ca,
                              const std::string& source, const std::string& preamble,
-                             SSL_SESSION* resume) {
+                             SSL_SESSION* resume, bool session_ids_only) {
   auto p = std::make_unique<impl>();
   p->ctx.load_verify_file(ca);
   p->ctx.set_verify_mode(ssl::verify_peer);
   p->tls.emplace(p->ioc, p->ctx);
+  if (session_ids_only) {
+    SSL_set_max_proto_version(p->tls->native_handle(), TLS1_2_VERSION);
+    SSL_set_options(p->tls->native_handle(), SSL_OP_NO_TICKET);
+  }
   if (!sni.empty()) SSL_set_tlsext_host_name(p->tls->native_handle(), sni.c_str());
   if (resume != nullptr) SSL_set_session(p->tls->native_handle(), resume);
   if (!source.empty()) {

@@ -45,9 +45,11 @@ class test_client {
   /// `source`: the client's own address (e.g. "127.0.0.7"), for tests of per-address rules.
   /// `preamble`: bytes sent before the TLS handshake (a PROXY protocol header).
   /// `resume`: a session of an earlier connection to offer (TLS resumption).
+  /// `session_ids_only`: TLS 1.2 without session tickets, so that only the server's session
+  /// cache can resume (by session ID), as Windows' SChannel clients often do.
   static test_client tls(std::uint16_t port, const std::string& sni, const std::string& ca_file,
                          const std::string& source = {}, const std::string& preamble = {},
-                         SSL_SESSION* resume = nullptr);
+                         SSL_SESSION* resume = nullptr, bool session_ids_only = false);
   /// The TLS session to resume later (after a response: TLS 1.3 tickets come after the
   /// handshake), and whether this connection resumed one. A session stays resumable only if
   /// the connection ends with close_gracefully() (OpenSSL drops sessions of connections that
