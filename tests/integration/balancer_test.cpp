@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "routing/rendezvous.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/csv.hpp"
 #include "tests/support/gateway.hpp"
@@ -51,6 +52,16 @@ struct cookie_jar {
     return out.empty() ? "" : "Cookie: " + out + "\r\n";
   }
 };
+
+/// A mailbox whose rendezvous owner in the pool {mbx01, mbx02} is `server`.
+std::string mailbox_owned_by(const std::string& server) {
+  const std::vector<routing::hash_member> pool = {{0, routing::stable_hash("mbx01"), 100},
+                                                  {1, routing::stable_hash("mbx02"), 100}};
+  for (int i = 0;; ++i) {
+    const auto m = "newcomer" + std::to_string(i) + "@corp.test";
+    if (routing::rank(pool, m).front() == (server == "mbx01" ? 0u : 1u)) return m;
+  }
+}
 
 /// The name of the key a TLS session's ticket is encrypted under: its first 16 bytes, as
 /// OpenSSL's ticket callback writes them (and the first 16 bytes of an nginx-layout key file).
@@ -111,12 +122,16 @@ class Balancer : public ::testing::Test {
     start_haproxy();
   }
 
-  gateway_options options(const instance& in, const std::vector<std::string>& keys) const {
+  /// `draining`: the backend (if any) whose state is `draining`.
+  gateway_options options(const instance& in, const std::vector<std::string>& keys,
+                          const std::string& draining = {}) const {
     std::string list;
     for (const auto& k : keys)
       list += (list.empty() ? "" : ", ") + k;
+    auto state = [&](const char* name) { return draining == name ? "draining" : ""; };
     return {
-        .backends = {{"mbx01", sims_[0]->port()}, {"mbx02", sims_[1]->port()}},
+        .backends = {{.name = "mbx01", .port = sims_[0]->port(), .state = state("mbx01")},
+                     {.name = "mbx02", .port = sims_[1]->port(), .state = state("mbx02")}},
         // The balancer marks an instance down after two failed checks (every 200 ms): a
         // second of accept_grace covers it with room to spare.
         .timeouts = {{"accept_grace", "1s"}, {"drain", "10s"}},
@@ -128,8 +143,18 @@ class Balancer : public ::testing::Test {
         .listener_port = in.port.port(),
     };
   }
-  void write_config(const instance& in, const std::vector<std::string>& keys) const {
-    std::ofstream(in.config) << gateway_yaml(options(in, keys), in.dir.path().string());
+  void write_config(const instance& in, const std::vector<std::string>& keys,
+                    const std::string& draining = {}) const {
+    std::ofstream(in.config) << gateway_yaml(options(in, keys, draining), in.dir.path().string());
+  }
+  /// Every instance reloads (SIGHUP) what write_config wrote.
+  void reload_all() {
+    for (auto& in : instances_) {
+      in->process->signal(SIGHUP);
+      ASSERT_FALSE(in->process->wait_for_line(std::regex("is now in effect"), 10s).empty())
+          << in->name << " did not reload:\n"
+          << in->process->transcript();
+    }
   }
 
   void start_haproxy() {
@@ -215,15 +240,30 @@ TEST_F(Balancer, ASessionWhoseRequestsLandOnEveryInstanceKeepsItsServer) {
   cookie_jar jar;
   std::vector<std::string> fronts;
   std::set<std::string> backends;
-  for (const char* type : {"Connect", "Execute", "Execute", "Execute", "Execute", "Execute",
-                           "NotificationWait", "Execute"}) {
+  auto roam = [&](const char* type) {
     auto c = connect();  // Outlook after sleep or a network change: a new connection each time
     const auto r = request(c, jar, "roaming@corp.test", type);
     EXPECT_EQ(r.status, 200) << type;
     EXPECT_EQ(r.header("X-ResponseCode"), "0") << type;
     fronts.push_back(r.header("X-FEServer"));
     backends.insert(r.header("X-BEServer"));
+  };
+  roam("Connect");
+  const auto server = *backends.begin();
+  // The session's server drains on every instance: the mailbox's hash no longer leads to it,
+  // so only the affinity cookie can bring the session back there.
+  for (auto& in : instances_)
+    write_config(*in, {old_key_}, server);
+  reload_all();
+  {
+    auto c = connect();
+    cookie_jar fresh;
+    EXPECT_NE(request(c, fresh, mailbox_owned_by(server), "Connect").header("X-BEServer"), server)
+        << "a new session of a mailbox it owns still went to the draining server";
   }
+  for (const char* type :
+       {"Execute", "Execute", "Execute", "Execute", "Execute", "NotificationWait", "Execute"})
+    roam(type);
   EXPECT_EQ(backends.size(), 1u);  // one mailbox server throughout
   for (std::size_t i = 1; i < fronts.size(); ++i)
     EXPECT_NE(fronts[i], fronts[i - 1]) << "request " << i << " stayed on its instance";
@@ -258,13 +298,10 @@ TEST_F(Balancer, TlsSessionsResumeOnAnotherInstanceAndAcrossAKeyRotation) {
 
   // The rotation, on all three: the new key first (encrypts), the old one kept (decrypts the
   // tickets in the wild), by SIGHUP.
-  for (auto& in : instances_) {
+  for (auto& in : instances_)
     write_config(*in, {new_key_, old_key_});
-    in->process->signal(SIGHUP);
-    ASSERT_FALSE(in->process->wait_for_line(std::regex("is now in effect"), 10s).empty())
-        << in->name << " did not reload:\n"
-        << in->process->transcript();
-  }
+  reload_all();
+  if (HasFatalFailure()) return;
   // A ticket issued before the rotation still resumes, on every instance.
   std::set<std::string> resumed_on;
   for (std::size_t i = 0; i < instance_count; ++i) {
