@@ -477,7 +477,7 @@ w_newconn() {  # a new TLS connection per request, resuming the session ticket o
 
 hold_open() {  # hold_open PORT N [--notification-wait]: starts mapiload hold, waits for READY
   local port=$1 n=$2; shift 2
-  start_bg hold "$RUN/hold.out" "$RUN/mapiload" hold --connect "127.0.0.1:$port" --host "$HOST" \
+  start_bg hold "$RUN/hold.out" "${PIN_LOAD[@]}" "$RUN/mapiload" hold --connect "127.0.0.1:$port" --host "$HOST" \
     --mailbox "$MAILBOX" -n "$n" "$@"
   HOLD_PID=$BG_PID
   local i
