@@ -22,16 +22,6 @@ std::string token_of(const http_response& r) {
   return {};
 }
 
-/// A mailbox whose hash owner in pool {mbx01, mbx02} is `owner` (0 or 1).
-std::string mailbox_owned_by(std::size_t owner, int salt = 0) {
-  std::vector<routing::hash_member> pool = {{0, routing::stable_hash("mbx01"), 100},
-                                            {1, routing::stable_hash("mbx02"), 100}};
-  for (int i = 0;; ++i) {
-    const auto m = "user" + std::to_string(salt) + "-" + std::to_string(i) + "@corp.test";
-    if (routing::rank(pool, m).front() == owner) return m;
-  }
-}
-
 class Affinity : public ::testing::Test {
  protected:
   void SetUp() override {

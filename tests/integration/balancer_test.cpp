@@ -15,7 +15,6 @@
 #include <set>
 #include <thread>
 
-#include "routing/rendezvous.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/csv.hpp"
 #include "tests/support/gateway.hpp"
@@ -52,16 +51,6 @@ struct cookie_jar {
     return out.empty() ? "" : "Cookie: " + out + "\r\n";
   }
 };
-
-/// A mailbox whose rendezvous owner in the pool {mbx01, mbx02} is `server`.
-std::string mailbox_owned_by(const std::string& server) {
-  const std::vector<routing::hash_member> pool = {{0, routing::stable_hash("mbx01"), 100},
-                                                  {1, routing::stable_hash("mbx02"), 100}};
-  for (int i = 0;; ++i) {
-    const auto m = "newcomer" + std::to_string(i) + "@corp.test";
-    if (routing::rank(pool, m).front() == (server == "mbx01" ? 0u : 1u)) return m;
-  }
-}
 
 /// The name of the key a TLS session's ticket is encrypted under: its first 16 bytes, as
 /// OpenSSL's ticket callback writes them (and the first 16 bytes of an nginx-layout key file).
@@ -258,7 +247,9 @@ TEST_F(Balancer, ASessionWhoseRequestsLandOnEveryInstanceKeepsItsServer) {
   {
     auto c = connect();
     cookie_jar fresh;
-    EXPECT_NE(request(c, fresh, mailbox_owned_by(server), "Connect").header("X-BEServer"), server)
+    EXPECT_NE(request(c, fresh, mailbox_owned_by(server == "mbx01" ? 0 : 1), "Connect")
+                  .header("X-BEServer"),
+              server)
         << "a new session of a mailbox it owns still went to the draining server";
   }
   for (const char* type :

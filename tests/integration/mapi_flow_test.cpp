@@ -5,7 +5,6 @@
 #include <map>
 #include <set>
 
-#include "routing/rendezvous.hpp"
 #include "tests/support/gateway.hpp"
 #include "tests/support/sims.hpp"
 #include "tools/sim/mapi_sim.hpp"
@@ -127,13 +126,7 @@ TEST(MapiFlow, FailsOverWhenTheOwnerRefusesConnections) {
   }
   gateway gw({.backends = {{"mbx01", dead_port}, {"mbx02", live->port()}}});
   // Pick a mailbox the hash assigns to the dead server, so fail-over is really exercised.
-  std::vector<routing::hash_member> pool = {{0, routing::stable_hash("mbx01"), 100},
-                                            {1, routing::stable_hash("mbx02"), 100}};
-  std::string mailbox;
-  for (int i = 0; mailbox.empty(); ++i) {
-    const auto m = "user" + std::to_string(i) + "@corp.test";
-    if (routing::rank(pool, m).front() == 0) mailbox = m;
-  }
+  const auto mailbox = mailbox_owned_by(0);
   auto c = gw.client();
   c.send(mapi_request(internal_host, "emsmdb", mailbox, "Connect", "x"));
   auto r = c.read_response();

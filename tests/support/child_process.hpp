@@ -95,13 +95,16 @@ class child_process {
       }
       // A bounded wait that also drains stderr, so a child that logs while it stops never
       // blocks on a full pipe.
+      // After stderr's EOF, poll on no descriptor: it only paces the loop.
       pollfd p{err_, POLLIN, 0};
-      if (::poll(&p, 1, 20) > 0) {
+      if (::poll(&p, err_eof_ ? 0 : 1, 20) > 0) {
         char buf[1024];
         const auto n = ::read(err_, buf, sizeof buf);
         if (n > 0) {
           log_.append(buf, std::size_t(n));
           transcript_.append(buf, std::size_t(n));
+        } else {
+          err_eof_ = true;
         }
       }
     }
@@ -124,6 +127,7 @@ class child_process {
   pid_t pid_ = -1;
   int err_ = -1;
   bool reaped_ = false;
+  bool err_eof_ = false;  ///< the child closed its stderr
   std::string log_, line_, transcript_;
 };
 
