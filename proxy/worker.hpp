@@ -57,7 +57,10 @@ class worker {
   awaitable<void> maintain_pool();
 
   worker_state state_;  // declared before ioc_: session frames destroyed with ioc_ touch it
-  net::io_context ioc_{1};
+  /// One thread runs it, and only that thread touches the worker's sockets (other threads post
+  /// to it, and listen() registers acceptors before start()): the reactor's per-descriptor
+  /// locks are left out, scheduler and registration locking stay.
+  net::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::vector<std::pair<std::size_t, std::unique_ptr<tcp::acceptor>>> acceptors_;
   std::thread thread_;
   std::atomic<bool> accepting_{true};

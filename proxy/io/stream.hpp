@@ -125,22 +125,32 @@ struct connect_op {
   }
 };
 
-struct wait_op {
+/// The completion of a wait on a connection: the read's deadline ends, then `handler` runs
+/// (beast::error::timeout when the deadline closed the socket). A plain wrapper, not a composed
+/// operation: an idle connection's wait then holds one small reactor operation and nothing else
+/// (asio's composed_op adds two work-tracking executors and a second allocation).
+template <class Handler>
+struct wait_handler {
   core* c;
-  net::socket_base::wait_type type;
-  bool started = false;
+  Handler handler;
 
-  template <class Self>
-  void operator()(Self& self, error_code ec = {}) {
-    if (!started) {
-      started = true;
-      if (!c->begin(reading))
-        return post_completion(self, c->socket.get_executor(), error_code(beast::error::timeout));
-      c->socket.async_wait(type, std::move(self));
-      return;
-    }
+  void operator()(error_code ec) {
     c->end(reading);
-    self.complete(c->outcome(ec));
+    std::move(handler)(c->outcome(ec));
+  }
+};
+
+/// Starts a wait under the connection's deadline (tcp_conn::async_wait).
+struct initiate_wait {
+  core* c;
+
+  template <class Handler>
+  void operator()(Handler&& handler, net::socket_base::wait_type type) const {
+    if (!c->begin(reading))
+      return net::post(c->socket.get_executor(), net::append(std::forward<Handler>(handler),
+                                                             error_code(beast::error::timeout)));
+    c->socket.async_wait(type,
+                         wait_handler<std::decay_t<Handler>>{c, std::forward<Handler>(handler)});
   }
 };
 
@@ -175,52 +185,61 @@ inline tls_step tls_try_open(core& c, SSL* ssl, tls_call call, void* data, std::
   return tls_try(ssl, call, data, size);
 }
 
-template <bool WithSize>
-struct tls_op {
+/// One TLS operation in flight: OpenSSL is called again each time the socket turns ready for
+/// what it asked for, until the call is done; then the deadline ends and `handler` runs. Like
+/// wait_handler, the operation itself is the handler of each socket wait (no composed_op).
+template <bool WithSize, class Handler>
+struct tls_handler {
   core* c;
   SSL* ssl;
   tls_call call;
   void* data;
   std::size_t size;
   std::unique_ptr<char[]> gathered;  ///< a multi-buffer write, linearized (owns `data` then)
-  bool started = false;
+  Handler handler;
 
-  template <class Self>
-  void complete(Self& self, error_code ec, std::size_t n) {
+  op_kind kind() const noexcept { return call == tls_call::read ? reading : writing; }
+
+  void finish(error_code ec, std::size_t n) {
+    c->end(kind());
     if constexpr (WithSize)
-      self.complete(ec, n);
+      std::move(handler)(c->outcome(ec), n);
     else
-      self.complete(ec);
+      std::move(handler)(c->outcome(ec));
   }
 
-  template <class Self>
-  void operator()(Self& self, error_code ec = {}) {
-    const op_kind kind = call == tls_call::read ? reading : writing;
-    if (!started) {
-      started = true;
-      if (!c->begin(kind)) {
-        if constexpr (WithSize)
-          return post_completion(self, c->socket.get_executor(), error_code(beast::error::timeout),
-                                 std::size_t{0});
-        else
-          return post_completion(self, c->socket.get_executor(), error_code(beast::error::timeout));
-      }
-      const auto r = tls_try_open(*c, ssl, call, data, size);
-      if (!r.done) return c->socket.async_wait(r.wait, std::move(self));
-      c->end(kind);
-      if constexpr (WithSize)
-        return post_completion(self, c->socket.get_executor(), c->outcome(r.ec), r.n);
-      else
-        return post_completion(self, c->socket.get_executor(), c->outcome(r.ec));
-    }
-    if (ec) {  // the wait failed: cancelled, or the deadline closed the socket
-      c->end(kind);
-      return complete(self, c->outcome(ec), 0);
-    }
+  /// After a wait for the socket (failed: cancelled, or the deadline closed the socket).
+  void operator()(error_code ec) {
+    if (ec) return finish(ec, 0);
     const auto r = tls_try_open(*c, ssl, call, data, size);
-    if (!r.done) return c->socket.async_wait(r.wait, std::move(self));
-    c->end(kind);
-    complete(self, c->outcome(r.ec), r.n);
+    if (!r.done) return c->socket.async_wait(r.wait, std::move(*this));
+    finish(r.ec, r.n);
+  }
+};
+
+/// Starts a TLS operation: the first OpenSSL call at once; its completion, when it needs no
+/// wait, is posted (asio never completes inside the initiating call).
+template <bool WithSize>
+struct initiate_tls {
+  core* c;
+  SSL* ssl;
+
+  template <class Handler>
+  void operator()(Handler&& handler, tls_call call, void* data, std::size_t size,
+                  std::unique_ptr<char[]> gathered) const {
+    tls_handler<WithSize, std::decay_t<Handler>> op{
+        c, ssl, call, data, size, std::move(gathered), std::forward<Handler>(handler)};
+    const auto post = [&](error_code ec, std::size_t n) {
+      if constexpr (WithSize)
+        net::post(c->socket.get_executor(), net::append(std::move(op.handler), ec, n));
+      else
+        net::post(c->socket.get_executor(), net::append(std::move(op.handler), ec));
+    };
+    if (!c->begin(op.kind())) return post(error_code(beast::error::timeout), 0);
+    const auto r = tls_try_open(*c, ssl, call, data, size);
+    if (!r.done) return c->socket.async_wait(r.wait, std::move(op));
+    c->end(op.kind());
+    post(c->outcome(r.ec), r.n);
   }
 };
 
@@ -298,8 +317,8 @@ class tcp_conn {
   /// place (and deadline), so no read may be in flight meanwhile.
   template <class Token>
   auto async_wait(boost::asio::socket_base::wait_type type, Token&& token) {
-    return boost::asio::async_compose<Token, void(boost::system::error_code)>(
-        stream_detail::wait_op{core_.get(), type}, token, core_->socket);
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        stream_detail::initiate_wait{core_.get()}, token, type);
   }
   template <class Token>
   auto async_wait_readable(Token&& token) {
@@ -401,10 +420,9 @@ class tls_conn {
     std::unique_ptr<char[]> gathered(new char[n]);
     net::buffer_copy(net::buffer(gathered.get(), n), bs);
     void* data = gathered.get();
-    return net::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        stream_detail::tls_op<true>{&next_.core(), ssl_.get(), stream_detail::tls_call::write, data,
-                                    n, std::move(gathered)},
-        token, next_.socket());
+    return net::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        stream_detail::initiate_tls<true>{&next_.core(), ssl_.get()}, token,
+        stream_detail::tls_call::write, data, n, std::move(gathered));
   }
 
  private:
@@ -418,9 +436,9 @@ class tls_conn {
   auto start(stream_detail::tls_call call, void* data, std::size_t size, Token& token) {
     using sig = std::conditional_t<WithSize, void(boost::system::error_code, std::size_t),
                                    void(boost::system::error_code)>;
-    return boost::asio::async_compose<Token, sig>(
-        stream_detail::tls_op<WithSize>{&next_.core(), ssl_.get(), call, data, size, nullptr},
-        token, next_.socket());
+    return boost::asio::async_initiate<Token, sig>(
+        stream_detail::initiate_tls<WithSize>{&next_.core(), ssl_.get()}, token, call, data, size,
+        std::unique_ptr<char[]>());
   }
 
   tcp_conn next_;
@@ -428,3 +446,37 @@ class tls_conn {
 };
 
 }  // namespace proxy
+
+namespace boost::asio {
+
+/// The wrappers keep what asio associates with the handler they wrap (executor, allocator,
+/// cancellation slot), as asio's own wrappers (append, as_tuple) do.
+template <template <typename, typename> class Associator, typename Handler,
+          typename DefaultCandidate>
+struct associator<Associator, proxy::stream_detail::wait_handler<Handler>, DefaultCandidate>
+    : Associator<Handler, DefaultCandidate> {
+  static typename Associator<Handler, DefaultCandidate>::type get(
+      const proxy::stream_detail::wait_handler<Handler>& h) noexcept {
+    return Associator<Handler, DefaultCandidate>::get(h.handler);
+  }
+  static auto get(const proxy::stream_detail::wait_handler<Handler>& h,
+                  const DefaultCandidate& c) noexcept {
+    return Associator<Handler, DefaultCandidate>::get(h.handler, c);
+  }
+};
+
+template <template <typename, typename> class Associator, bool WithSize, typename Handler,
+          typename DefaultCandidate>
+struct associator<Associator, proxy::stream_detail::tls_handler<WithSize, Handler>,
+                  DefaultCandidate> : Associator<Handler, DefaultCandidate> {
+  static typename Associator<Handler, DefaultCandidate>::type get(
+      const proxy::stream_detail::tls_handler<WithSize, Handler>& h) noexcept {
+    return Associator<Handler, DefaultCandidate>::get(h.handler);
+  }
+  static auto get(const proxy::stream_detail::tls_handler<WithSize, Handler>& h,
+                  const DefaultCandidate& c) noexcept {
+    return Associator<Handler, DefaultCandidate>::get(h.handler, c);
+  }
+};
+
+}  // namespace boost::asio
