@@ -201,7 +201,10 @@ bool codec::want_write() const {
 void codec::submit_response(std::int32_t stream, int status, std::span<const field_view> headers,
                             bool has_body) {
   const std::string code = std::to_string(status);
-  std::vector<nghttp2_nv> nva;
+  // Reused by every session of the worker's thread (the call does not nest): one allocation
+  // per thread, not one per response.
+  static thread_local std::vector<nghttp2_nv> nva;
+  nva.clear();
   nva.reserve(headers.size() + 1);
   // No NO_COPY flags: nghttp2 copies names and values (lower-casing the names), so the views
   // need only last for this call.

@@ -4,13 +4,13 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <optional>
-#include <unordered_map>
+#include <utility>
 
 #include "metrics/labels.hpp"
 #include "proxy/exchange/relay.hpp"
@@ -43,6 +43,37 @@ constexpr auto goaway_notice_wait = std::chrono::seconds(1);
 
 using clock = std::chrono::steady_clock;
 
+/// Request body chunks in arrival order, taken from the front. Not std::deque: libstdc++'s
+/// allocates its map and a 512-byte node as it is constructed, for every stream, with a body or
+/// without. This allocates on the first chunk, and keeps its storage while a body flows.
+class chunk_queue {
+ public:
+  bool empty() const noexcept { return head_ == chunks_.size(); }
+  std::string& front() noexcept { return chunks_[head_]; }
+  void emplace_back(std::string_view data) { chunks_.emplace_back(data); }
+  void pop_front() {
+    std::string().swap(chunks_[head_]);  // its bytes go now, not when the queue empties
+    if (++head_ == chunks_.size()) {
+      clear();
+    } else if (head_ >= compact_after && head_ * 2 >= chunks_.size()) {
+      // A body that never drains completely must not grow the vector without bound.
+      chunks_.erase(chunks_.begin(), chunks_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  void clear() noexcept {
+    chunks_.clear();
+    head_ = 0;
+  }
+  auto begin() const noexcept { return chunks_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() const noexcept { return chunks_.end(); }
+
+ private:
+  static constexpr std::size_t compact_after = 16;
+  std::vector<std::string> chunks_;
+  std::size_t head_ = 0;
+};
+
 struct h2_stream {
   std::int32_t id;
   std::vector<h2::header> headers;
@@ -50,10 +81,10 @@ struct h2_stream {
   /// HEADERS came without END_STREAM: the request has a body (DATA, even an empty one), decided
   /// once from that frame, however the frames were split across reads.
   bool has_body = false;
-  std::deque<std::string> body_in;  ///< request body chunks not yet sent to the backend
-  std::size_t body_in_bytes = 0;    ///< their bytes
-  bool end_in = false;              ///< the client ended its side
-  std::string out;                  ///< response bytes not yet taken by nghttp2
+  chunk_queue body_in;            ///< request body chunks not yet sent to the backend
+  std::size_t body_in_bytes = 0;  ///< their bytes
+  bool end_in = false;            ///< the client ended its side
+  std::string out;                ///< response bytes not yet taken by nghttp2
   std::size_t out_off = 0;
   bool out_end = false;  ///< the whole response body is in `out`
   bool closed = false;   ///< the stream is gone (reset, completed, session ended)
@@ -90,7 +121,10 @@ class h2_conn final : public h2::events {
     st->end_in = end_stream;
     st->has_body = !end_stream;
     st->too_large = too_large;
-    streams_[id] = st;
+    if (auto it = stream_at(id); it != streams_.end())
+      it->second = st;
+    else
+      streams_.emplace_back(id, st);
     ready_.push_back(std::move(st));  // started after receive() returns, outside nghttp2
   }
   void on_data(std::int32_t id, std::string_view data) override {
@@ -109,13 +143,14 @@ class h2_conn final : public h2::events {
     }
   }
   void on_stream_close(std::int32_t id, std::uint32_t) override {
-    auto it = streams_.find(id);
+    auto it = stream_at(id);
     if (it == streams_.end()) return;
     auto& st = *it->second;
     st.closed = true;
     if (st.upstream) st.upstream->abort();  // the client left: so does the backend request
     st.wake.cancel();
-    streams_.erase(it);
+    if (it != streams_.end() - 1) *it = std::move(streams_.back());
+    streams_.pop_back();
   }
   std::ptrdiff_t body_ready(std::int32_t id, std::size_t n, bool& eof) override {
     auto* st = find(id);
@@ -156,8 +191,13 @@ class h2_conn final : public h2::events {
     return s;
   }
 
+  using stream_entry = std::pair<std::int32_t, std::shared_ptr<h2_stream>>;
+  std::vector<stream_entry>::iterator stream_at(std::int32_t id) {
+    return std::find_if(streams_.begin(), streams_.end(),
+                        [id](const stream_entry& e) { return e.first == id; });
+  }
   h2_stream* find(std::int32_t id) {
-    auto it = streams_.find(id);
+    auto it = stream_at(id);
     return it == streams_.end() ? nullptr : it->second.get();
   }
   void notify_writer() { write_wake_.cancel(); }
@@ -300,10 +340,12 @@ class h2_conn final : public h2::events {
 
   /// HTTP/1.1 response fields as HTTP/2 headers, viewing `res` (nghttp2 copies them and
   /// lower-cases the names); connection-specific ones dropped (strip_hop_by_hop already
-  /// removed the rest). One allocation, not a string per name and value.
+  /// removed the rest). In the thread's list, valid until the next call: for one
+  /// submit_response (the list keeps its storage, so a response allocates nothing here).
   template <class Fields>
-  static std::vector<h2::field_view> h2_headers(const http::response_header<Fields>& res) {
-    std::vector<h2::field_view> out;
+  static std::span<const h2::field_view> h2_headers(const http::response_header<Fields>& res) {
+    static thread_local std::vector<h2::field_view> out;
+    out.clear();
     out.reserve(static_cast<std::size_t>(std::distance(res.begin(), res.end())));
     for (const auto& f : res) {
       const auto name = f.name_string();
@@ -316,7 +358,6 @@ class h2_conn final : public h2::events {
     return out;
   }
 
-  /// One stream. The reader counted it in running_ when it spawned it.
   /// One stream. The reader counted it in running_ when it spawned it.
   awaitable<void> handle(std::shared_ptr<h2_stream> stp) {
     struct done {
@@ -595,7 +636,10 @@ class h2_conn final : public h2::events {
   conn_ctx& conn_;
   net::any_io_executor ex_;
   h2::codec codec_;
-  std::unordered_map<std::int32_t, std::shared_ptr<h2_stream>> streams_;
+  /// The open streams, in no order: at most max_concurrent_streams and usually one or two, so
+  /// a vector searched from the front, which keeps its storage, rather than a hash map that
+  /// allocates a node for every stream.
+  std::vector<std::pair<std::int32_t, std::shared_ptr<h2_stream>>> streams_;
   std::vector<std::shared_ptr<h2_stream>> ready_;
   net::steady_timer write_wake_;
   net::steady_timer tick_;
