@@ -14,6 +14,7 @@
 
 #include "metrics/labels.hpp"
 #include "proxy/exchange/relay.hpp"
+#include "proxy/h2/chunk_queue.hpp"
 #include "proxy/h2/codec.hpp"
 #include "proxy/io/log.hpp"
 #include "proxy/request/facts.hpp"
@@ -43,37 +44,6 @@ constexpr auto goaway_notice_wait = std::chrono::seconds(1);
 
 using clock = std::chrono::steady_clock;
 
-/// Request body chunks in arrival order, taken from the front. Not std::deque: libstdc++'s
-/// allocates its map and a 512-byte node as it is constructed, for every stream, with a body or
-/// without. This allocates on the first chunk, and keeps its storage while a body flows.
-class chunk_queue {
- public:
-  bool empty() const noexcept { return head_ == chunks_.size(); }
-  std::string& front() noexcept { return chunks_[head_]; }
-  void emplace_back(std::string_view data) { chunks_.emplace_back(data); }
-  void pop_front() {
-    std::string().swap(chunks_[head_]);  // its bytes go now, not when the queue empties
-    if (++head_ == chunks_.size()) {
-      clear();
-    } else if (head_ >= compact_after && head_ * 2 >= chunks_.size()) {
-      // A body that never drains completely must not grow the vector without bound.
-      chunks_.erase(chunks_.begin(), chunks_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
-  }
-  void clear() noexcept {
-    chunks_.clear();
-    head_ = 0;
-  }
-  auto begin() const noexcept { return chunks_.begin() + static_cast<std::ptrdiff_t>(head_); }
-  auto end() const noexcept { return chunks_.end(); }
-
- private:
-  static constexpr std::size_t compact_after = 16;
-  std::vector<std::string> chunks_;
-  std::size_t head_ = 0;
-};
-
 struct h2_stream {
   std::int32_t id;
   std::vector<h2::header> headers;
@@ -81,7 +51,7 @@ struct h2_stream {
   /// HEADERS came without END_STREAM: the request has a body (DATA, even an empty one), decided
   /// once from that frame, however the frames were split across reads.
   bool has_body = false;
-  chunk_queue body_in;            ///< request body chunks not yet sent to the backend
+  h2::chunk_queue body_in;        ///< request body chunks not yet sent to the backend
   std::size_t body_in_bytes = 0;  ///< their bytes
   bool end_in = false;            ///< the client ended its side
   std::string out;                ///< response bytes not yet taken by nghttp2
