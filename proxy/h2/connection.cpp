@@ -609,7 +609,7 @@ class h2_conn final : public h2::events {
   /// The open streams, in no order: at most max_concurrent_streams and usually one or two, so
   /// a vector searched from the front, which keeps its storage, rather than a hash map that
   /// allocates a node for every stream.
-  std::vector<std::pair<std::int32_t, std::shared_ptr<h2_stream>>> streams_;
+  std::vector<stream_entry> streams_;
   std::vector<std::shared_ptr<h2_stream>> ready_;
   net::steady_timer write_wake_;
   net::steady_timer tick_;
