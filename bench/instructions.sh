@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# User-space instructions per request of mapigate, counted by callgrind: deterministic where the
-# timed benchmark (bench/run.sh) moves by up to 15 % between runs, and available where the
-# machine exposes no hardware counters (perf stat: "instructions not supported", as in VMs).
+# User-space instructions per request of mapigate, counted by callgrind: steady to about 1 %
+# where the timed benchmark (bench/run.sh) moves by up to 15 % between runs, and available where
+# the machine exposes no hardware counters (perf stat: "instructions not supported", as in VMs).
 #
 #   bench/instructions.sh [BINARY [BASELINE]]
 #
@@ -16,11 +16,12 @@
 # nothing), BUILD_DIR (build-release). Takes a few minutes; every run is bounded (timeout) and
 # the processes it starts are stopped on exit.
 set -euo pipefail
+# The binaries named relative to where it was called from, before it moves to the repository.
+BINARY=${1:+$(realpath -- "$1")}
+BASELINE=${2:+$(realpath -- "$2")}
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-
-BINARY=${1:-$ROOT/${BUILD_DIR:-build-release}/bin/mapigate}
-BASELINE=${2:-}
+BINARY=${BINARY:-$ROOT/${BUILD_DIR:-build-release}/bin/mapigate}
 N1=${N1:-3000}
 N2=${N2:-6000}
 REPEAT=${REPEAT:-5}
@@ -35,7 +36,7 @@ log() { printf '[instructions %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 fail() { log "error: $*"; exit 1; }
 
 [ "$INSTALL" = 1 ] && scripts/install-deps.sh valgrind nghttp2-client
-for tool in valgrind callgrind_annotate h2load cc openssl; do
+for tool in valgrind h2load cc openssl; do
   command -v "$tool" >/dev/null || fail "$tool not found (run without INSTALL=0)"
 done
 for b in "$BINARY" ${BASELINE:+"$BASELINE"}; do [ -x "$b" ] || fail "$b is not an executable"; done
