@@ -202,8 +202,10 @@ void codec::submit_response(std::int32_t stream, int status, std::span<const fie
                             bool has_body) {
   const std::string code = std::to_string(status);
   // Reused by every session of the worker's thread (the call does not nest): one allocation
-  // per thread, not one per response.
+  // per thread, not one per response. A list grown for an unusual response (a backend may send
+  // thousands of fields within its 64 KiB head) is not kept beyond the next one.
   static thread_local std::vector<nghttp2_nv> nva;
+  if (nva.capacity() > kept_fields) std::vector<nghttp2_nv>().swap(nva);
   nva.clear();
   nva.reserve(headers.size() + 1);
   // No NO_COPY flags: nghttp2 copies names and values (lower-casing the names), so the views

@@ -19,6 +19,9 @@ struct header {
   std::string name, value;  ///< as received (HTTP/2 names are lower-case)
 };
 
+/// Response fields a thread keeps room for between responses (more are allocated per response).
+inline constexpr std::size_t kept_fields = 64;
+
 /// A response header to send: views, valid during the submit call (nghttp2 copies them).
 struct field_view {
   std::string_view name, value;  ///< any case: nghttp2 lower-cases the names as it copies

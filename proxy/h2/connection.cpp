@@ -91,10 +91,10 @@ class h2_conn final : public h2::events {
     st->end_in = end_stream;
     st->has_body = !end_stream;
     st->too_large = too_large;
-    if (auto it = stream_at(id); it != streams_.end())
+    if (auto it = stream_at(id); it != streams_.end() && it->first == id)
       it->second = st;
     else
-      streams_.emplace_back(id, st);
+      streams_.emplace(it, id, st);   // at the end: a client's new stream ids only grow
     ready_.push_back(std::move(st));  // started after receive() returns, outside nghttp2
   }
   void on_data(std::int32_t id, std::string_view data) override {
@@ -114,13 +114,12 @@ class h2_conn final : public h2::events {
   }
   void on_stream_close(std::int32_t id, std::uint32_t) override {
     auto it = stream_at(id);
-    if (it == streams_.end()) return;
+    if (it == streams_.end() || it->first != id) return;
     auto& st = *it->second;
     st.closed = true;
     if (st.upstream) st.upstream->abort();  // the client left: so does the backend request
     st.wake.cancel();
-    if (it != streams_.end() - 1) *it = std::move(streams_.back());
-    streams_.pop_back();
+    streams_.erase(it);
   }
   std::ptrdiff_t body_ready(std::int32_t id, std::size_t n, bool& eof) override {
     auto* st = find(id);
@@ -162,13 +161,14 @@ class h2_conn final : public h2::events {
   }
 
   using stream_entry = std::pair<std::int32_t, std::shared_ptr<h2_stream>>;
+  /// Where stream `id` is in streams_, or would go (the first entry not below it).
   std::vector<stream_entry>::iterator stream_at(std::int32_t id) {
-    return std::find_if(streams_.begin(), streams_.end(),
-                        [id](const stream_entry& e) { return e.first == id; });
+    return std::lower_bound(streams_.begin(), streams_.end(), id,
+                            [](const stream_entry& e, std::int32_t v) { return e.first < v; });
   }
   h2_stream* find(std::int32_t id) {
     auto it = stream_at(id);
-    return it == streams_.end() ? nullptr : it->second.get();
+    return it == streams_.end() || it->first != id ? nullptr : it->second.get();
   }
   void notify_writer() { write_wake_.cancel(); }
   /// Waits until something for stream `st` happened (data, room, close), at most `limit`;
@@ -315,6 +315,7 @@ class h2_conn final : public h2::events {
   template <class Fields>
   static std::span<const h2::field_view> h2_headers(const http::response_header<Fields>& res) {
     static thread_local std::vector<h2::field_view> out;
+    if (out.capacity() > h2::kept_fields) std::vector<h2::field_view>().swap(out);
     out.clear();
     out.reserve(static_cast<std::size_t>(std::distance(res.begin(), res.end())));
     for (const auto& f : res) {
@@ -606,9 +607,9 @@ class h2_conn final : public h2::events {
   conn_ctx& conn_;
   net::any_io_executor ex_;
   h2::codec codec_;
-  /// The open streams, in no order: at most max_concurrent_streams and usually one or two, so
-  /// a vector searched from the front, which keeps its storage, rather than a hash map that
-  /// allocates a node for every stream.
+  /// The open streams by id: at most limits.h2_max_concurrent_streams (1,000 at most) and
+  /// usually one or two. A sorted vector, searched by halves, which keeps its storage, rather
+  /// than a hash map that allocates a node for every stream.
   std::vector<stream_entry> streams_;
   std::vector<std::shared_ptr<h2_stream>> ready_;
   net::steady_timer write_wake_;

@@ -557,6 +557,55 @@ TEST_P(OnePath, LogonStepsAreCountedApartFromAuthenticationFailures) {
   EXPECT_GT(sample(m, R"(mapigate_response_bytes_total{vdir="emsmdb"})"), 0);
 }
 
+// A body in thousands of small pieces (HTTP/2: 7-byte DATA frames sent in one write, so one read
+// queues about a thousand of them on the stream before any goes on; HTTP/1.1: a write per 7
+// bytes) reaches the backend whole and in order, and the pooled backend connection then carries
+// the next request of the same client, framed on its own.
+TEST_P(OnePath, ABodyInThousandsOfSmallPiecesArrivesWholeAndThePooledConnectionGoesOn) {
+  recording_backend backend;
+  gateway gw({.backends = {{"mbx01", backend.port()}},
+              .extra_yaml = "health:\n  active: false\n",
+              .listener_alpn = "[h2, http/1.1]"});
+  std::string body;
+  for (int i = 0; body.size() < 20000; ++i)
+    body += std::to_string(i) + ",";  // every piece distinct: a reordering shows
+  const std::string next = "next-body";
+  const auto fields = mapi_fields("Execute");
+  if (h2()) {
+    h2_test_client c(gw.port(), internal_host, test_pki::instance().ca_file());
+    c.set_data_frame_size(7);
+    const auto id = c.request("POST", path, internal_host, lower_names(fields), body, true);
+    ASSERT_TRUE(c.flush());
+    c.release_body(id);  // every DATA frame in one write
+    EXPECT_EQ(c.wait(id, 10s).status, 200);
+    c.set_data_frame_size(16384);
+    EXPECT_EQ(c.wait(c.request("POST", path, internal_host, lower_names(fields), next)).status,
+              200);
+  } else {
+    auto c = gw.client();
+    auto head = [&](std::size_t length) {
+      std::string raw = "POST " + path + " HTTP/1.1\r\nHost: " + internal_host + "\r\n";
+      for (const auto& [n, v] : fields)
+        raw += n + ": " + v + "\r\n";
+      return raw + "Content-Length: " + std::to_string(length) + "\r\n\r\n";
+    };
+    c.send(head(body.size()));
+    for (std::size_t at = 0; at < body.size(); at += 7)
+      c.send(std::string_view(body).substr(at, 7));
+    EXPECT_EQ(c.read_response().status, 200);
+    c.send(head(next.size()) + next);
+    EXPECT_EQ(c.read_response().status, 200);
+  }
+  ASSERT_TRUE(backend.wait_answered(2, 5s));
+  const auto conns = backend.connections();
+  ASSERT_EQ(conns.size(), 1u) << "the second request went on the pooled connection";
+  const auto seen = parse_requests(conns.front().bytes);
+  ASSERT_EQ(seen.requests.size(), 2u) << seen.error;
+  EXPECT_EQ(seen.requests[0].body, body);
+  EXPECT_EQ(seen.requests[1].body, next);
+  EXPECT_EQ(seen.rest, "") << "nothing after the second request";
+}
+
 INSTANTIATE_TEST_SUITE_P(Protocols, OnePath, ::testing::Bool(), protocol_name);
 
 // Defect: a keep-alive connection idle across a reload served its next request with the old
