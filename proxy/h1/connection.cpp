@@ -162,9 +162,19 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
 
 }  // namespace
 
+/// After a read for the next request found nothing, the next this many requests are waited
+/// for first: a read tried at once costs a system call that fails whenever the client sends
+/// its next request only once it has the response (the usual case, unless the worker is
+/// saturated and its clients are quicker than it). A wait costs one whether or not the request
+/// is there by then (asio re-arms the descriptor, which reports bytes that came already). Then
+/// a read is tried first again, so a connection whose requests come back to back goes back to
+/// one system call per request.
+constexpr int waits_first_after_a_miss = 4;
+
 template <class Stream>
 awaitable<bool> serve_h1(Stream& client, conn_ctx& conn) {
   beast::flat_buffer cbuf;
+  int waits_first = 0;  ///< requests still to wait for before trying a read
   for (std::size_t served = 0;; ++served) {
     if (cbuf.size() == 0) {
       // Idle until the next request begins: the first request may take header_read to start,
@@ -181,7 +191,14 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& conn) {
                                           : t.keepalive_idle);
       auto* idle = &beast::get_lowest_layer(client);
       error_code ec;
-      read_arrived(client, cbuf, head_read_size, conn.worker.spares, ec);
+      if (waits_first > 0 && !client.holds_unread()) {
+        --waits_first;
+        shed_storage(conn.worker.spares, cbuf);
+        ec = net::error::would_block;
+      } else {
+        read_arrived(client, cbuf, head_read_size, conn.worker.spares, ec);
+        if (ec == net::error::would_block) waits_first = waits_first_after_a_miss;
+      }
       while (const auto w = wait_before_retry(ec)) {
         if (!drain_deadline) conn.worker.idle.insert(idle);
         std::tie(ec) = co_await client.async_wait(*w, use_nothrow);
@@ -226,7 +243,9 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& conn) {
         // The response went out without waiting: let the worker run what else is ready before
         // looking for the next request. Meanwhile the client has usually sent it; looking at
         // once mostly finds nothing, which costs a failed read and re-arming the descriptor.
-        if (cbuf.size() == 0) co_await net::post(client.get_executor(), net::use_awaitable);
+        // (Not when the next request is waited for first: the wait lets the worker go on.)
+        if (cbuf.size() == 0 && waits_first == 0)
+          co_await net::post(client.get_executor(), net::use_awaitable);
         continue;
       case request_end::close:
         co_return false;

@@ -1,6 +1,7 @@
 // Connection streams: the lazy deadline timer and the non-blocking OpenSSL calls.
 #include "proxy/io/stream.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 
 #include <sys/socket.h>
@@ -72,6 +73,7 @@ bool open_for_try(const core& c, error_code& ec) {
 std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
   if (!open_for_try(c, ec)) return 0;
   const auto n = ::recv(c.socket.native_handle(), data, size, MSG_DONTWAIT);
+  c.drained = n < 0 || static_cast<std::size_t>(n) < size;
   if (n > 0) return static_cast<std::size_t>(n);
   if (n == 0 && size > 0) {
     ec = net::error::eof;
@@ -165,6 +167,20 @@ tls_step tls_try(SSL* ssl, tls_call call, void* data, std::size_t size) {
   }
 }
 
+namespace {
+
+/// OpenSSL's socket BIO callback: after each read(2), notes whether it drained the socket.
+long note_read(BIO* bio, int oper, const char*, std::size_t len, int, long, int ret,
+               std::size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* c = reinterpret_cast<core*>(BIO_get_callback_arg(bio));
+    c->drained = ret > 0 ? processed && *processed < len : BIO_should_retry(bio) != 0;
+  }
+  return ret;
+}
+
+}  // namespace
+
 }  // namespace stream_detail
 
 using stream_detail::error_code;
@@ -184,6 +200,10 @@ tls_conn::tls_conn(tcp_conn next, boost::asio::ssl::context& ctx)
   if (!ssl_ || SSL_set_fd(ssl_.get(), next_.socket().native_handle()) != 1)
     throw boost::system::system_error(
         error_code(static_cast<int>(ERR_get_error()), net::error::get_ssl_category()), "SSL_new");
+  // Whether each read(2) OpenSSL makes takes all that has arrived (core::drained).
+  BIO* bio = SSL_get_rbio(ssl_.get());
+  BIO_set_callback_arg(bio, reinterpret_cast<char*>(&next_.core()));
+  BIO_set_callback_ex(bio, stream_detail::note_read);
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // One read(2) takes whatever has arrived, not a record header and then its body.
   SSL_set_read_ahead(ssl_.get(), 1);

@@ -55,6 +55,12 @@ struct core : std::enable_shared_from_this<core> {
   clock::time_point timer_at = never;             ///< when the timer fires (never: not waiting)
   std::uint64_t generation = 0;                   ///< of the timer wait that counts
   bool timed_out = false;
+  /// The socket's last read took all that had arrived (it returned less than it asked for, or
+  /// would_block): a read now would find nothing unless bytes came since, and a wait reports
+  /// those at once (asio re-arms the descriptor for every wait, so readiness is checked anew).
+  /// So the next TLS read waits first, instead of trying a read(2) that fails (one system call
+  /// per read fewer). Kept by try_read, and for TLS by a callback on OpenSSL's socket BIO.
+  bool drained = false;
 
   /// Registers the start of an operation. False (and the socket closed) when its deadline has
   /// passed already: the operation must fail with beast::error::timeout without starting.
@@ -236,6 +242,8 @@ struct initiate_tls {
         net::post(c->socket.get_executor(), net::append(std::move(op.handler), ec));
     };
     if (!c->begin(op.kind())) return post(error_code(beast::error::timeout), 0);
+    if (call == tls_call::read && c->drained && SSL_has_pending(ssl) == 0 && c->socket.is_open())
+      return c->socket.async_wait(net::socket_base::wait_read, std::move(op));
     const auto r = tls_try_open(*c, ssl, call, data, size);
     if (!r.done) return c->socket.async_wait(r.wait, std::move(op));
     c->end(op.kind());

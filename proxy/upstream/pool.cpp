@@ -4,6 +4,8 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include <openssl/ssl.h>
 
 namespace proxy {
@@ -13,13 +15,35 @@ tcp::socket& upstream_conn::socket() noexcept {
                     stream);
 }
 
-bool upstream_conn::stale() noexcept {
+void upstream_conn::park(std::chrono::steady_clock::time_point now) {
+  idle_since = now;
+  if (!watch_) watch_ = std::make_shared<idle_watch>();
+  watch_->parked = true;
+  watch_->woke = false;
+  const auto generation = ++watch_->generation;
+  // While the previous park's wait is still queued (no read since), this one queues behind it
+  // at no cost; otherwise asio re-arms the descriptor (the one system call of a park).
+  socket().async_wait(tcp::socket::wait_read, [w = watch_, generation](error_code ec) {
+    if (ec != net::error::operation_aborted && w->parked && w->generation == generation)
+      w->woke = true;
+  });
+}
+
+bool upstream_conn::unpark(std::chrono::steady_clock::time_point now) noexcept {
+  const bool woke = woke_while_idle();
+  if (watch_) watch_->parked = false;
+  if (!socket().is_open() || buffer.size() != 0) return false;
+  if (!woke && now - idle_since < recheck_after) return true;
+  return !backend_spoke();
+}
+
+bool upstream_conn::backend_spoke() noexcept {
   auto& s = socket();
-  if (!s.is_open() || buffer.size() != 0) return true;
+  if (!s.is_open()) return true;
   char byte;
   const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n >= 0) return true;  // FIN (0), or unsolicited bytes / a TLS alert (> 0)
-  return !(errno == EAGAIN || errno == EWOULDBLOCK);  // reset or other error
+  return !(errno == EAGAIN || errno == EWOULDBLOCK);  // reset or another error
 }
 
 void upstream_conn::abort() noexcept {
@@ -111,7 +135,7 @@ upstream_ptr upstream_pool::take(std::size_t b) {
   while (!q.empty()) {
     upstream_ptr c = std::move(q.back());
     q.pop_back();
-    if (now - c->idle_since < keepalive_ && !c->stale()) return c;
+    if (now - c->idle_since < keepalive_ && c->unpark(now)) return c;
     c->abort();
   }
   return nullptr;
@@ -127,17 +151,19 @@ void upstream_pool::give_back(upstream_ptr c) {
     c->abort();
     return;
   }
-  c->idle_since = std::chrono::steady_clock::now();
+  c->park(std::chrono::steady_clock::now());
   q.push_back(std::move(c));
 }
 
 void upstream_pool::prune() {
   const auto now = std::chrono::steady_clock::now();
   for (auto& q : idle_) {
-    while (!q.empty() && now - q.front()->idle_since >= keepalive_) {
-      q.front()->abort();
-      q.pop_front();
-    }
+    std::erase_if(q, [&](upstream_ptr& c) {
+      if (now - c->idle_since < keepalive_ && !(c->woke_while_idle() && c->backend_spoke()))
+        return false;
+      c->abort();
+      return true;
+    });
   }
 }
 
@@ -162,7 +188,7 @@ upstream_ptr pinned_connections::take(std::size_t b) {
     upstream_ptr c = std::move(*it);
     conns_.erase(it);
     gauge_.fetch_sub(1, std::memory_order_relaxed);
-    if (c->stale()) {
+    if (!c->unpark(std::chrono::steady_clock::now())) {
       // The backend ended it (IIS idles connections out): its authentication is gone with it.
       // A fresh connection makes the backend challenge again and the client re-authenticate.
       c->abort();
@@ -175,6 +201,7 @@ upstream_ptr pinned_connections::take(std::size_t b) {
 
 void pinned_connections::put(upstream_ptr c) {
   if (auto old = take(c->backend)) old->abort();
+  c->park(std::chrono::steady_clock::now());
   conns_.push_back(std::move(c));
   gauge_.fetch_add(1, std::memory_order_relaxed);
 }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <variant>
@@ -40,14 +41,41 @@ struct upstream_conn {
   }
 
   tcp::socket& socket() noexcept;
-  /// True when the backend closed this idle connection or sent something unsolicited: either
-  /// way it must not carry another request. A non-blocking peek; consumes nothing.
-  bool stale() noexcept;
+
+  /// Starts the connection's idle time (pooled, or pinned between a client's requests) and
+  /// watches it meanwhile: a wait for the socket to turn readable, so that a backend closing
+  /// the connection (its own idle timeout, a restart) or sending anything unasked is seen by
+  /// the worker's event loop, instead of being probed for before every reuse. The wait stays
+  /// queued after unpark(): the relay's wait for the response then queues behind it, and the
+  /// poller is not asked again (one system call per request fewer than a peek at each reuse).
+  void park(std::chrono::steady_clock::time_point now);
+  /// Ends the idle time. False when the connection must not carry another request: closed,
+  /// bytes left over from the previous response, or the backend closed it or sent something
+  /// while it was idle. A peek (non-blocking, consumes nothing) decides when the watch woke, or
+  /// when the connection idled for `recheck_after` or longer (when backends' own idle timeouts
+  /// close connections, so a close may have come in the event loop's current turn, which the
+  /// watch has not seen yet).
+  bool unpark(std::chrono::steady_clock::time_point now) noexcept;
+  /// Whether the watch woke while the connection was idle. Not proof: asio may complete a wait
+  /// with readiness it saw before the wait began (the end of the previous response).
+  bool woke_while_idle() const noexcept { return watch_ && watch_->woke; }
+  /// The peek: true when the backend closed the connection or sent something on it.
+  bool backend_spoke() noexcept;
+  static constexpr std::chrono::seconds recheck_after{1};
   /// Closes the TCP socket at once (no TLS close_notify): used on errors and cancellation.
   void abort() noexcept;
 
  private:
+  /// Shared with the watch's completion handler, which may run after the connection is gone
+  /// (closing the socket completes it with operation_aborted).
+  struct idle_watch {
+    std::uint64_t generation = 0;  ///< of the park() whose wait counts
+    bool parked = false;
+    bool woke = false;  ///< the wait completed while parked
+  };
+
   std::atomic<std::size_t>* open_gauge_ = nullptr;
+  std::shared_ptr<idle_watch> watch_;
 };
 
 using upstream_ptr = std::unique_ptr<upstream_conn>;
@@ -75,7 +103,8 @@ class upstream_pool {
   /// Returns a connection after a complete exchange that left it reusable.
   void give_back(upstream_ptr c);
 
-  /// Closes connections idle longer than the keep-alive time (called periodically).
+  /// Closes connections idle longer than the keep-alive time, and those the backend closed or
+  /// spoke on while idle (called periodically).
   void prune();
 
   std::size_t idle_count() const noexcept;

@@ -606,6 +606,40 @@ TEST_P(OnePath, ABodyInThousandsOfSmallPiecesArrivesWholeAndThePooledConnectionG
   EXPECT_EQ(seen.rest, "") << "nothing after the second request";
 }
 
+// A backend that closes an idle pooled connection (its own keep-alive timeout) or sends an
+// answer no one asked for on it: mapigate learns of it from the connection's idle watch, not
+// from a probe at reuse. The next request goes on a fresh connection and gets its own answer (no
+// 502, not one byte of the unasked answer), and the spoiled connection is closed by mapigate.
+TEST_P(OnePath, APooledConnectionTheBackendClosedOrSpokeOnCarriesNoOtherRequest) {
+  using mode = recording_backend::behaviour;
+  for (const auto m : {mode::close_when_idle, mode::speak_when_idle}) {
+    SCOPED_TRACE(m == mode::close_when_idle ? "closed when idle" : "spoke when idle");
+    recording_backend backend(m);
+    gateway gw({.backends = {{"mbx01", backend.port()}},
+                .workers = 1,  // one pool
+                .extra_yaml = "health:\n  active: false\n",
+                .listener_alpn = "[h2, http/1.1]"});
+    const auto fields = mapi_fields("Execute");
+    const auto first = send(gw, "POST", path, fields, "first");
+    EXPECT_EQ(first.status, 200);
+    EXPECT_EQ(first.body, "ok");
+    ASSERT_TRUE(eventually([&] { return backend.connections().front().idled_out; }));
+    const auto second = send(gw, "POST", path, fields, "second");
+    EXPECT_EQ(second.status, 200);
+    EXPECT_EQ(second.body, "ok");
+    ASSERT_TRUE(backend.wait_answered(2, 5s));
+    const auto conns = backend.connections();
+    ASSERT_EQ(conns.size(), 2u) << "the second request went on a fresh connection";
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto seen = parse_requests(conns[i].bytes);
+      ASSERT_EQ(seen.requests.size(), 1u) << i << ": " << seen.error;
+      EXPECT_EQ(seen.requests[0].body, i == 0 ? "first" : "second");
+    }
+    // Spoken on: mapigate closes it within the pool's next pass (each second), unused.
+    EXPECT_TRUE(eventually([&] { return backend.connections().front().closed; }, 3s));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Protocols, OnePath, ::testing::Bool(), protocol_name);
 
 // Defect: a keep-alive connection idle across a reload served its next request with the old

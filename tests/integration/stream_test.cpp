@@ -177,6 +177,56 @@ TEST(Stream, TlsGathersSmallBuffersAndReadsArriveWhole) {
   EXPECT_EQ(*eof, net::error::eof);
 }
 
+/// One TLS read on `s`; its outcome lands here.
+struct tls_read {
+  char buf[64];
+  std::optional<error_code> ec;
+  std::size_t n = 0;
+  explicit tls_read(tls_conn& s) {
+    s.async_read_some(net::buffer(buf), [this](error_code e, std::size_t k) {
+      ec = e;
+      n = k;
+    });
+  }
+  std::string text() const { return std::string(buf, n); }
+};
+
+// A TLS read after one that drained the socket waits for the socket before it reads (no read(2)
+// that would fail). That must lose nothing: records OpenSSL took off the socket already are read
+// at once, bytes that came after the draining read are reported by the wait at once, and bytes
+// that come later wake it.
+TEST(Stream, TlsReadsAfterADrainingReadLoseNothing) {
+  net::io_context ioc;
+  tls_pair t(ioc);
+  auto send = [&](std::string_view text) {  // one TLS record, written at once
+    error_code ec;
+    ASSERT_EQ(t.client->try_write_some(net::buffer(text), ec), text.size()) << ec.message();
+  };
+  send("one");
+  send("two");  // both records are on the server's socket before it reads
+  tls_read first(*t.server);
+  run_until(ioc, [&] { return first.ec.has_value(); });
+  ASSERT_TRUE(first.ec && !*first.ec);
+  EXPECT_EQ(first.text(), "one");  // one read(2) took both records; OpenSSL holds the second
+  tls_read second(*t.server);
+  run_until(ioc, [&] { return second.ec.has_value(); });
+  ASSERT_TRUE(second.ec) << "the record OpenSSL held was not read: the read waited for the socket";
+  EXPECT_EQ(second.text(), "two");
+  send("three");  // arrives after the draining read, before the next read starts
+  tls_read third(*t.server);
+  run_until(ioc, [&] { return third.ec.has_value(); });
+  ASSERT_TRUE(third.ec) << "bytes that came before the wait began were not reported";
+  EXPECT_EQ(third.text(), "three");
+  tls_read fourth(*t.server);
+  ioc.restart();
+  ioc.poll();
+  EXPECT_FALSE(fourth.ec) << "completed with nothing sent";
+  send("four");
+  run_until(ioc, [&] { return fourth.ec.has_value(); });
+  ASSERT_TRUE(fourth.ec);
+  EXPECT_EQ(fourth.text(), "four");
+}
+
 /// 32 MiB that tell where they were cut: more than loopback's socket buffers hold.
 std::string numbered_bytes() {
   std::string data(32 << 20, '\0');

@@ -2,6 +2,7 @@
 // requests out of the recorded bytes.
 #include "tests/support/recording_backend.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <condition_variable>
@@ -120,6 +121,7 @@ struct recording_backend::impl {
         changed.notify_all();
       }
       if (failed) break;  // a backend that cannot parse the stream closes it
+      if (unparsed.empty() && !idle_step(*s, index)) break;
     }
     error_code ignored;
     s->close(ignored);
@@ -128,6 +130,23 @@ struct recording_backend::impl {
       conns[index].closed = true;
     }
     changed.notify_all();
+  }
+
+  /// Between requests: in the idle modes, once the connection has idled for idle_grace, closes
+  /// it (false) or sends the unasked answer. True: go on reading.
+  bool idle_step(tcp::socket& s, std::size_t index) {
+    if (mode != behaviour::close_when_idle && mode != behaviour::speak_when_idle) return true;
+    pollfd p{s.native_handle(), POLLIN, 0};
+    const int grace = static_cast<int>(idle_grace.count());
+    if (::poll(&p, 1, grace) != 0) return true;  // the next request is coming: not idle
+    error_code ec;
+    if (mode == behaviour::speak_when_idle) net::write(s, net::buffer(unasked), ec);
+    {
+      std::lock_guard lock(m);
+      conns[index].idled_out = true;
+    }
+    changed.notify_all();
+    return mode == behaviour::speak_when_idle && !ec;
   }
 
   void accept_loop() {

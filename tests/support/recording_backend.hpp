@@ -39,8 +39,15 @@ request_stream parse_requests(std::string_view raw);
 class recording_backend {
  public:
   /// How it answers: as a healthy origin, or as one that fails: it closes each connection as
-  /// soon as a request head has arrived (before the body, without a word).
-  enum class behaviour { answer, close_on_head };
+  /// soon as a request head has arrived (before the body, without a word). Or as an origin
+  /// that answers and then, once a connection has idled for `idle_grace`, closes it (its own
+  /// keep-alive timeout: close_when_idle) or sends an answer no one asked for on it and keeps
+  /// it open (speak_when_idle).
+  enum class behaviour { answer, close_on_head, close_when_idle, speak_when_idle };
+  static constexpr std::chrono::milliseconds idle_grace{100};
+  /// What speak_when_idle sends.
+  static constexpr std::string_view unasked =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nunasked!";
   explicit recording_backend(behaviour b = behaviour::answer);  ///< on 127.0.0.1, port 0
   ~recording_backend();
   recording_backend(const recording_backend&) = delete;
@@ -51,7 +58,8 @@ class recording_backend {
   struct connection {
     std::string bytes;         ///< everything received, in order
     std::size_t answered = 0;  ///< requests answered on it
-    bool closed = false;       ///< mapigate closed it (or it failed)
+    bool closed = false;       ///< mapigate closed it (or it failed, or the backend did)
+    bool idled_out = false;    ///< close_when_idle / speak_when_idle: the idle step was taken
   };
   std::vector<connection> connections() const;
   /// All requests answered, over all connections.
