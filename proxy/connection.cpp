@@ -107,45 +107,98 @@ awaitable<bool> accept_proxy_header(tcp_conn& tcp_s, conn_ctx& conn, const tcp::
   co_return true;
 }
 
-/// close_how for a connection serve_h1 ended: `linger` after a refusal.
-close_how after_h1(bool linger) noexcept {
-  return linger ? close_how::refused : close_how::normal;
+/// One client connection's state, on the heap for as long as the connection lives, so that a
+/// connection waiting for its next HTTP/1.1 request holds no coroutine frame: the wait's
+/// handler owns its session meanwhile (parked, see h1_loop).
+struct session {
+  explicit session(runtime_ptr rt, worker_state& w, std::size_t listener)
+      : slot{w}, conn{std::move(rt), w, listener, 0, {}, {}, false} {}
+  ~session() {
+    if (auto* c = plain ? &*plain : tls ? &tls->next_layer() : nullptr) conn.worker.idle.erase(c);
+  }
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  /// The accept loop reserved this connection's process-wide slot: given back with the session.
+  struct counted {
+    worker_state& worker;
+    explicit counted(worker_state& w) : worker(w) { ++worker.active_connections; }
+    ~counted() {
+      --worker.active_connections;
+      --worker.process_connections;
+    }
+  } slot;
+  conn_ctx conn;
+  std::optional<tcp_conn> plain;  ///< the connection, until TLS takes it over
+  std::optional<tls_conn> tls;
+  h1_loop h1;
+};
+using session_ptr = std::unique_ptr<session>;
+
+template <class Stream>
+Stream& stream_of(session& s) {
+  if constexpr (std::is_same_v<Stream, tls_conn>)
+    return *s.tls;
+  else
+    return *s.plain;
+}
+
+template <class Stream>
+awaitable<void> run_h1(session_ptr s);
+
+/// Parks a connection waiting for its next request: a socket wait (under the deadline
+/// serve_h1 set) owns the session; when it completes, a new coroutine goes on serving.
+template <class Stream>
+void park(session_ptr s) {
+  auto& client = stream_of<Stream>(*s);
+  const auto wait = s->h1.wait;
+  client.async_wait(wait, [s = std::move(s)](error_code ec) mutable {
+    s->h1.woke = ec;
+    const auto ex = stream_of<Stream>(*s).get_executor();
+    on_coroutine_exit on_exit{s->conn.rt, false, s->conn.worker.id};
+    net::co_spawn(ex, run_h1<Stream>(std::move(s)), std::move(on_exit));
+  });
+}
+
+/// Serves HTTP/1.1 on the session's connection until it parks or closes.
+template <class Stream>
+awaitable<void> run_h1(session_ptr s) {
+  auto& client = stream_of<Stream>(*s);
+  const auto end = co_await serve_h1(client, s->conn, s->h1);
+  if (end == h1_end::park) {
+    park<Stream>(std::move(s));
+    co_return;
+  }
+  co_await close_connection(client, end == h1_end::linger ? close_how::refused : close_how::normal);
 }
 
 }  // namespace
 
 awaitable<void> serve_connection(runtime_ptr rt, worker_state& worker, tcp::socket socket,
                                  std::size_t listener) {
-  // First: the accept loop reserved this connection's process-wide slot; every way out of this
-  // coroutine gives it back.
-  ++worker.active_connections;
-  struct on_exit {
-    worker_state& worker;
-    ~on_exit() {
-      --worker.active_connections;
-      --worker.process_connections;
-    }
-  } guard{worker};
+  // First: every way out of here (or out of the session's later coroutines) gives back the
+  // connection's slot, with the session.
+  auto s = std::make_unique<session>(std::move(rt), worker, listener);
+  auto& conn = s->conn;
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);  // PENDING chunks must not wait for Nagle
   const auto peer = socket.remote_endpoint(ec);
   if (ec) co_return;  // reset before we looked
-  conn_ctx conn{
-      std::move(rt), worker, listener, worker.next_connection++, peer.address().to_string(), {},
-      false};
+  conn.id = worker.next_connection++;
+  conn.client_ip = peer.address().to_string();
 
-  tcp_conn tcp_s(std::move(socket));
+  auto& tcp_s = s->plain.emplace(std::move(socket));
   if (conn.rt->cfg->listeners[listener].proxy_protocol != config::proxy_protocol::off &&
       !co_await accept_proxy_header(tcp_s, conn, peer)) {
-    beast::get_lowest_layer(tcp_s).close();
+    tcp_s.close();
     co_return;
   }
   if (!conn.rt->listener_ssl[listener]) {
-    const bool linger = co_await serve_h1(tcp_s, conn);
-    co_await close_connection(tcp_s, after_h1(linger));
+    co_await run_h1<tcp_conn>(std::move(s));
     co_return;
   }
-  tls_conn tls_s(std::move(tcp_s), *conn.rt->listener_ssl[listener]);
+  auto& tls_s = s->tls.emplace(std::move(tcp_s), *conn.rt->listener_ssl[listener]);
+  s->plain.reset();
   conn.tls = true;
   arm_deadline(tls_s, conn.rt->cfg->timeouts.handshake);
   auto [hec] = co_await tls_s.async_handshake(ssl::stream_base::server, use_nothrow);
@@ -162,8 +215,7 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& worker, tcp::sock
     co_await close_connection(tls_s, error ? close_how::protocol_error : close_how::normal);
     co_return;
   }
-  const bool linger = co_await serve_h1(tls_s, conn);
-  co_await close_connection(tls_s, after_h1(linger));
+  co_await run_h1<tls_conn>(std::move(s));
 }
 
 }  // namespace proxy

@@ -171,47 +171,67 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
 /// one system call per request.
 constexpr int waits_first_after_a_miss = 4;
 
+enum class idle_step { ready, park, closed };
+
+/// Until the next request begins: the first request may take header_read to start, later ones
+/// keepalive_idle. Reads what has arrived, or asks for the connection to be parked until the
+/// socket is ready (`loop.wait`); called again with `loop.woke` once it is. Draining wakes the
+/// wait (operation_aborted); it then lasts at most drain_idle_window more, so that a request the
+/// client sent before it could know is answered (with Connection: close) rather than lost to a
+/// close racing it, as HAProxy's idle-close-on-response does.
 template <class Stream>
-awaitable<bool> serve_h1(Stream& client, conn_ctx& conn) {
+idle_step next_request_bytes(Stream& client, beast::flat_buffer& cbuf, conn_ctx& conn,
+                             h1_loop& loop) {
+  auto* idle = &beast::get_lowest_layer(client);
+  error_code ec;
+  if (loop.woke) {
+    ec = *loop.woke;
+    loop.woke.reset();
+    conn.worker.idle.erase(idle);
+    if (ec == net::error::operation_aborted && conn.worker.draining && !loop.drain_deadline) {
+      loop.drain_deadline = true;
+      arm_deadline(client, drain_idle_window);
+      ec = net::error::would_block;  // wait again, under the drain's deadline
+    } else if (!ec) {
+      read_arrived(client, cbuf, head_read_size, conn.worker.spares, ec);
+    }
+  } else {
+    const auto& t = conn.rt->cfg->timeouts;
+    loop.drain_deadline = conn.worker.draining;
+    arm_deadline(client, loop.drain_deadline ? drain_idle_window
+                         : loop.served == 0  ? t.header_read
+                                             : t.keepalive_idle);
+    if (loop.waits_first > 0 && !client.holds_unread()) {
+      --loop.waits_first;
+      shed_storage(conn.worker.spares, cbuf);
+      ec = net::error::would_block;
+    } else {
+      read_arrived(client, cbuf, head_read_size, conn.worker.spares, ec);
+      if (ec == net::error::would_block) loop.waits_first = waits_first_after_a_miss;
+    }
+  }
+  if (const auto w = wait_before_retry(ec)) {
+    if (!loop.drain_deadline) conn.worker.idle.insert(idle);
+    loop.wait = *w;
+    return idle_step::park;
+  }
+  // Closed, reset, idle too long or drained: no one to answer.
+  return ec ? idle_step::closed : idle_step::ready;
+}
+
+template <class Stream>
+awaitable<h1_end> serve_h1(Stream& client, conn_ctx& conn, h1_loop& loop) {
   beast::flat_buffer cbuf;
-  int waits_first = 0;  ///< requests still to wait for before trying a read
-  for (std::size_t served = 0;; ++served) {
+  for (;; ++loop.served) {
     if (cbuf.size() == 0) {
-      // Idle until the next request begins: the first request may take header_read to start,
-      // later ones keepalive_idle. The wait is written out here, in this frame, not left to
-      // read_head and read_some_lazily: an idle keep-alive connection then holds no frames of
-      // theirs (about 600 bytes of each idle connection's memory). Draining wakes the wait
-      // (operation_aborted); it then lasts at most drain_idle_window more, so that a request
-      // the client sent before it could know is answered (with Connection: close) rather than
-      // lost to a close racing it, as HAProxy's idle-close-on-response does.
-      const auto& t = conn.rt->cfg->timeouts;
-      bool drain_deadline = conn.worker.draining;
-      arm_deadline(client, drain_deadline ? drain_idle_window
-                           : served == 0  ? t.header_read
-                                          : t.keepalive_idle);
-      auto* idle = &beast::get_lowest_layer(client);
-      error_code ec;
-      if (waits_first > 0 && !client.holds_unread()) {
-        --waits_first;
-        shed_storage(conn.worker.spares, cbuf);
-        ec = net::error::would_block;
-      } else {
-        read_arrived(client, cbuf, head_read_size, conn.worker.spares, ec);
-        if (ec == net::error::would_block) waits_first = waits_first_after_a_miss;
+      switch (next_request_bytes(client, cbuf, conn, loop)) {
+        case idle_step::ready:
+          break;
+        case idle_step::park:
+          co_return h1_end::park;  // cbuf is empty and holds no storage: nothing is lost
+        case idle_step::closed:
+          co_return h1_end::close;
       }
-      while (const auto w = wait_before_retry(ec)) {
-        if (!drain_deadline) conn.worker.idle.insert(idle);
-        std::tie(ec) = co_await client.async_wait(*w, use_nothrow);
-        conn.worker.idle.erase(idle);
-        if (ec == net::error::operation_aborted && conn.worker.draining && !drain_deadline) {
-          drain_deadline = true;
-          arm_deadline(client, drain_idle_window);
-          ec = net::error::would_block;  // wait again, under the drain's deadline
-        } else if (!ec) {
-          read_arrived(client, cbuf, head_read_size, conn.worker.spares, ec);
-        }
-      }
-      if (ec) co_return false;  // closed, reset, idle too long or drained: no one to answer
     }
     // The request that begins now uses the newest configuration (a reload during the idle wait
     // included), unless NTLM/Negotiate pinned backend connections to this connection (their
@@ -230,32 +250,32 @@ awaitable<bool> serve_h1(Stream& client, conn_ctx& conn) {
       case head_status::bad:
         break;
       case head_status::closed:
-        co_return false;
+        co_return h1_end::close;
       case head_status::timeout:
         // The stream is already closed by the deadline; there is no one to answer.
         log_client_caused(log_level::info, "c", conn.id, " ", conn.client_ip,
                           " request head timeout (408)");
-        co_return false;
+        co_return h1_end::close;
     }
-    const auto end = co_await serve_request(client, cbuf, status, scan, served, conn);
+    const auto end = co_await serve_request(client, cbuf, status, scan, loop.served, conn);
     switch (end) {
       case request_end::next:
         // The response went out without waiting: let the worker run what else is ready before
         // looking for the next request. Meanwhile the client has usually sent it; looking at
         // once mostly finds nothing, which costs a failed read and re-arming the descriptor.
         // (Not when the next request is waited for first: the wait lets the worker go on.)
-        if (cbuf.size() == 0 && waits_first == 0)
+        if (cbuf.size() == 0 && loop.waits_first == 0)
           co_await net::post(client.get_executor(), net::use_awaitable);
         continue;
       case request_end::close:
-        co_return false;
+        co_return h1_end::close;
       case request_end::linger:
-        co_return true;
+        co_return h1_end::linger;
     }
   }
 }
 
-template awaitable<bool> serve_h1<tcp_conn>(tcp_conn&, conn_ctx&);
-template awaitable<bool> serve_h1<tls_conn>(tls_conn&, conn_ctx&);
+template awaitable<h1_end> serve_h1<tcp_conn>(tcp_conn&, conn_ctx&, h1_loop&);
+template awaitable<h1_end> serve_h1<tls_conn>(tls_conn&, conn_ctx&, h1_loop&);
 
 }  // namespace proxy

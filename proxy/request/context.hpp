@@ -15,7 +15,8 @@
 
 namespace proxy {
 
-/// Per-connection facts every request on it needs. Lives in the connection's coroutine frame.
+/// Per-connection facts every request on it needs. Lives in the connection's session (on the
+/// heap, owned by whichever coroutine or parked wait serves the connection).
 struct conn_ctx {
   runtime_ptr rt;  ///< the config this connection started with; kept alive until it ends
   worker_state& worker;
