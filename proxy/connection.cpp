@@ -146,6 +146,16 @@ Stream& stream_of(session& s) {
 template <class Stream>
 awaitable<void> run_h1(session_ptr s);
 
+/// Starts a coroutine that serves HTTP/1.1 on the session's connection. Its own, not one
+/// awaited by the coroutine that accepted the connection: that one's frame (the handshake's)
+/// would stay for as long as the connection is served (a long-poll: minutes).
+template <class Stream>
+void start_h1(session_ptr s) {
+  const auto ex = stream_of<Stream>(*s).get_executor();
+  on_coroutine_exit on_exit{s->conn.rt, false, s->conn.worker.id};
+  net::co_spawn(ex, run_h1<Stream>(std::move(s)), std::move(on_exit));
+}
+
 /// Parks a connection waiting for its next request: a socket wait (under the deadline
 /// serve_h1 set) owns the session; when it completes, a new coroutine goes on serving.
 template <class Stream>
@@ -154,9 +164,7 @@ void park(session_ptr s) {
   const auto wait = s->h1.wait;
   client.async_wait(wait, [s = std::move(s)](error_code ec) mutable {
     s->h1.woke = ec;
-    const auto ex = stream_of<Stream>(*s).get_executor();
-    on_coroutine_exit on_exit{s->conn.rt, false, s->conn.worker.id};
-    net::co_spawn(ex, run_h1<Stream>(std::move(s)), std::move(on_exit));
+    start_h1<Stream>(std::move(s));
   });
 }
 
@@ -194,7 +202,7 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& worker, tcp::sock
     co_return;
   }
   if (!conn.rt->listener_ssl[listener]) {
-    co_await run_h1<tcp_conn>(std::move(s));
+    start_h1<tcp_conn>(std::move(s));
     co_return;
   }
   auto& tls_s = s->tls.emplace(std::move(tcp_s), *conn.rt->listener_ssl[listener]);
@@ -215,7 +223,7 @@ awaitable<void> serve_connection(runtime_ptr rt, worker_state& worker, tcp::sock
     co_await close_connection(tls_s, error ? close_how::protocol_error : close_how::normal);
     co_return;
   }
-  co_await run_h1<tls_conn>(std::move(s));
+  start_h1<tls_conn>(std::move(s));
 }
 
 }  // namespace proxy
