@@ -73,7 +73,6 @@ bool open_for_try(const core& c, error_code& ec) {
 std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
   if (!open_for_try(c, ec)) return 0;
   const auto n = ::recv(c.socket.native_handle(), data, size, MSG_DONTWAIT);
-  c.drained = n < 0 || static_cast<std::size_t>(n) < size;
   if (n > 0) return static_cast<std::size_t>(n);
   if (n == 0 && size > 0) {
     ec = net::error::eof;

@@ -59,7 +59,7 @@ struct core : std::enable_shared_from_this<core> {
   /// would_block): a read now would find nothing unless bytes came since, and a wait reports
   /// those at once (asio re-arms the descriptor for every wait, so readiness is checked anew).
   /// So the next TLS read waits first, instead of trying a read(2) that fails (one system call
-  /// per read fewer). Kept by try_read, and for TLS by a callback on OpenSSL's socket BIO.
+  /// per read fewer). Kept by a callback on OpenSSL's socket BIO (only TLS reads consult it).
   bool drained = false;
 
   /// Registers the start of an operation. False (and the socket closed) when its deadline has

@@ -1,6 +1,8 @@
 // Test HTTP/1.1 client: async Asio operations driven with run_for deadlines.
 #include "tests/support/client.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -128,6 +130,16 @@ void test_client::send(std::string_view bytes, std::chrono::milliseconds timeout
       },
       timeout, "send", ec);
   if (ec) throw client_error("send: " + ec.message());
+}
+
+void test_client::send_corked(const std::vector<std::string>& pieces) {
+  const int fd = impl_->socket().native_handle();
+  int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  for (const auto& piece : pieces)
+    send(piece);
+  on = 0;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);  // uncorking sends them, together
 }
 
 http_response test_client::read_response(std::chrono::milliseconds timeout) {

@@ -63,6 +63,9 @@ class test_client {
   ~test_client();
 
   void send(std::string_view bytes, std::chrono::milliseconds timeout = 5s);
+  /// Sends each piece with its own write (over TLS: its own record), corked (TCP_CORK), so that
+  /// all of them reach the server in one TCP segment, as a client's pipelined requests may.
+  void send_corked(const std::vector<std::string>& pieces);
   http_response read_response(std::chrono::milliseconds timeout = 5s);
   /// Reads the response to a HEAD request (a head with Content-Length but no body).
   http_response read_response_to_head(std::chrono::milliseconds timeout = 5s);
