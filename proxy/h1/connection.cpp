@@ -165,10 +165,11 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
 /// After a read for the next request found nothing, the next this many requests are waited
 /// for first: a read tried at once costs a system call that fails whenever the client sends
 /// its next request only once it has the response (the usual case, unless the worker is
-/// saturated and its clients are quicker than it). A wait costs one whether or not the request
-/// is there by then (asio re-arms the descriptor, which reports bytes that came already). Then
-/// a read is tried first again, so a connection whose requests come back to back goes back to
-/// one system call per request.
+/// saturated and its clients are quicker than it). A wait after the request's read took all
+/// there was costs none (read_wait, io/read_wait.hpp), and reports a request that came
+/// already; otherwise asio re-arms the descriptor, one system call. Then a read is tried first
+/// again, so a connection whose requests come back to back goes back to one system call per
+/// request.
 constexpr int waits_first_after_a_miss = 4;
 
 enum class idle_step { ready, park, closed };

@@ -114,9 +114,7 @@ class client_watch {
     if (st->cbuf.size() >= st->limit) return;  // a full pipelined head waits
     shed_storage(st->worker.spares, st->cbuf);
     st->waiting = true;
-    beast::get_lowest_layer(st->client).socket().async_wait(wait, [st](error_code wec) {
-      ready(st, wec);
-    });
+    beast::get_lowest_layer(st->client).core().wait(wait, [st](error_code wec) { ready(st, wec); });
   }
 
   std::shared_ptr<state> st_;

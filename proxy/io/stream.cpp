@@ -73,10 +73,16 @@ bool open_for_try(const core& c, error_code& ec) {
 std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
   if (!open_for_try(c, ec)) return 0;
   const auto n = ::recv(c.socket.native_handle(), data, size, MSG_DONTWAIT);
-  if (n > 0) return static_cast<std::size_t>(n);
-  if (n == 0 && size > 0) {
+  if (n > 0) {
+    c.drained = static_cast<std::size_t>(n) < size;
+    return static_cast<std::size_t>(n);
+  }
+  if (n == 0 && size == 0) return 0;  // asked for nothing: learned nothing
+  // Found nothing, the end or a failure: nothing more is there to read.
+  c.drained = true;
+  if (n == 0) {
     ec = net::error::eof;
-  } else if (n < 0) {
+  } else {
     ec = errno == EAGAIN || errno == EWOULDBLOCK
              ? error_code(net::error::would_block)
              : error_code(errno, boost::system::system_category());

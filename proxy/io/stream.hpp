@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "proxy/io/read_wait.hpp"
+
 namespace proxy {
 namespace stream_detail {
 
@@ -45,22 +47,36 @@ enum op_kind : int { reading = 0, writing = 1 };
 struct core : std::enable_shared_from_this<core> {
   static constexpr clock::time_point never = clock::time_point::max();
 
-  explicit core(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
-  explicit core(const net::any_io_executor& ex) : socket(ex), timer(ex) {}
+  explicit core(tcp::socket s)
+      : socket(std::move(s)), timer(socket.get_executor()), reactor(&reactor_of(socket)) {}
+  explicit core(const net::any_io_executor& ex)
+      : socket(ex), timer(ex), reactor(&reactor_of(socket)) {}
 
-  tcp::socket socket;
+  reactor_socket socket;
   net::steady_timer timer;
+  net::detail::reactor* reactor;                  ///< the socket's (for read_wait)
   clock::time_point deadline = never;             ///< for the operations started from now on
   clock::time_point pending[2] = {never, never};  ///< of the read / write in flight
   clock::time_point timer_at = never;             ///< when the timer fires (never: not waiting)
-  std::uint64_t generation = 0;                   ///< of the timer wait that counts
+  std::uint32_t generation = 0;                   ///< of the timer wait that counts
   bool timed_out = false;
   /// The socket's last read took all that had arrived (it returned less than it asked for, or
-  /// would_block): a read now would find nothing unless bytes came since, and a wait reports
-  /// those at once (asio re-arms the descriptor for every wait, so readiness is checked anew).
-  /// So the next TLS read waits first, instead of trying a read(2) that fails (one system call
-  /// per read fewer). Kept by a callback on OpenSSL's socket BIO (only TLS reads consult it).
+  /// would_block), and no wait has reported readiness since: a read now would find nothing
+  /// unless bytes came since, and each such arrival is an edge the reactor reports. So a wait
+  /// for readability needs no re-arm (read_wait), and the next TLS read waits first instead of
+  /// trying a read(2) that fails. Kept by every read of the socket: try_read, the asynchronous
+  /// plain read, OpenSSL's reads (a callback on its socket BIO); cleared by read_wait.
   bool drained = false;
+
+  /// Waits for the socket to turn readable (read_wait: no system call while `drained`), or
+  /// writable (asio's wait).
+  template <class Handler>
+  void wait(net::socket_base::wait_type type, Handler&& handler) {
+    if (type == net::socket_base::wait_read)
+      read_wait(socket, *reactor, drained, std::forward<Handler>(handler));
+    else
+      socket.async_wait(type, std::forward<Handler>(handler));
+  }
 
   /// Registers the start of an operation. False (and the socket closed) when its deadline has
   /// passed already: the operation must fail with beast::error::timeout without starting.
@@ -106,6 +122,7 @@ struct plain_op {
       return;
     }
     c->end(kind);
+    if constexpr (!Write) c->drained = ec || n < net::buffer_size(buffers);
     self.complete(c->outcome(ec), n);
   }
 };
@@ -155,8 +172,7 @@ struct initiate_wait {
     if (!c->begin(reading))
       return net::post(c->socket.get_executor(), net::append(std::forward<Handler>(handler),
                                                              error_code(beast::error::timeout)));
-    c->socket.async_wait(type,
-                         wait_handler<std::decay_t<Handler>>{c, std::forward<Handler>(handler)});
+    c->wait(type, wait_handler<std::decay_t<Handler>>{c, std::forward<Handler>(handler)});
   }
 };
 
@@ -218,7 +234,7 @@ struct tls_handler {
   void operator()(error_code ec) {
     if (ec) return finish(ec, 0);
     const auto r = tls_try_open(*c, ssl, call, data, size);
-    if (!r.done) return c->socket.async_wait(r.wait, std::move(*this));
+    if (!r.done) return c->wait(r.wait, std::move(*this));
     finish(r.ec, r.n);
   }
 };
@@ -243,9 +259,9 @@ struct initiate_tls {
     };
     if (!c->begin(op.kind())) return post(error_code(beast::error::timeout), 0);
     if (call == tls_call::read && c->drained && SSL_has_pending(ssl) == 0 && c->socket.is_open())
-      return c->socket.async_wait(net::socket_base::wait_read, std::move(op));
+      return c->wait(net::socket_base::wait_read, std::move(op));
     const auto r = tls_try_open(*c, ssl, call, data, size);
-    if (!r.done) return c->socket.async_wait(r.wait, std::move(op));
+    if (!r.done) return c->wait(r.wait, std::move(op));
     c->end(op.kind());
     post(c->outcome(r.ec), r.n);
   }
@@ -320,9 +336,10 @@ class tcp_conn {
   }
 
   /// Waits until the socket is readable (or writable: `type`), holding no buffer meanwhile,
-  /// under the deadline. Only after a read (or try_read_some) found nothing: readiness that
-  /// came before is not reported again. The wait is part of that read: it takes the read's
-  /// place (and deadline), so no read may be in flight meanwhile.
+  /// under the deadline (core::wait). Only after a read (or try_read_some) found nothing; it
+  /// may still complete once with readiness from before that read, after which a read finds
+  /// nothing and waits again. The wait is part of that read: it takes the read's place (and
+  /// deadline), so no read may be in flight meanwhile.
   template <class Token>
   auto async_wait(boost::asio::socket_base::wait_type type, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(

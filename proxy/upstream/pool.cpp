@@ -15,15 +15,21 @@ tcp::socket& upstream_conn::socket() noexcept {
                     stream);
 }
 
+stream_detail::core& upstream_conn::core() noexcept {
+  return std::visit(
+      [](auto& s) -> stream_detail::core& { return beast::get_lowest_layer(s).core(); }, stream);
+}
+
 void upstream_conn::park(std::chrono::steady_clock::time_point now) {
   idle_since = now;
   if (!watch_) watch_ = std::make_shared<idle_watch>();
   watch_->parked = true;
   watch_->woke = false;
   const auto generation = ++watch_->generation;
-  // While the previous park's wait is still queued (no read since), this one queues behind it
-  // at no cost; otherwise asio re-arms the descriptor (the one system call of a park).
-  socket().async_wait(tcp::socket::wait_read, [w = watch_, generation](error_code ec) {
+  // No system call: after the response's last read took all that had arrived, the wait needs
+  // no re-arm (read_wait); while the previous park's wait is still queued (no read since), this
+  // one queues behind it. Otherwise asio re-arms the descriptor.
+  core().wait(tcp::socket::wait_read, [w = watch_, generation](error_code ec) {
     if (ec != net::error::operation_aborted && w->parked && w->generation == generation)
       w->woke = true;
   });
@@ -43,7 +49,9 @@ bool upstream_conn::backend_spoke() noexcept {
   char byte;
   const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n >= 0) return true;  // FIN (0), or unsolicited bytes / a TLS alert (> 0)
-  return !(errno == EAGAIN || errno == EWOULDBLOCK);  // reset or another error
+  if (errno != EAGAIN && errno != EWOULDBLOCK) return true;  // reset or another error
+  core().drained = true;  // nothing there: the wait for the response needs no re-arm
+  return false;
 }
 
 void upstream_conn::abort() noexcept {

@@ -41,6 +41,7 @@ struct upstream_conn {
   }
 
   tcp::socket& socket() noexcept;
+  stream_detail::core& core() noexcept;  ///< of the TCP connection under the stream
 
   /// Starts the connection's idle time (pooled, or pinned between a client's requests) and
   /// watches it meanwhile: a wait for the socket to turn readable, so that a backend closing

@@ -625,8 +625,9 @@ TEST_P(OnePath, APooledConnectionTheBackendClosedOrSpokeOnCarriesNoOtherRequest)
     EXPECT_EQ(first.body, "ok");
     ASSERT_TRUE(eventually([&] { return backend.connections().front().idled_out; }));
     // Spoken on and left alone: the pool's next pass (each second) closes it, unused.
-    if (m == mode::speak_when_idle)
+    if (m == mode::speak_when_idle) {
       EXPECT_TRUE(eventually([&] { return backend.connections().front().closed; }, 3s));
+    }
     const auto second = send(gw, "POST", path, fields, "second");
     EXPECT_EQ(second.status, 200);
     EXPECT_EQ(second.body, "ok");

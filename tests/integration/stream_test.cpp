@@ -97,29 +97,147 @@ TEST(Stream, AnOperationKeepsTheDeadlineItStartedWith) {
   }
 }
 
+/// One wait for `s` to turn readable; its outcome lands here.
+struct one_wait {
+  std::optional<error_code> ec;
+  explicit one_wait(tcp_conn& s) {
+    s.async_wait_readable([this](error_code e) { ec = e; });
+  }
+};
+
+/// Brings `s` to where a wait makes no system call: its last read found nothing, and the reactor
+/// has reported nothing since (a fresh socket reports once what it saw when it was registered).
+/// No wait is left pending.
+void quiet(net::io_context& ioc, tcp_conn& s) {
+  char buf[16];
+  for (int i = 0; i < 2; ++i) {
+    error_code ec;
+    ASSERT_EQ(s.try_read_some(net::buffer(buf), ec), 0u);
+    ASSERT_EQ(ec, net::error::would_block);
+    one_wait w(s);
+    ioc.restart();
+    ioc.poll();
+    if (w.ec) continue;  // readiness seen before the read: reported once
+    s.cancel();
+    run_until(ioc, [&] { return w.ec.has_value(); });
+    ASSERT_EQ(w.ec, net::error::operation_aborted);
+    return;
+  }
+  FAIL() << "a wait after a read that found nothing completed twice with nothing to read";
+}
+
+/// Runs the worker's event loop for `d` with no wait queued on the test's socket, so that the
+/// reactor sees the socket's readiness with nothing to complete.
+void turn_event_loop(net::io_context& ioc, std::chrono::milliseconds d) {
+  net::steady_timer t(ioc, d);
+  bool fired = false;
+  t.async_wait([&](error_code) { fired = true; });
+  run_until(ioc, [&] { return fired; });
+}
+
 TEST(Stream, TryReadFindsNothingThenWaitReadableWakesWhenBytesArrive) {
   net::io_context ioc;
   socket_pair p(ioc);
   tcp_conn s(std::move(p.b));
+  quiet(ioc, s);
+  if (HasFatalFailure()) return;
   char buf[16];
   error_code ec;
   EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 0u);
   EXPECT_EQ(ec, net::error::would_block);
-  std::optional<error_code> woke;
-  s.async_wait_readable([&](error_code e) { woke = e; });
+  one_wait w(s);
   ioc.restart();
   ioc.poll();
-  EXPECT_FALSE(woke) << "nothing has arrived yet";
+  EXPECT_FALSE(w.ec) << "nothing has arrived yet";
   net::write(p.a, net::buffer("abc", 3));
-  run_until(ioc, [&] { return woke.has_value(); });
-  ASSERT_TRUE(woke);
-  EXPECT_FALSE(*woke);
+  run_until(ioc, [&] { return w.ec.has_value(); });
+  ASSERT_TRUE(w.ec);
+  EXPECT_FALSE(*w.ec);
   EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 3u);
   EXPECT_FALSE(ec);
   EXPECT_EQ(std::string(buf, 3), "abc");
   p.a.close();
   EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 0u);
   EXPECT_EQ(ec, net::error::eof);
+}
+
+// A wait after a read that found nothing does not ask the poller again (read_wait): bytes that
+// arrive later are an edge the reactor reports. Every way bytes could be there with no new edge
+// to come must still be reported: each case fails if the wait skips the poller where it must
+// not (the read left bytes; a wait already took the edge), or if an edge completes only the
+// first of two waits (a pooled connection's watch, then the relay's wait behind it).
+TEST(Stream, AWaitReportsEveryByteThatIsThereHoweverItCame) {
+  net::io_context ioc;
+  char buf[16];
+  error_code ec;
+  const auto wakes = [&](one_wait& w) {
+    run_until(ioc, [&] { return w.ec.has_value(); });
+    return w.ec && !*w.ec;
+  };
+  {
+    SCOPED_TRACE("bytes that came after the read, before the wait began");
+    socket_pair p(ioc);
+    tcp_conn s(std::move(p.b));
+    quiet(ioc, s);
+    net::write(p.a, net::buffer("abc", 3));
+    one_wait w(s);
+    EXPECT_TRUE(wakes(w));
+    EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 3u);
+  }
+  {
+    SCOPED_TRACE("bytes the reactor saw while nothing waited");
+    socket_pair p(ioc);
+    tcp_conn s(std::move(p.b));
+    quiet(ioc, s);
+    net::write(p.a, net::buffer("abc", 3));
+    turn_event_loop(ioc, 100ms);
+    one_wait w(s);
+    ioc.restart();
+    ioc.poll();
+    EXPECT_TRUE(w.ec && !*w.ec) << "completes at once";
+    EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 3u);
+  }
+  {
+    SCOPED_TRACE("a read that filled its buffer left bytes behind");
+    socket_pair p(ioc);
+    tcp_conn s(std::move(p.b));
+    quiet(ioc, s);
+    net::write(p.a, net::buffer(std::string(24, 'x')));
+    one_wait first(s);
+    ASSERT_TRUE(wakes(first));
+    EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), sizeof buf);
+    one_wait second(s);
+    EXPECT_TRUE(wakes(second)) << "8 bytes are still there; no new edge will come";
+    EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 8u);
+  }
+  {
+    SCOPED_TRACE("a wait completed, and the next began with nothing read");
+    socket_pair p(ioc);
+    tcp_conn s(std::move(p.b));
+    quiet(ioc, s);
+    net::write(p.a, net::buffer("abc", 3));
+    one_wait first(s);
+    ASSERT_TRUE(wakes(first));
+    one_wait second(s);
+    EXPECT_TRUE(wakes(second)) << "the bytes the first wait reported are still there";
+    EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 3u);
+  }
+  {
+    SCOPED_TRACE("two waits queued: one edge completes both");
+    socket_pair p(ioc);
+    tcp_conn s(std::move(p.b));
+    quiet(ioc, s);
+    std::optional<error_code> watch;
+    beast::get_lowest_layer(s).core().wait(net::socket_base::wait_read,
+                                           [&](error_code e) { watch = e; });
+    one_wait relay(s);
+    ioc.restart();
+    ioc.poll();
+    EXPECT_FALSE(watch || relay.ec) << "nothing has arrived yet";
+    net::write(p.a, net::buffer("abc", 3));
+    EXPECT_TRUE(wakes(relay));
+    EXPECT_TRUE(watch && !*watch);
+  }
 }
 
 /// A TLS client and server over a fresh socket pair, handshake done.
