@@ -16,6 +16,7 @@
 #include "proxy/exchange/relay.hpp"
 #include "proxy/h2/chunk_queue.hpp"
 #include "proxy/h2/codec.hpp"
+#include "proxy/io/buffers.hpp"
 #include "proxy/io/log.hpp"
 #include "proxy/request/facts.hpp"
 #include "proxy/request/header_rewrite.hpp"
@@ -54,7 +55,7 @@ struct h2_stream {
   h2::chunk_queue body_in;        ///< request body chunks not yet sent to the backend
   std::size_t body_in_bytes = 0;  ///< their bytes
   bool end_in = false;            ///< the client ended its side
-  std::string out;                ///< response bytes not yet taken by nghttp2
+  byte_vector out;                ///< response bytes not yet taken by nghttp2
   std::size_t out_off = 0;
   bool out_end = false;  ///< the whole response body is in `out`
   bool closed = false;   ///< the stream is gone (reset, completed, session ended)
@@ -143,7 +144,7 @@ class h2_conn final : public h2::events {
       out.append(n, '\0');               // keep the frame whole
       return;
     }
-    out.append(st->out, st->out_off, n);
+    out.append(st->out.data() + st->out_off, n);
     st->out_off += n;
     if (st->out_off == st->out.size()) {
       st->out.clear();
@@ -291,7 +292,7 @@ class h2_conn final : public h2::events {
     record_local_reply(rq, *res, !st.closed);
     if (st.closed) return;
     discard_rest(st);
-    st.out = std::move(res->body());
+    st.out.assign(res->body().begin(), res->body().end());
     st.out_end = true;
     st.responded = true;
     codec_.submit_response(st.id, res->result_int(), h2_headers(*res), !st.out.empty());

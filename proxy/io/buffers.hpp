@@ -6,7 +6,11 @@
 
 #include <cstddef>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "proxy/io/net.hpp"
@@ -14,6 +18,31 @@
 namespace proxy {
 
 inline constexpr std::size_t relay_chunk = 16 * 1024;  ///< largest piece read from a peer at once
+
+/// An allocator whose value-initialization is default-initialization: a vector's resize() grows
+/// without writing (std::string and std::vector<char> zero the new bytes), for room a reader
+/// fills next (a relay's up-to-16 KiB read: zeroing it cost more than the copy that follows).
+template <class T>
+struct no_zero_allocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = no_zero_allocator<U>;
+  };
+  no_zero_allocator() = default;
+  template <class U>
+  no_zero_allocator(const no_zero_allocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+/// Bytes whose room is made before they are written (see no_zero_allocator).
+using byte_vector = std::vector<char, no_zero_allocator<char>>;
 
 /// Storage of emptied byte buffers, kept for reuse: a fresh large buffer per request would cost
 /// a malloc, a zero-fill and the allocator's trims. Executor affinity: one worker.
