@@ -78,8 +78,6 @@ std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
     return static_cast<std::size_t>(n);
   }
   if (n == 0 && size == 0) return 0;  // asked for nothing: learned nothing
-  // Found nothing, the end or a failure: nothing more is there to read.
-  c.drained = true;
   if (n == 0) {
     ec = net::error::eof;
   } else {
@@ -87,6 +85,9 @@ std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
              ? error_code(net::error::would_block)
              : error_code(errno, boost::system::system_category());
   }
+  // Found nothing: drained. The end or a failure stays readable but is no new edge: a wait
+  // after it must ask the poller.
+  c.drained = ec == net::error::would_block;
   return 0;
 }
 

@@ -122,7 +122,7 @@ struct plain_op {
       return;
     }
     c->end(kind);
-    if constexpr (!Write) c->drained = ec || n < net::buffer_size(buffers);
+    if constexpr (!Write) c->drained = !ec && n < net::buffer_size(buffers);  // see try_read
     self.complete(c->outcome(ec), n);
   }
 };

@@ -164,8 +164,9 @@ TEST(Stream, TryReadFindsNothingThenWaitReadableWakesWhenBytesArrive) {
 // A wait after a read that found nothing does not ask the poller again (read_wait): bytes that
 // arrive later are an edge the reactor reports. Every way bytes could be there with no new edge
 // to come must still be reported: each case fails if the wait skips the poller where it must
-// not (the read left bytes; a wait already took the edge), or if an edge completes only the
-// first of two waits (a pooled connection's watch, then the relay's wait behind it).
+// not (the read left bytes or found the end; a wait already took the edge), or if an edge
+// completes only the first of two waits (a pooled connection's watch, then the relay's wait
+// behind it).
 TEST(Stream, AWaitReportsEveryByteThatIsThereHoweverItCame) {
   net::io_context ioc;
   char buf[16];
@@ -221,6 +222,19 @@ TEST(Stream, AWaitReportsEveryByteThatIsThereHoweverItCame) {
     one_wait second(s);
     EXPECT_TRUE(wakes(second)) << "the bytes the first wait reported are still there";
     EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 3u);
+  }
+  {
+    SCOPED_TRACE("a read found the end: a wait after it completes");
+    socket_pair p(ioc);
+    tcp_conn s(std::move(p.b));
+    quiet(ioc, s);
+    p.a.close();
+    one_wait first(s);
+    ASSERT_TRUE(wakes(first));
+    EXPECT_EQ(s.try_read_some(net::buffer(buf), ec), 0u);
+    EXPECT_EQ(ec, net::error::eof);
+    one_wait second(s);
+    EXPECT_TRUE(wakes(second)) << "the end is still there; no new edge will come";
   }
   {
     SCOPED_TRACE("two waits queued: one edge completes both");
