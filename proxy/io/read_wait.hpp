@@ -17,11 +17,11 @@
 // Clearing the flag says "what the edge reported is being read now". So the wait skips the
 // re-arm only while the connection's `drained` says that a read took all that had arrived since
 // the last edge an operation took: the wait clears `drained` when it takes one, and only a read
-// that finds nothing more sets it again. Otherwise (nothing read since, or a read that filled
-// its buffer) it re-arms the descriptor as asio's wait does. A wait that is not last in the
-// descriptor's read queue leaves the flag set, so that the operations behind it are completed by
-// the same edge. (asio's own wait never clears the flag: after one, the next wait would complete
-// at once with nothing to read, so every read wait of a connection is this one.)
+// that finds nothing more sets it again. Otherwise (nothing read since, a read that filled its
+// buffer, or one that found the end) it re-arms the descriptor as asio's wait does. A wait that is
+// not last in the descriptor's read queue leaves the flag set, so that the operations behind it are
+// completed by the same edge. (asio's own wait never clears the flag: after one, the next wait
+// would complete at once with nothing to read, so every read wait of a connection is this one.)
 #pragma once
 
 #include <boost/asio.hpp>

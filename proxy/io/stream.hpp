@@ -58,14 +58,15 @@ struct core : std::enable_shared_from_this<core> {
   clock::time_point deadline = never;             ///< for the operations started from now on
   clock::time_point pending[2] = {never, never};  ///< of the read / write in flight
   clock::time_point timer_at = never;             ///< when the timer fires (never: not waiting)
-  std::uint32_t generation = 0;                   ///< of the timer wait that counts
+  /// Of the timer wait that counts (after a wrap a stale wait may match: a harmless check).
+  std::uint32_t generation = 0;
   bool timed_out = false;
   /// The socket's last read took all that had arrived (it returned less than it asked for, or
-  /// would_block), and no wait has reported readiness since: a read now would find nothing
-  /// unless bytes came since, and each such arrival is an edge the reactor reports. So a wait
-  /// for readability needs no re-arm (read_wait), and the next TLS read waits first instead of
-  /// trying a read(2) that fails. Kept by every read of the socket: try_read, the asynchronous
-  /// plain read, OpenSSL's reads (a callback on its socket BIO); cleared by read_wait.
+  /// would_block; not the end or a failure), and no wait has reported readiness since: a read now
+  /// would find nothing unless bytes came since, and each such arrival is an edge the reactor
+  /// reports. So a wait for readability needs no re-arm (read_wait), and the next TLS read waits
+  /// first instead of trying a read(2) that fails. Kept by every read of the socket: try_read, the
+  /// asynchronous plain read, OpenSSL's reads (a callback on its socket BIO); cleared by read_wait.
   bool drained = false;
 
   /// Waits for the socket to turn readable (read_wait: no system call while `drained`), or
