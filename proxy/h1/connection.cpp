@@ -167,7 +167,7 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
 /// its next request only once it has the response (the usual case, unless the worker is
 /// saturated and its clients are quicker than it). A wait after the request's read took all
 /// there was costs none (read_wait, io/read_wait.hpp), and reports a request that came
-/// already; otherwise asio re-arms the descriptor, one system call. Then a read is tried first
+/// already; otherwise the wait re-arms the descriptor, one system call. Then a read is tried first
 /// again, so a connection whose requests come back to back goes back to one system call per
 /// request.
 constexpr int waits_first_after_a_miss = 4;

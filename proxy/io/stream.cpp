@@ -74,7 +74,7 @@ std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
   if (!open_for_try(c, ec)) return 0;
   const auto n = ::recv(c.socket.native_handle(), data, size, MSG_DONTWAIT);
   if (n > 0) {
-    c.drained = static_cast<std::size_t>(n) < size;
+    c.record_read(size, static_cast<std::size_t>(n), false);
     return static_cast<std::size_t>(n);
   }
   if (n == 0 && size == 0) return 0;  // asked for nothing: learned nothing
@@ -85,9 +85,8 @@ std::size_t try_read(core& c, void* data, std::size_t size, error_code& ec) {
              ? error_code(net::error::would_block)
              : error_code(errno, boost::system::system_category());
   }
-  // Found nothing: drained. The end or a failure stays readable but is no new edge: a wait
-  // after it must ask the poller.
-  c.drained = ec == net::error::would_block;
+  // The end or a failure stays readable but is no new edge: a wait after it must ask the poller.
+  c.record_read(size, 0, ec == net::error::would_block);
   return 0;
 }
 
@@ -180,7 +179,7 @@ long note_read(BIO* bio, int oper, const char*, std::size_t len, int, long, int 
                std::size_t* processed) {
   if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
     auto* c = reinterpret_cast<core*>(BIO_get_callback_arg(bio));
-    c->drained = ret > 0 ? processed && *processed < len : BIO_should_retry(bio) != 0;
+    c->record_read(len, ret > 0 && processed ? *processed : 0, BIO_should_retry(bio) != 0);
   }
   return ret;
 }

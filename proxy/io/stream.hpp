@@ -69,6 +69,12 @@ struct core : std::enable_shared_from_this<core> {
   /// asynchronous plain read, OpenSSL's reads (a callback on its socket BIO); cleared by read_wait.
   bool drained = false;
 
+  /// Keeps `drained` after a read of up to `asked` bytes that took `got`, or none (`got` 0) and
+  /// found nothing there (`found_nothing`: would_block) or not (the end, a failure).
+  void record_read(std::size_t asked, std::size_t got, bool found_nothing) noexcept {
+    drained = got > 0 ? got < asked : found_nothing;
+  }
+
   /// Waits for the socket to turn readable (read_wait: no system call while `drained`), or
   /// writable (asio's wait).
   template <class Handler>
@@ -123,7 +129,7 @@ struct plain_op {
       return;
     }
     c->end(kind);
-    if constexpr (!Write) c->drained = !ec && n < net::buffer_size(buffers);  // see try_read
+    if constexpr (!Write) c->record_read(net::buffer_size(buffers), ec ? 0 : n, false);
     self.complete(c->outcome(ec), n);
   }
 };

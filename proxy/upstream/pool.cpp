@@ -10,14 +10,13 @@
 
 namespace proxy {
 
-tcp::socket& upstream_conn::socket() noexcept {
-  return std::visit([](auto& s) -> tcp::socket& { return beast::get_lowest_layer(s).socket(); },
-                    stream);
-}
-
 stream_detail::core& upstream_conn::core() noexcept {
   return std::visit(
       [](auto& s) -> stream_detail::core& { return beast::get_lowest_layer(s).core(); }, stream);
+}
+
+tcp::socket& upstream_conn::socket() noexcept {
+  return core().socket;
 }
 
 void upstream_conn::park(std::chrono::steady_clock::time_point now) {
@@ -28,7 +27,7 @@ void upstream_conn::park(std::chrono::steady_clock::time_point now) {
   const auto generation = ++watch_->generation;
   // No system call: after the response's last read took all that had arrived, the wait needs
   // no re-arm (read_wait); while the previous park's wait is still queued (no read since), this
-  // one queues behind it. Otherwise asio re-arms the descriptor.
+  // one queues behind it. Otherwise the wait re-arms the descriptor.
   core().wait(tcp::socket::wait_read, [w = watch_, generation](error_code ec) {
     if (ec != net::error::operation_aborted && w->parked && w->generation == generation)
       w->woke = true;

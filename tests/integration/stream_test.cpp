@@ -226,7 +226,9 @@ TEST(Stream, AWaitReportsEveryByteThatIsThereHoweverItCame) {
     }
     one_wait second(q.s);
     EXPECT_TRUE(wakes(second)) << "no new edge will come";
-    if (c.sent > 0) EXPECT_EQ(q.s.try_read_some(net::buffer(buf), ec), c.sent - taken);
+    if (c.sent > 0) {
+      EXPECT_EQ(q.s.try_read_some(net::buffer(buf), ec), c.sent - taken);
+    }
   }
   {
     SCOPED_TRACE("two waits queued: one edge completes both");
@@ -242,6 +244,30 @@ TEST(Stream, AWaitReportsEveryByteThatIsThereHoweverItCame) {
     EXPECT_TRUE(wakes(relay));
     EXPECT_TRUE(watch && !*watch);
   }
+}
+
+// A wait that asks the poller nothing can still be cancelled on its own, as asio's wait can
+// (a cancellation slot bound to its handler; cancelling the whole connection is what quiet()
+// does): it completes with operation_aborted, and the next wait still reports bytes that arrive.
+TEST(Stream, AWaitThatAsksThePollerNothingCanBeCancelled) {
+  net::io_context ioc;
+  quiet_conn q(ioc);
+  if (HasFatalFailure()) return;
+  net::cancellation_signal cancel;
+  std::optional<error_code> woke;
+  q.s.async_wait_readable(
+      net::bind_cancellation_slot(cancel.slot(), [&](error_code e) { woke = e; }));
+  ioc.restart();
+  ioc.poll();
+  ASSERT_FALSE(woke) << "nothing has arrived yet";
+  cancel.emit(net::cancellation_type::terminal);
+  run_until(ioc, [&] { return woke.has_value(); });
+  ASSERT_TRUE(woke);
+  EXPECT_EQ(*woke, net::error::operation_aborted);
+  net::write(q.p.a, net::buffer("abc", 3));
+  one_wait next(q.s);
+  run_until(ioc, [&] { return next.ec.has_value(); });
+  EXPECT_TRUE(next.ec && !*next.ec) << "the bytes that came are reported";
 }
 
 /// A TLS client and server over a fresh socket pair, handshake done.
