@@ -86,6 +86,7 @@ struct registry::families {
   Gauge& pinned;
   Gauge& in_flight;
   Gauge& notification_waits;
+  Gauge& tls_buffers_kept;
   std::array<Counter*, affinity_outcome_names.size()> affinity{};
   Counter& log_written;
   Counter& log_dropped;
@@ -252,6 +253,13 @@ struct registry::families {
                                .Help("NotificationWait long-polls held")
                                .Register(r)
                                .Add({})),
+        tls_buffers_kept(
+            BuildGauge()
+                .Name("mapigate_tls_connections_keeping_buffers")
+                .Help("TLS connections (client and backend) keeping OpenSSL's record buffers "
+                      "while busy")
+                .Register(r)
+                .Add({})),
         log_written(BuildCounter()
                         .Name("mapigate_log_records_written_total")
                         .Help("HttpProxy log records written")
@@ -342,6 +350,7 @@ void registry::set_process(const process_view& v) noexcept {
   f.pinned.Set(double(v.pinned));
   f.in_flight.Set(double(v.in_flight));
   f.notification_waits.Set(double(v.notification_waits));
+  f.tls_buffers_kept.Set(double(v.tls_buffers_kept));
   for (std::size_t i = 0; i < v.affinity.size(); ++i)
     mirror(*f.affinity[i], v.affinity[i]);
   mirror(f.log_written, v.log_written);

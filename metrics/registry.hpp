@@ -55,6 +55,7 @@ class registry {
     std::size_t pinned = 0;
     std::size_t in_flight = 0;
     std::size_t notification_waits = 0;
+    std::size_t tls_buffers_kept = 0;  ///< TLS connections keeping OpenSSL's buffers
     std::array<std::uint64_t, affinity_outcome_names.size()> affinity{};  ///< totals
     std::uint64_t log_written = 0, log_dropped = 0, log_errors = 0;       ///< totals
     std::size_t held_users = 0, held_addresses = 0;  ///< the smart lockout, now

@@ -85,6 +85,7 @@ std::string server::impl::scrape() {
     v.pinned += s.pinned_connections.load(std::memory_order_relaxed);
     v.in_flight += s.active_requests.load(std::memory_order_relaxed);
     v.notification_waits += s.notification_waits.load(std::memory_order_relaxed);
+    v.tls_buffers_kept += s.tls_buffers.kept_count();
     // affinity_outcomes is indexed by routing::affinity_outcome; its "none" slot holds misses.
     for (std::size_t i = 0; i < v.affinity.size(); ++i)
       v.affinity[i] += s.affinity_outcomes[i].load(std::memory_order_relaxed);

@@ -35,7 +35,7 @@ void worker::start() {
   for (auto& [index, acc] : acceptors_) {
     net::co_spawn(ioc_, accept_loop(*acc, index), net::detached);
   }
-  net::co_spawn(ioc_, maintain_pool(), net::detached);
+  net::co_spawn(ioc_, maintain(), net::detached);
   thread_ = std::thread([this] { ioc_.run(); });
 }
 
@@ -76,13 +76,14 @@ awaitable<void> worker::accept_loop(tcp::acceptor& acceptor, std::size_t listene
   }
 }
 
-awaitable<void> worker::maintain_pool() {
+awaitable<void> worker::maintain() {
   net::steady_timer tick(ioc_);
   while (!state_.draining) {
     tick.expires_after(std::chrono::seconds(1));
     auto [ec] = co_await tick.async_wait(use_nothrow);
     if (ec) co_return;
     state_.pool.prune();
+    state_.tls_buffers.tick();
   }
 }
 

@@ -28,7 +28,7 @@ class worker {
   /// the same address) and returns the bound port. Throws boost::system::system_error.
   std::uint16_t listen(std::size_t index, const tcp::endpoint& at);
 
-  /// Starts the accept loops and the pool maintenance, then the thread.
+  /// Starts the accept loops and the once-a-second maintenance, then the thread.
   void start();
 
   /// Marks the worker draining (from any thread; asynchronous): every response from now on
@@ -54,7 +54,8 @@ class worker {
 
  private:
   awaitable<void> accept_loop(tcp::acceptor& acceptor, std::size_t listener);
-  awaitable<void> maintain_pool();
+  /// Once a second until draining: prunes the idle pool, ends a period of the TLS buffer rule.
+  awaitable<void> maintain();
 
   worker_state state_;  // declared before ioc_: session frames destroyed with ioc_ touch it
   /// One thread runs it, and only that thread touches the worker's sockets (other threads post

@@ -46,6 +46,16 @@ bool note_response_head(request_ctx& rq, std::size_t b, const upstream_parser& p
   return !(code == 204 || code == 304) && !parser.is_done();
 }
 
+void note_tls_use(tls_buffer_keeper& keeper, tls_conn* client, upstream_conn& upstream, bool held) {
+  for (tls_conn* t : {client, std::get_if<tls_conn>(&upstream.stream)}) {
+    if (!t) continue;
+    if (held)
+      t->quiet(keeper);
+    else
+      t->request_started(keeper);
+  }
+}
+
 void settle_connection(request_ctx& rq, upstream_ptr upstream, bool reusable, bool binds) {
   auto& conn = rq.conn;
   ++upstream->requests;

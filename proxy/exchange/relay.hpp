@@ -12,6 +12,7 @@
 //       Head and body to `backend_stream`; `sent` counts the bytes written. After a failure,
 //       gone() says whether the client's side failed (then nothing is retried).
 //   void release_request();        // the request went whole: its fields' memory may go
+//   tls_conn* tls();               // the client's TLS connection (null: plain TCP)
 //   field_allocator fields();      // where the response's fields go when not held
 //   // the response, towards the client
 //   void watch(upstream_conn& upstream, bool held);  // until unwatch(): a client that leaves
@@ -259,6 +260,10 @@ awaitable<response_result> relay_response(request_ctx& rq, Client& client,
   co_return out;
 }
 
+/// The one place where exchanges tell the TLS buffer rule (tls_buffers.hpp) about both of their
+/// connections: a request starts on each, or, for a held exchange, each will be quiet for long.
+void note_tls_use(tls_buffer_keeper& keeper, tls_conn* client, upstream_conn& upstream, bool held);
+
 /// After a complete exchange: the backend connection is pinned to this client (NTLM/Negotiate
 /// authenticate the TCP connection: it is this client's alone from now on), pooled, or closed.
 void settle_connection(request_ctx& rq, upstream_ptr upstream, bool reusable, bool binds);
@@ -330,6 +335,7 @@ awaitable<request_end> run_exchange(request_ctx& rq, Client client, const reques
   // promptly: a vanished client is learned when the response is written.
   const bool held = long_poll || !rq.trace.mapi;
   if (held) client.release_request();
+  note_tls_use(conn.worker.tls_buffers, client.tls(), *upstream, held);
   const field_allocator fields =
       held ? field_allocator(std::pmr::new_delete_resource()) : client.fields();
   client.watch(*upstream, held);

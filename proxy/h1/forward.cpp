@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "proxy/io/log.hpp"
 #include "proxy/request/wire.hpp"
@@ -193,6 +194,12 @@ class h1_client {
     arena_.release();
   }
   field_allocator fields() { return arena_.allocator(); }
+  tls_conn* tls() {
+    if constexpr (std::is_same_v<Stream, tls_conn>)
+      return &client_;
+    else
+      return nullptr;
+  }
 
   /// While the response is awaited and streamed the client's deadline is the exchange's; a
   /// held response also watches the client, so that one that leaves a long-poll frees its

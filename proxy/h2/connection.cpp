@@ -525,6 +525,7 @@ class h2_conn final : public h2::events {
 
     void release_request() {}  // the stream's head stays until the stream ends
     field_allocator fields() { return arena_.allocator(); }
+    tls_conn* tls() { return &owner_.sock_; }
     /// The stream's close (reset, the connection's end) aborts the backend exchange.
     void watch(upstream_conn& upstream, bool) { st_.upstream = &upstream; }
     void unwatch() { st_.upstream = nullptr; }

@@ -5,7 +5,7 @@
 // Why not beast::tcp_stream and asio::ssl::stream: the first starts and cancels a timer wait
 // around every read and write; the second copies every byte through a BIO pair and holds four
 // 17 KiB buffers per connection for as long as it lives, idle or not. Here a connection holds no
-// buffer of its own (OpenSSL's record buffers are released while idle, SSL_MODE_RELEASE_BUFFERS)
+// buffer of its own (OpenSSL's record buffers are released while idle: tls_buffers.hpp)
 // and a deadline is a stored time point, enforced by one lazily re-armed timer per connection.
 #pragma once
 
@@ -23,6 +23,7 @@
 #include <memory>
 
 #include "proxy/io/read_wait.hpp"
+#include "proxy/io/tls_buffers.hpp"
 
 namespace proxy {
 namespace stream_detail {
@@ -438,6 +439,12 @@ class tls_conn {
   /// may hold part of a record of them.
   std::size_t try_write_some(boost::asio::const_buffer b, boost::system::error_code& ec);
 
+  /// OpenSSL's record buffers (tls_buffers.hpp): a request starts on this connection, or it
+  /// will be quiet for long (a held long-poll); whether it keeps them now.
+  void request_started(tls_buffer_keeper& k) { k.request_started(buffers_, ssl_.get()); }
+  void quiet(tls_buffer_keeper& k) noexcept { k.give_back(buffers_); }
+  bool keeps_buffers() const noexcept { return buffers_.kept(); }
+
   /// Writes at most one buffer's worth; several small buffers are gathered into one TLS record
   /// (a response head and its body go out in one record, not two).
   template <class ConstBuffers, class Token>
@@ -475,6 +482,7 @@ class tls_conn {
 
   tcp_conn next_;
   std::unique_ptr<SSL, stream_detail::ssl_free> ssl_;
+  tls_buffer_use buffers_;  ///< after ssl_: leaves the keeper's list before the SSL goes
 };
 
 }  // namespace proxy

@@ -12,6 +12,7 @@
 
 #include "proxy/io/buffers.hpp"
 #include "proxy/io/field_arena.hpp"
+#include "proxy/io/tls_buffers.hpp"
 #include "proxy/upstream/pool.hpp"
 
 namespace accesslog {
@@ -36,6 +37,9 @@ inline constexpr std::chrono::milliseconds drain_idle_window{1000};
 /// atomics only so that the control thread may read them (relaxed) while draining.
 struct worker_state {
   unsigned id = 0;
+  /// The busy TLS connections keeping OpenSSL's record buffers. Before the pool: destroyed
+  /// after the pooled connections it may keep.
+  tls_buffer_keeper tls_buffers;
   upstream_pool pool;
   bool draining = false;  ///< stop: finish the current request, then close
   std::atomic<std::size_t> active_connections = 0;  ///< this worker's client connections

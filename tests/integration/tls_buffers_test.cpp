@@ -1,0 +1,179 @@
+// OpenSSL's record buffers through real sockets, over both protocols (proxy/io/tls_buffers.hpp):
+// a client connection and its TLS backend connection keep them while requests come back to
+// back, give them back once a second passes with none, and at once when they hold a long-poll;
+// every byte still arrives whole across each change.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "tests/support/admin.hpp"
+#include "tests/support/gateway.hpp"
+#include "tests/support/h2_client.hpp"
+#include "tests/support/one_request.hpp"
+#include "tests/support/pki.hpp"
+#include "tests/support/sims.hpp"
+#include "tools/sim/mapi_sim.hpp"
+
+namespace testing_support {
+namespace {
+
+const std::string path = "/mapi/emsmdb/?MailboxId=u@corp.test";
+const std::string kept_series = "mapigate_tls_connections_keeping_buffers";
+
+/// One client connection of either protocol, carrying MAPI requests one after another.
+class mapi_connection {
+ public:
+  mapi_connection(bool h2, gateway& gw) : gw_(gw) {
+    if (h2)
+      h2_ = std::make_unique<h2_test_client>(gw.port(), internal_host,
+                                             test_pki::instance().ca_file());
+    else
+      h1_ = std::make_unique<test_client>(gw.client());
+  }
+
+  /// Sends a request of `type` and returns the whole response (status, X-ResponseCode, body).
+  answer call(const std::string& type, const std::string& body) {
+    answer a;
+    if (h2_) {
+      const auto id = h2_->request("POST", path, internal_host, fields(type), body);
+      const auto& r = h2_->wait(id);
+      a.status = r.status;
+      a.headers = r.headers;
+      a.body = r.body;
+    } else {
+      h1_->send(mapi_request(internal_host, "emsmdb", "u@corp.test", type, body, cookie_line()));
+      const auto r = h1_->read_response();
+      a.status = r.status;
+      a.headers = r.headers;
+      a.body = r.body;
+    }
+    keep_cookies(a.cookies());
+    return a;
+  }
+
+  /// Starts a NotificationWait and returns once the backend's PROCESSING has reached the client.
+  void start_long_poll() {
+    if (h2_) {
+      const auto id = h2_->request("POST", path, internal_host, fields("NotificationWait"), "nw");
+      ASSERT_TRUE(h2_->run_until(
+          [&] { return h2_->get(id).body.find("PROCESSING") != std::string::npos; }));
+    } else {
+      h1_->send(mapi_request(internal_host, "emsmdb", "u@corp.test", "NotificationWait", "nw",
+                             cookie_line()));
+      ASSERT_NO_THROW(h1_->read_until("PROCESSING"));
+    }
+  }
+
+ private:
+  header_list fields(const std::string& type) const {
+    auto h = h2_test_client::mapi_headers(type);
+    if (!jar_.empty()) h.emplace_back("cookie", jar_);
+    return h;
+  }
+  std::string cookie_line() const { return jar_.empty() ? "" : "Cookie: " + jar_ + "\r\n"; }
+  /// The session's cookies: each Set-Cookie replaces the one of its name (the sequence cookie
+  /// changes with every Execute).
+  void keep_cookies(const std::string& set) {
+    std::istringstream in(set);
+    for (std::string pair; std::getline(in, pair, ';');) {
+      pair.erase(0, pair.find_first_not_of(' '));
+      if (const auto eq = pair.find('='); eq != std::string::npos)
+        cookies_[pair.substr(0, eq)] = pair.substr(eq + 1);
+    }
+    jar_.clear();
+    for (const auto& [name, value] : cookies_)
+      jar_ += (jar_.empty() ? "" : "; ") + name + "=" + value;
+  }
+
+  gateway& gw_;
+  std::unique_ptr<test_client> h1_;
+  std::unique_ptr<h2_test_client> h2_;
+  std::map<std::string, std::string> cookies_;
+  std::string jar_;  ///< cookies_ as a Cookie field
+};
+
+class TlsBuffers : public ::testing::TestWithParam<bool> {  // true: HTTP/2
+ protected:
+  TlsBuffers() {
+    const auto cert = test_pki::instance().issue("mbx01", {"mbx01.corp.test"}, {"127.0.0.1"});
+    sim::options o;
+    o.cert_file = cert.cert;
+    o.key_file = cert.key;
+    o.pending_period = std::chrono::seconds(20);  // nothing moves while a long-poll is held
+    o.notification_wait = std::chrono::seconds(30);
+    mbx_ = start_sim("mbx01", o);
+    gw_ = std::make_unique<gateway>(
+        gateway_options{.backends = {{"mbx01", mbx_->port(), true, "mbx01.corp.test"}},
+                        .workers = 1,
+                        .listener_alpn = "[h2, http/1.1]"});
+  }
+  double kept() { return sample(metrics_text(gw_->admin_port()), kept_series); }
+
+  std::unique_ptr<sim::server> mbx_;
+  std::unique_ptr<gateway> gw_;
+};
+
+std::string protocol_name(const ::testing::TestParamInfo<bool>& tp) {
+  return tp.param ? "Http2" : "Http11";
+}
+
+/// An Execute response's binary part, after its meta fields (which carry the time).
+std::string payload(const std::string& body) {
+  const auto at = body.find("\r\n\r\n");
+  return at == std::string::npos ? body : body.substr(at + 4);
+}
+
+/// An Execute whose response arrives whole: its binary part byte for byte as `expected`'s.
+void execute(mapi_connection& c, const answer& expected) {
+  const auto r = c.call("Execute", "rops");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("X-ResponseCode"), "0");
+  EXPECT_EQ(r.body.size(), expected.body.size());
+  EXPECT_EQ(payload(r.body), payload(expected.body));
+}
+
+/// Three requests back to back: two of them start within one second, whatever second it is.
+void three_executes(mapi_connection& c, const answer& expected) {
+  for (int i = 0; i < 3; ++i)
+    execute(c, expected);
+}
+
+TEST_P(TlsBuffers, ABusyConnectionKeepsThemUntilASecondPassesWithNoRequest) {
+  mapi_connection c(GetParam(), *gw_);
+  ASSERT_EQ(c.call("Connect", "connect").status, 200);
+  const auto first = c.call("Execute", "rops");
+  ASSERT_EQ(first.header("X-ResponseCode"), "0");
+  ASSERT_FALSE(payload(first.body).empty());
+  three_executes(c, first);
+  // The client's connection and the pooled backend connection both carried them.
+  EXPECT_EQ(kept(), 2);
+  // Quiet: within two periods both give their buffers back (the connection stays open).
+  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(4)));
+  // One request after a quiet spell is not busy; more right after it are. Every byte arrives
+  // whole whether the buffers were kept or taken afresh.
+  execute(c, first);
+  EXPECT_EQ(kept(), 0);
+  three_executes(c, first);
+  EXPECT_EQ(kept(), 2);
+}
+
+TEST_P(TlsBuffers, AHeldLongPollGivesThemBackAtOnce) {
+  mapi_connection c(GetParam(), *gw_);
+  ASSERT_EQ(c.call("Connect", "connect").status, 200);
+  const auto first = c.call("Execute", "rops");
+  three_executes(c, first);
+  ASSERT_EQ(kept(), 2);
+  // The long-poll is held on the same client connection and on the pooled backend connection
+  // that carried the Executes: both give their buffers back as the exchange starts, not a
+  // period or two later.
+  c.start_long_poll();
+  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::milliseconds(300)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, TlsBuffers, ::testing::Bool(), protocol_name);
+
+}  // namespace
+}  // namespace testing_support
