@@ -190,7 +190,8 @@ server_context::server_context(const config::listener_tls& cfg)
                                                  ? TLS1_3_VERSION
                                                  : TLS1_2_VERSION);
     // No renegotiation (a client-triggered CPU sink), server cipher order; release the 34 KiB of
-    // read/write buffers while a connection idles between requests.
+    // read/write buffers while a connection idles between requests (a busy one keeps them:
+    // proxy/io/tls_buffers.hpp).
     SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                        SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);

@@ -54,6 +54,31 @@ class mapi_connection {
     return a;
   }
 
+  /// Sends a request of `type` and reads nothing of its response until finish().
+  void send_only(const std::string& type, const std::string& body) {
+    if (h2_)
+      pending_ = h2_->request("POST", path, internal_host, fields(type), body);
+    else
+      h1_->send(mapi_request(internal_host, "emsmdb", "u@corp.test", type, body, cookie_line()));
+  }
+  /// The response to send_only()'s request, read now.
+  answer finish(std::chrono::milliseconds timeout) {
+    answer a;
+    if (h2_) {
+      const auto& r = h2_->wait(pending_, timeout);
+      a.status = r.status;
+      a.headers = r.headers;
+      a.body = r.body;
+    } else {
+      const auto r = h1_->read_response(timeout);
+      a.status = r.status;
+      a.headers = r.headers;
+      a.body = r.body;
+    }
+    keep_cookies(a.cookies());
+    return a;
+  }
+
   /// Starts a NotificationWait and returns once the backend's PROCESSING has reached the client.
   void start_long_poll() {
     if (h2_) {
@@ -91,19 +116,22 @@ class mapi_connection {
   gateway& gw_;
   std::unique_ptr<test_client> h1_;
   std::unique_ptr<h2_test_client> h2_;
+  std::int32_t pending_ = 0;  ///< send_only()'s stream
   std::map<std::string, std::string> cookies_;
   std::string jar_;  ///< cookies_ as a Cookie field
 };
 
 class TlsBuffers : public ::testing::TestWithParam<bool> {  // true: HTTP/2
  protected:
-  TlsBuffers() {
+  /// A TLS mailbox server whose Execute responses carry `body_bytes`, behind one worker.
+  void start(std::size_t body_bytes = 64) {
     const auto cert = test_pki::instance().issue("mbx01", {"mbx01.corp.test"}, {"127.0.0.1"});
     sim::options o;
     o.cert_file = cert.cert;
     o.key_file = cert.key;
     o.pending_period = std::chrono::seconds(20);  // nothing moves while a long-poll is held
     o.notification_wait = std::chrono::seconds(30);
+    o.response_body_bytes = body_bytes;
     mbx_ = start_sim("mbx01", o);
     gw_ = std::make_unique<gateway>(
         gateway_options{.backends = {{"mbx01", mbx_->port(), true, "mbx01.corp.test"}},
@@ -142,6 +170,7 @@ void three_executes(mapi_connection& c, const answer& expected) {
 }
 
 TEST_P(TlsBuffers, ABusyConnectionKeepsThemUntilASecondPassesWithNoRequest) {
+  start();
   mapi_connection c(GetParam(), *gw_);
   ASSERT_EQ(c.call("Connect", "connect").status, 200);
   const auto first = c.call("Execute", "rops");
@@ -161,6 +190,7 @@ TEST_P(TlsBuffers, ABusyConnectionKeepsThemUntilASecondPassesWithNoRequest) {
 }
 
 TEST_P(TlsBuffers, AHeldLongPollGivesThemBackAtOnce) {
+  start();
   mapi_connection c(GetParam(), *gw_);
   ASSERT_EQ(c.call("Connect", "connect").status, 200);
   const auto first = c.call("Execute", "rops");
@@ -171,6 +201,31 @@ TEST_P(TlsBuffers, AHeldLongPollGivesThemBackAtOnce) {
   // period or two later.
   c.start_long_poll();
   EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::milliseconds(300)));
+}
+
+// A response too big for the socket buffers, which the client stops reading: the relay waits
+// with OpenSSL in the middle of a write (HTTP/1.1: the client's TCP window; HTTP/2: its flow
+// control), long enough for the connections to count as quiet. Giving the buffers back then
+// must not lose or reorder a byte: OpenSSL refuses to free a buffer that still holds a record
+// and frees it once drained.
+TEST_P(TlsBuffers, AStalledResponseGivesThemBackAndStillArrivesWhole) {
+  start(8 * 1024 * 1024);
+  mapi_connection c(GetParam(), *gw_);
+  ASSERT_EQ(c.call("Connect", "connect").status, 200);
+  const auto first = c.call("Execute", "rops");
+  ASSERT_EQ(first.body.size() > 8u * 1024 * 1024, true);
+  three_executes(c, first);
+  ASSERT_EQ(kept(), 2);
+  c.send_only("Execute", "rops");
+  // Nothing is read meanwhile: the response stalls half-way, and both connections go quiet.
+  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(4)));
+  const auto stalled = c.finish(std::chrono::seconds(30));
+  EXPECT_EQ(stalled.status, 200);
+  EXPECT_EQ(stalled.header("X-ResponseCode"), "0");
+  EXPECT_EQ(stalled.body.size(), first.body.size());
+  EXPECT_TRUE(payload(stalled.body) == payload(first.body));  // not printed: 8 MiB
+  // The connection goes on.
+  execute(c, first);
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, TlsBuffers, ::testing::Bool(), protocol_name);
