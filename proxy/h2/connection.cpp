@@ -185,7 +185,7 @@ class h2_conn final : public h2::events {
     while (codec_.want_read() && !stop_reading_) {
       auto [ec, n] = co_await sock_.async_read_some(net::buffer(buf), use_nothrow);
       if (ec) break;
-      last_activity_ = clock::now();
+      last_activity_ = coarse_now();
       const bool ok = codec_.receive({buf.data(), n});
       for (auto& st : ready_) {
         // Counted from here, not from when it starts: the connection must outlive a stream
@@ -213,7 +213,7 @@ class h2_conn final : public h2::events {
     for (;;) {
       const auto out = write_failed_ ? std::string() : codec_.take_output();
       if (!out.empty()) {
-        writing_since_ = clock::now();
+        writing_since_ = coarse_now();
         auto [ec, n] = co_await write_all(sock_, net::buffer(out));
         writing_since_.reset();
         if (ec) {
@@ -253,7 +253,7 @@ class h2_conn final : public h2::events {
       tick_.expires_after(watchdog_tick);
       co_await tick_.async_wait(use_nothrow);
       if (finished_) break;
-      const auto now = clock::now();
+      const auto now = coarse_now();
       if (writing_since_ && now - *writing_since_ > t.client_write) {
         error_code ignored;
         beast::get_lowest_layer(sock_).socket().close(ignored);
@@ -623,7 +623,7 @@ class h2_conn final : public h2::events {
   bool goaway_sent_ = false;                    ///< its final GOAWAY went out
   bool write_failed_ = false;
   bool finished_ = false;
-  clock::time_point last_activity_ = clock::now();
+  clock::time_point last_activity_ = coarse_now();  ///< idle and stall times: coarse
   std::optional<clock::time_point> writing_since_;
 };
 

@@ -16,7 +16,9 @@ namespace stream_detail {
 bool core::begin(op_kind k) {
   if (timed_out) return false;
   const auto d = deadline;
-  if (d != never && d <= clock::now()) {
+  // The coarse clock lags by up to a tick: a deadline that has just passed is left to the timer
+  // (fired() reads the precise clock, so that it never waits again for a passed deadline).
+  if (d != never && d <= coarse_now()) {
     timed_out = true;
     close();
     return false;

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "proxy/io/coarse_clock.hpp"
 #include "proxy/io/read_wait.hpp"
 #include "proxy/io/tls_buffers.hpp"
 
@@ -314,7 +315,8 @@ class tcp_conn {
   boost::asio::ip::tcp::socket& socket() noexcept { return core_->socket; }
 
   /// The deadline of operations started from now on (beast::tcp_stream's semantics: one that
-  /// is in flight keeps the deadline it started with).
+  /// is in flight keeps the deadline it started with). On the precise clock: the coarse one
+  /// (coarse_now) may lag by more than a tick, which would make a deadline pass early.
   void expires_after(clock::duration d) { core_->deadline = clock::now() + d; }
   void expires_at(clock::time_point t) { core_->deadline = t; }
   void expires_never() { core_->deadline = stream_detail::core::never; }

@@ -10,13 +10,13 @@
 #include <utility>
 
 #include "config/config.hpp"
+#include "proxy/io/coarse_clock.hpp"
 
 namespace proxy {
 
-/// Milliseconds on the steady clock (ejection deadlines).
+/// Milliseconds on the steady clock, read coarsely (ejection and health windows).
 inline std::int64_t steady_ms() noexcept {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(coarse_now().time_since_epoch())
       .count();
 }
 

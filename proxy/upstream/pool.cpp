@@ -138,7 +138,7 @@ upstream_pool::upstream_pool(const runtime& rt)
 
 upstream_ptr upstream_pool::take(std::size_t b) {
   auto& q = idle_[b];
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = coarse_now();
   while (!q.empty()) {
     upstream_ptr c = std::move(q.back());
     q.pop_back();
@@ -158,12 +158,12 @@ void upstream_pool::give_back(upstream_ptr c) {
     c->abort();
     return;
   }
-  c->park(std::chrono::steady_clock::now());
+  c->park(coarse_now());
   q.push_back(std::move(c));
 }
 
 void upstream_pool::prune() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = coarse_now();
   for (auto& q : idle_) {
     std::erase_if(q, [&](upstream_ptr& c) {
       if (now - c->idle_since < keepalive_ && !(c->woke_while_idle() && c->backend_spoke()))
@@ -195,7 +195,7 @@ upstream_ptr pinned_connections::take(std::size_t b) {
     upstream_ptr c = std::move(*it);
     conns_.erase(it);
     gauge_.fetch_sub(1, std::memory_order_relaxed);
-    if (!c->unpark(std::chrono::steady_clock::now())) {
+    if (!c->unpark(coarse_now())) {
       // The backend ended it (IIS idles connections out): its authentication is gone with it.
       // A fresh connection makes the backend challenge again and the client re-authenticate.
       c->abort();
@@ -208,7 +208,7 @@ upstream_ptr pinned_connections::take(std::size_t b) {
 
 void pinned_connections::put(upstream_ptr c) {
   if (auto old = take(c->backend)) old->abort();
-  c->park(std::chrono::steady_clock::now());
+  c->park(coarse_now());
   conns_.push_back(std::move(c));
   gauge_.fetch_add(1, std::memory_order_relaxed);
 }

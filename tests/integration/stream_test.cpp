@@ -70,6 +70,29 @@ TEST(Stream, ReadPastItsDeadlineFailsWithTimeoutAndClosesTheSocket) {
   EXPECT_FALSE(s.socket().is_open());
 }
 
+// Whether a deadline has passed is checked on the coarse clock (proxy/io/coarse_clock.hpp),
+// which lags the precise one by a tick or more: a deadline must still never pass before the
+// time it was given (set on the precise clock; the timer closes what the check let start).
+TEST(Stream, ADeadlineNeverPassesEarly) {
+  net::io_context ioc;
+  for (int i = 0; i < 10; ++i) {
+    SCOPED_TRACE(i);
+    socket_pair p(ioc);
+    tcp_conn s(std::move(p.b));
+    const auto started = std::chrono::steady_clock::now();
+    one_read r(s, 20ms, std::nullopt);
+    run_until(ioc, [&] { return r.ec.has_value(); });
+    const auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_TRUE(r.ec);
+    EXPECT_EQ(*r.ec, beast::error::timeout);
+    EXPECT_GE(took, 20ms);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const auto coarse = proxy::coarse_now();
+  EXPECT_LE(coarse, now);          // never ahead
+  EXPECT_LT(now - coarse, 100ms);  // the same clock, a tick or two behind
+}
+
 TEST(Stream, AnOperationKeepsTheDeadlineItStartedWith) {
   net::io_context ioc;
   {
