@@ -16,8 +16,8 @@ namespace stream_detail {
 bool core::begin(op_kind k) {
   if (timed_out) return false;
   const auto d = deadline;
-  // The coarse clock lags by up to a tick: a deadline that has just passed is left to the timer
-  // (fired() reads the precise clock, so that it never waits again for a passed deadline).
+  // The coarse clock lags by a tick or so: a deadline that has only just passed is left to the
+  // timer (fired() reads the precise clock, so that it never waits again for a passed one).
   if (d != never && d <= coarse_now()) {
     timed_out = true;
     close();

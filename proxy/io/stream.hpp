@@ -442,10 +442,9 @@ class tls_conn {
   std::size_t try_write_some(boost::asio::const_buffer b, boost::system::error_code& ec);
 
   /// OpenSSL's record buffers (tls_buffers.hpp): a request starts on this connection, or it
-  /// will be quiet for long (a held long-poll); whether it keeps them now.
+  /// will be quiet for long (a held long-poll).
   void request_started(tls_buffer_keeper& k) { k.request_started(buffers_, ssl_.get()); }
   void quiet(tls_buffer_keeper& k) noexcept { k.give_back(buffers_); }
-  bool keeps_buffers() const noexcept { return buffers_.kept(); }
 
   /// Writes at most one buffer's worth; several small buffers are gathered into one TLS record
   /// (a response head and its body go out in one record, not two).
