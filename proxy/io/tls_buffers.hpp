@@ -45,7 +45,8 @@ class tls_buffer_use {
 };
 
 /// The worker's busy TLS connections. Contract: used on the worker's thread only (kept_count()
-/// excepted); outlives no connection it keeps (its destructor lets them go first).
+/// excepted). Destroyed before a connection it keeps, it gives that connection's buffers back
+/// and lets it go; the SSL must still be alive then.
 class tls_buffer_keeper {
  public:
   tls_buffer_keeper() = default;

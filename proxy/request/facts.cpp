@@ -59,7 +59,7 @@ void rewrite_cookies(relay_fields& f, const request_facts& facts) {
 }
 
 std::int64_t unix_now() noexcept {
-  // Whole seconds: the coarse clock (a kernel tick behind at most) is exact enough, and cheap.
+  // Whole seconds: the coarse clock (a tick or so behind, io/coarse_clock.hpp) is exact enough.
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   return static_cast<std::int64_t>(ts.tv_sec);

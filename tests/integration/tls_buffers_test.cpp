@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "tests/support/admin.hpp"
 #include "tests/support/gateway.hpp"
@@ -47,7 +48,7 @@ class mapi_connection {
     else
       h1_->send(mapi_request(internal_host, "emsmdb", "u@corp.test", type, body, cookie_line()));
   }
-  /// The response to send_only()'s request, read now.
+  /// The response to the request just sent (send_only(), ews()), read now.
   answer finish(std::chrono::milliseconds timeout) {
     answer a;
     if (h2_) {
@@ -63,6 +64,21 @@ class mapi_connection {
     }
     keep_cookies(a.cookies());
     return a;
+  }
+
+  /// An EWS request (off the MAPI vdirs: an exchange that may be held), answered whole.
+  answer ews() {
+    static constexpr std::string_view target = "/EWS/Exchange.asmx", body = "<soap/>";
+    if (h2_)
+      pending_ = h2_->request("POST", std::string(target), internal_host,
+                              {{"x-anchormailbox", "u@corp.test"}, {"content-type", "text/xml"}},
+                              std::string(body));
+    else
+      h1_->send("POST " + std::string(target) + " HTTP/1.1\r\nHost: " + internal_host +
+                "\r\nX-AnchorMailbox: u@corp.test\r\nContent-Type: text/xml\r\n"
+                "Content-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + std::string(body));
+    return finish(std::chrono::seconds(5));
   }
 
   /// Starts a NotificationWait and returns once the backend's PROCESSING has reached the client.
@@ -121,6 +137,7 @@ class TlsBuffers : public ::testing::TestWithParam<bool> {  // true: HTTP/2
     gw_ = std::make_unique<gateway>(
         gateway_options{.backends = {{"mbx01", mbx_->port(), true, "mbx01.corp.test"}},
                         .workers = 1,
+                        .extra_yaml = "vdirs:\n  ews:\n",  // published, for the EWS case
                         .listener_alpn = "[h2, http/1.1]"});
   }
   double kept() { return sample(metrics_text(gw_->admin_port()), kept_series); }
@@ -211,6 +228,24 @@ TEST_P(TlsBuffers, AStalledResponseGivesThemBackAndStillArrivesWhole) {
   EXPECT_TRUE(payload(stalled.body) == payload(first.body));  // not printed: 8 MiB
   // The connection goes on.
   execute(c, first);
+}
+
+// Exchanges off the MAPI vdirs (EWS, OWA, Autodiscover, OAB) may be held for long (EWS
+// streaming notifications), so run_exchange treats each as held: it gives the buffers back as it
+// starts, on a connection that was busy with MAPI requests, and the next MAPI requests take them
+// again.
+TEST_P(TlsBuffers, AnExchangeOffTheMapiVdirsGivesThemBack) {
+  start();
+  mapi_connection c(GetParam(), *gw_);
+  ASSERT_EQ(c.call("Connect", "connect").status, 200);
+  const auto first = c.call("Execute", "rops");
+  three_executes(c, first);
+  ASSERT_EQ(kept(), 2);
+  const auto e = c.ews();
+  EXPECT_EQ(e.status, 200) << e.body;
+  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::milliseconds(300)));
+  three_executes(c, first);
+  EXPECT_EQ(kept(), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, TlsBuffers, ::testing::Bool(), protocol_name);
