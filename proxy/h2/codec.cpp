@@ -4,12 +4,16 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace proxy::h2 {
 namespace {
-/// Room reserved for a request's header list: Outlook's MAPI requests carry about a dozen.
+/// Room reserved for a request's header list: Outlook's MAPI requests carry about a dozen
+/// fields, most of them short. The bytes' block stays within the 1,032 bytes that glibc's
+/// per-thread cache serves without a lock or a search; a longer list (a Kerberos ticket) grows.
 constexpr std::size_t typical_headers = 16;
+constexpr std::size_t typical_header_bytes = 1000;
 }  // namespace
 
 struct codec::callbacks {
@@ -18,7 +22,7 @@ struct codec::callbacks {
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* p) {
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     auto& b = self(p).blocks_.emplace_back(pending_block{f->hd.stream_id, {}, 0, false});
-    b.headers.reserve(typical_headers);  // one allocation for the list, not one per doubling
+    b.headers.reserve(typical_headers, typical_header_bytes);  // not one per doubling
     return 0;
   }
 
@@ -33,8 +37,8 @@ struct codec::callbacks {
       b->too_large = true;  // keep counting, store nothing more
       return 0;
     }
-    b->headers.push_back({std::string(reinterpret_cast<const char*>(name), namelen),
-                          std::string(reinterpret_cast<const char*>(value), valuelen)});
+    b->headers.add({reinterpret_cast<const char*>(name), namelen},
+                   {reinterpret_cast<const char*>(value), valuelen});
     return 0;
   }
 
@@ -109,11 +113,17 @@ struct codec::callbacks {
     auto& s = self(p);
     if (!s.output_) return NGHTTP2_ERR_WOULDBLOCK;  // only while take_output() runs
     auto& out = *s.output_;
-    out.append(reinterpret_cast<const char*>(framehd), 9);
+    out.append({reinterpret_cast<const char*>(framehd), 9});
     const std::size_t pad = f->data.padlen;
-    if (pad > 0) out.push_back(static_cast<char>(pad - 1));
+    if (pad > 0) {
+      const char padlen = static_cast<char>(pad - 1);
+      out.append({&padlen, 1});
+    }
     s.ev_.take_body(f->hd.stream_id, length, out);
-    if (pad > 1) out.append(pad - 1, '\0');
+    if (pad > 1) {
+      std::memset(out.prepare(pad - 1), 0, pad - 1);
+      out.commit(pad - 1);
+    }
     return 0;
   }
 };
@@ -176,18 +186,17 @@ bool codec::receive(std::span<const std::uint8_t> bytes) {
   return true;
 }
 
-std::string codec::take_output() {
-  std::string out;
+void codec::take_output(output& out) {
+  const std::size_t start = out.size();
   output_ = &out;
   for (;;) {
     const std::uint8_t* data = nullptr;
     const auto n = nghttp2_session_mem_send(s_, &data);
     if (n <= 0) break;
-    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
-    if (out.size() >= 64 * 1024) break;  // one write at a time; the caller comes back
+    out.append({reinterpret_cast<const char*>(data), static_cast<std::size_t>(n)});
+    if (out.size() - start >= 64 * 1024) break;  // one write at a time; the caller comes back
   }
   output_ = nullptr;
-  return out;
 }
 
 bool codec::want_read() const {

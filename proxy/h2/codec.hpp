@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,8 +16,92 @@ struct nghttp2_session;
 
 namespace proxy::h2 {
 
-struct header {
-  std::string name, value;  ///< as received (HTTP/2 names are lower-case)
+/// A request's header list as received (HTTP/2 names are lower-case). Names and values share
+/// one piece of storage, so a list costs two allocations however many fields it has (a
+/// std::string per name and value cost one for each longer than 15 bytes: most of Outlook's).
+class header_list {
+ public:
+  struct field {
+    std::string_view name, value;  ///< valid while the list lives and is not added to
+  };
+  class iterator {
+   public:
+    iterator(const header_list& l, std::size_t i) : l_(&l), i_(i) {}
+    field operator*() const { return (*l_)[i_]; }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const header_list* l_;
+    std::size_t i_;
+  };
+
+  /// Room for `fields` fields of `bytes` bytes in all (more grows the storage).
+  void reserve(std::size_t fields, std::size_t bytes) {
+    entries_.reserve(fields);
+    bytes_.reserve(bytes);
+  }
+  /// Appends a field. Requires the list's bytes to stay below 4 GiB (the codec stores no more
+  /// than settings::max_header_list, a 32-bit count).
+  void add(std::string_view name, std::string_view value) {
+    entries_.push_back({static_cast<std::uint32_t>(bytes_.size()),
+                        static_cast<std::uint32_t>(name.size()),
+                        static_cast<std::uint32_t>(value.size())});
+    bytes_.append(name).append(value);
+  }
+  std::size_t size() const noexcept { return entries_.size(); }
+  bool empty() const noexcept { return entries_.empty(); }
+  field operator[](std::size_t i) const noexcept {
+    const auto& e = entries_[i];
+    const std::string_view all = bytes_;
+    return {all.substr(e.at, e.name), all.substr(e.at + e.name, e.value)};
+  }
+  iterator begin() const { return {*this, 0}; }
+  iterator end() const { return {*this, entries_.size()}; }
+
+ private:
+  struct entry {
+    std::uint32_t at, name, value;  ///< where the name starts in bytes_; the two lengths
+  };
+  std::string bytes_;
+  std::vector<entry> entries_;
+};
+
+/// Where take_output() puts the bytes to send: room in the caller's buffer (the connection
+/// lends a worker's spare buffer; tests use a string), so the codec allocates none of its own.
+class output {
+ public:
+  virtual char* prepare(std::size_t n) = 0;  ///< room for `n` more bytes, valid until commit()
+  virtual void commit(std::size_t n) = 0;    ///< `n` bytes of that room were written
+  virtual std::size_t size() const = 0;      ///< bytes held
+  void append(std::string_view s) {
+    if (s.empty()) return;
+    std::memcpy(prepare(s.size()), s.data(), s.size());
+    commit(s.size());
+  }
+
+ protected:
+  ~output() = default;
+};
+
+/// An output into a string (tests, the fuzz targets).
+class string_output final : public output {
+ public:
+  char* prepare(std::size_t n) override {
+    bytes_.resize(bytes_.size() + n);
+    prepared_ = n;
+    return bytes_.data() + bytes_.size() - n;
+  }
+  void commit(std::size_t n) override { bytes_.resize(bytes_.size() - (prepared_ - n)); }
+  std::size_t size() const override { return bytes_.size(); }
+  std::string take() { return std::move(bytes_); }
+
+ private:
+  std::string bytes_;
+  std::size_t prepared_ = 0;
 };
 
 /// Response fields a thread keeps room for between responses (more are allocated per response).
@@ -33,7 +118,7 @@ class events {
   virtual ~events() = default;
   /// A request's complete header block. `too_large`: its header list exceeded the limit (the
   /// headers beyond it were dropped); the request should be answered 431.
-  virtual void on_request(std::int32_t stream, std::vector<header> headers, bool end_stream,
+  virtual void on_request(std::int32_t stream, header_list headers, bool end_stream,
                           bool too_large) = 0;
   /// Request body bytes. Flow control: the client may only send more once consume() is called.
   virtual void on_data(std::int32_t stream, std::string_view data) = 0;
@@ -48,9 +133,9 @@ class events {
   /// eof) when none is yet (resume() later). Nothing is taken: take_body() follows.
   virtual std::ptrdiff_t body_ready(std::int32_t stream, std::size_t n, bool& eof) = 0;
   /// Appends the stream's next `n` response bytes, which body_ready() said are ready, to `out`
-  /// (the output take_output() returns: DATA goes there straight from the stream's buffer,
-  /// never through a buffer of nghttp2's).
-  virtual void take_body(std::int32_t stream, std::size_t n, std::string& out) = 0;
+  /// (take_output()'s output: DATA goes there straight from the stream's buffer, never through
+  /// a buffer of nghttp2's).
+  virtual void take_body(std::int32_t stream, std::size_t n, output& out) = 0;
 };
 
 struct settings {
@@ -77,8 +162,15 @@ class codec {
 
   /// Processes received bytes. False on a connection error (send the output, then close).
   bool receive(std::span<const std::uint8_t> bytes);
-  /// Everything to send now (empty when nothing): frames, HPACK, DATA from take_body.
-  std::string take_output();
+  /// Appends what there is to send now to `out` (nothing when nothing): frames, HPACK, DATA
+  /// from take_body. Stops after about 64 KiB: one write at a time, the caller comes back.
+  void take_output(output& out);
+  /// The same, into a string of its own (tests, the fuzz targets).
+  std::string take_output() {
+    string_output s;
+    take_output(s);
+    return s.take();
+  }
   /// Whether the session still wants to read / has something to write. Both false: close.
   bool want_read() const;
   bool want_write() const;
@@ -109,12 +201,12 @@ class codec {
   events& ev_;
   settings settings_;
   bool failed_ = false;
-  std::string* output_ = nullptr;  ///< take_output()'s result while it runs (DATA goes there)
+  output* output_ = nullptr;  ///< take_output()'s output while it runs (DATA goes there)
   std::uint32_t error_sent_ = 0;
   /// Request header blocks being received (normally one at a time).
   struct pending_block {
     std::int32_t stream;
-    std::vector<header> headers;
+    header_list headers;
     std::size_t bytes = 0;
     bool too_large = false;
   };

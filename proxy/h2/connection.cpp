@@ -14,7 +14,6 @@
 
 #include "metrics/labels.hpp"
 #include "proxy/exchange/relay.hpp"
-#include "proxy/h2/chunk_queue.hpp"
 #include "proxy/h2/codec.hpp"
 #include "proxy/io/buffers.hpp"
 #include "proxy/io/log.hpp"
@@ -45,20 +44,20 @@ constexpr auto goaway_notice_wait = std::chrono::seconds(1);
 
 using clock = std::chrono::steady_clock;
 
+/// One stream. Its two byte buffers are a worker's spare buffers, borrowed while bytes are in
+/// them (buffers.hpp): a stream waiting for its backend holds neither.
 struct h2_stream {
   std::int32_t id;
-  std::vector<h2::header> headers;
+  h2::header_list headers;  ///< released once the request head is built from it
   bool too_large = false;
   /// HEADERS came without END_STREAM: the request has a body (DATA, even an empty one), decided
   /// once from that frame, however the frames were split across reads.
   bool has_body = false;
-  h2::chunk_queue body_in;        ///< request body chunks not yet sent to the backend
-  std::size_t body_in_bytes = 0;  ///< their bytes
-  bool end_in = false;            ///< the client ended its side
-  byte_vector out;                ///< response bytes not yet taken by nghttp2
-  std::size_t out_off = 0;
-  bool out_end = false;  ///< the whole response body is in `out`
-  bool closed = false;   ///< the stream is gone (reset, completed, session ended)
+  beast::flat_buffer body_in;  ///< request body bytes not yet sent to the backend
+  bool end_in = false;         ///< the client ended its side
+  beast::flat_buffer out;      ///< response bytes not yet taken by nghttp2
+  bool out_end = false;        ///< the whole response body is in `out`
+  bool closed = false;         ///< the stream is gone (reset, completed, session ended)
   bool responded = false;
   bool discard_body = false;          ///< answered without reading the body: drop what still comes
   upstream_conn* upstream = nullptr;  ///< while relaying: aborted if the stream closes
@@ -66,8 +65,24 @@ struct h2_stream {
 
   h2_stream(std::int32_t i, const net::any_io_executor& ex)
       : id(i), wake(ex, clock::time_point::max()) {}
-  std::size_t out_pending() const { return out.size() - out_off; }
+  std::size_t out_pending() const { return out.size(); }
 };
+
+/// A byte buffer as the codec's output.
+class flat_output final : public h2::output {
+ public:
+  explicit flat_output(beast::flat_buffer& b) : b_(b) {}
+  char* prepare(std::size_t n) override { return static_cast<char*>(b_.prepare(n).data()); }
+  void commit(std::size_t n) override { b_.commit(n); }
+  std::size_t size() const override { return b_.size(); }
+
+ private:
+  beast::flat_buffer& b_;
+};
+
+std::string_view bytes_of(const beast::flat_buffer& b, std::size_t n) {
+  return {static_cast<const char*>(b.data().data()), n};
+}
 
 class h2_conn final : public h2::events {
  public:
@@ -85,7 +100,7 @@ class h2_conn final : public h2::events {
   std::uint32_t error_sent() const noexcept { return codec_.error_sent(); }
 
   // ---- h2::events ----
-  void on_request(std::int32_t id, std::vector<h2::header> headers, bool end_stream,
+  void on_request(std::int32_t id, h2::header_list headers, bool end_stream,
                   bool too_large) override {
     auto st = std::make_shared<h2_stream>(id, ex_);
     st->headers = std::move(headers);
@@ -100,8 +115,8 @@ class h2_conn final : public h2::events {
   }
   void on_data(std::int32_t id, std::string_view data) override {
     if (auto* st = find(id); st && !st->discard_body) {
-      st->body_in.emplace_back(data);
-      st->body_in_bytes += data.size();
+      take_spare(spares(), st->body_in);
+      append(st->body_in, data);
       st->wake.cancel();
     } else {
       codec_.consume(id, data.size());  // nobody wants it: keep the connection window open
@@ -138,18 +153,16 @@ class h2_conn final : public h2::events {
     eof = take == avail && st->out_end;
     return static_cast<std::ptrdiff_t>(take);
   }
-  void take_body(std::int32_t id, std::size_t n, std::string& out) override {
+  void take_body(std::int32_t id, std::size_t n, h2::output& out) override {
     auto* st = find(id);
-    if (!st || st->out_pending() < n) {  // cannot happen: body_ready said so just before
-      out.append(n, '\0');               // keep the frame whole
+    if (!st || st->out_pending() < n) {   // cannot happen: body_ready said so just before
+      std::memset(out.prepare(n), 0, n);  // keep the frame whole
+      out.commit(n);
       return;
     }
-    out.append(st->out.data() + st->out_off, n);
-    st->out_off += n;
-    if (st->out_off == st->out.size()) {
-      st->out.clear();
-      st->out_off = 0;
-    }
+    out.append(bytes_of(st->out, n));
+    st->out.consume(n);
+    if (st->out.size() == 0) give_spare(spares(), st->out);
     st->wake.cancel();  // room again below the high-water mark
   }
 
@@ -172,6 +185,7 @@ class h2_conn final : public h2::events {
     return it == streams_.end() || it->first != id ? nullptr : it->second.get();
   }
   void notify_writer() { write_wake_.cancel(); }
+  spare_buffers& spares() { return conn_.worker.spares; }
   /// Waits until something for stream `st` happened (data, room, close), at most `limit`;
   /// false when nothing happened in that time.
   awaitable<bool> wait_for(h2_stream& st, std::chrono::milliseconds limit) {
@@ -211,18 +225,22 @@ class h2_conn final : public h2::events {
   /// coroutine has finished (they use this connection), even after a write failed.
   awaitable<void> writer() {
     for (;;) {
-      const auto out = write_failed_ ? std::string() : codec_.take_output();
-      if (!out.empty()) {
-        writing_since_ = coarse_now();
-        auto [ec, n] = co_await write_all(sock_, net::buffer(out));
-        writing_since_.reset();
-        if (ec) {
-          write_failed_ = true;
-          error_code ignored;
-          beast::get_lowest_layer(sock_).socket().close(ignored);  // the reader learns it too
+      if (!write_failed_) {
+        wire_lease out(spares());  // held while its bytes are written, not while waiting
+        flat_output sink(*out);
+        codec_.take_output(sink);
+        if ((*out).size() > 0) {
+          writing_since_ = coarse_now();
+          auto [ec, n] = co_await write_all(sock_, (*out).data());
+          writing_since_.reset();
+          if (ec) {
+            write_failed_ = true;
+            error_code ignored;
+            beast::get_lowest_layer(sock_).socket().close(ignored);  // the reader learns it too
+          }
+          stop_reading_if_over();
+          continue;
         }
-        stop_reading_if_over();
-        continue;
       }
       if (reading_done_ && running_ == 0) break;
       write_wake_.expires_at(clock::time_point::max());
@@ -292,10 +310,13 @@ class h2_conn final : public h2::events {
     record_local_reply(rq, *res, !st.closed);
     if (st.closed) return;
     discard_rest(st);
-    st.out.assign(res->body().begin(), res->body().end());
+    if (!res->body().empty()) {
+      take_spare(spares(), st.out);
+      append(st.out, res->body());
+    }
     st.out_end = true;
     st.responded = true;
-    codec_.submit_response(st.id, res->result_int(), h2_headers(*res), !st.out.empty());
+    codec_.submit_response(st.id, res->result_int(), h2_headers(*res), st.out.size() > 0);
     notify_writer();
   }
 
@@ -303,10 +324,9 @@ class h2_conn final : public h2::events {
   /// still arrives, so the client is never stuck on a window that will not open.
   void discard_rest(h2_stream& st) {
     st.discard_body = true;
-    for (const auto& c : st.body_in)
-      codec_.consume(st.id, c.size());
-    st.body_in.clear();
-    st.body_in_bytes = 0;
+    codec_.consume(st.id, st.body_in.size());
+    st.body_in.consume(st.body_in.size());
+    give_spare(spares(), st.body_in);
   }
 
   /// HTTP/1.1 response fields as HTTP/2 headers, viewing `res` (nghttp2 copies them and
@@ -347,20 +367,26 @@ class h2_conn final : public h2::events {
     field_arena arena(conn_.worker.field_arena_blocks);
     request_message req(std::piecewise_construct, std::make_tuple(),
                         std::make_tuple(arena.allocator()));
-    std::string method, path, authority, cookie;
+    std::string_view method, path, authority, cookie;  // views into st.headers
+    std::string crumbs;  // the cookie, when it came in more than one field
     std::uint64_t head_bytes = 0;
-    for (auto& h : st.headers) {
+    for (const auto h : st.headers) {
       head_bytes += h.name.size() + h.value.size() + 4;
       if (h.name == ":method") {
-        method = std::move(h.value);
+        method = h.value;
       } else if (h.name == ":path") {
-        path = std::move(h.value);
+        path = h.value;
       } else if (h.name == ":authority") {
-        authority = std::move(h.value);
+        authority = h.value;
       } else if (h.name == "cookie") {
         // RFC 9113 §8.2.3: cookie crumbs become one field, joined with "; ", for HTTP/1.1.
-        if (!cookie.empty()) cookie += "; ";
-        cookie += h.value;
+        if (cookie.empty()) {
+          cookie = h.value;
+        } else {
+          if (crumbs.empty()) crumbs = cookie;
+          crumbs.append("; ").append(h.value);
+          cookie = crumbs;
+        }
       } else if (!h.name.empty() && h.name[0] != ':') {
         req.insert(h.name, h.value);
       }
@@ -385,6 +411,7 @@ class h2_conn final : public h2::events {
       else if (!beast::iequals(req[http::field::host], authority))
         co_return bad_head(400, ":authority and Host differ");
     }
+    st.headers = {};  // all of it is in `req` now: a held long-poll keeps none of it
     // The body, as HEADERS declared it (nghttp2 holds the DATA frames to content-length and
     // resets the stream when they differ).
     std::optional<std::string_view> length;
@@ -398,7 +425,7 @@ class h2_conn final : public h2::events {
     if (const auto want = body_first(conn_, req, input)) {
       // Autodiscover's anchor is in its small body (within the stream's window): wait for all
       // of it. It stays in body_in, from where the exchange sends it as any body.
-      while (!st.end_in && !st.closed && st.body_in_bytes <= *want) {
+      while (!st.end_in && !st.closed && st.body_in.size() <= *want) {
         if (!co_await wait_for(st, conn_.rt->cfg->timeouts.body_idle)) {
           end_request(rq, request_outcome::client_timeout, "request body idle timeout");
           codec_.reset(st.id, NGHTTP2_CANCEL);
@@ -410,10 +437,7 @@ class h2_conn final : public h2::events {
         end_request(rq, request_outcome::client_disconnected);
         co_return;
       }
-      std::string whole;
-      for (const auto& chunk : st.body_in)
-        whole += chunk;
-      body_email = routing::pox_email_address(whole);
+      body_email = routing::pox_email_address(bytes_of(st.body_in, st.body_in.size()));
       if (body_email) input.body_email = *body_email;
     }
     auto plan = plan_request(rq, req, input);
@@ -466,7 +490,7 @@ class h2_conn final : public h2::events {
       bool head = true;
       for (;;) {
         if (st.closed) co_return net::error::operation_aborted;
-        const std::uint64_t have = body_bytes + st.body_in_bytes;
+        const std::uint64_t have = body_bytes + st.body_in.size();
         if (have > declared) {
           reset_for_framing("request body longer than its content-length");
           co_return net::error::operation_aborted;
@@ -477,34 +501,20 @@ class h2_conn final : public h2::events {
         }
         // What may go now: everything once the stream has ended; before, all but a last byte.
         const bool last_held = !st.end_in && have == declared;
-        const std::size_t ready = st.body_in_bytes - (last_held && st.body_in_bytes > 0 ? 1 : 0);
+        const std::size_t ready = st.body_in.size() - (last_held && st.body_in.size() > 0 ? 1 : 0);
         const bool head_ready = head && !(last_held && declared == 0);
         if (head_ready || ready > 0) {
           wire_lease out(rq_.conn.worker.spares);
           if (head_ready && !append_request_head(*out, req_.base(), framing_))
             co_return unframed_request_body();
-          std::size_t left = ready;
-          for (const auto& chunk : st.body_in) {
-            if (left == 0) break;
-            const std::size_t n = std::min(left, chunk.size());
-            append(*out, std::string_view(chunk).substr(0, n));
-            left -= n;
-          }
+          append(*out, bytes_of(st.body_in, ready));
           arm_deadline(backend_stream, rq_.upstream_idle());
           auto [wec, wn] = co_await write_all(backend_stream, (*out).data());
           sent += wn;
           if (wec) co_return wec;
           head = head && !head_ready;
-          for (left = ready; left > 0;) {
-            auto& chunk = st.body_in.front();
-            const std::size_t n = std::min(left, chunk.size());
-            if (n == chunk.size())
-              st.body_in.pop_front();
-            else
-              chunk.erase(0, n);
-            left -= n;
-          }
-          st.body_in_bytes -= ready;
+          st.body_in.consume(ready);  // more may have come in while the write ran
+          if (st.body_in.size() == 0) give_spare(owner_.spares(), st.body_in);
           if (ready > 0) {
             body_bytes += ready;
             rq_.trace.rec.request_bytes += ready;
@@ -513,10 +523,10 @@ class h2_conn final : public h2::events {
             owner_.notify_writer();
           }
         }
-        if (!head && st.end_in && st.body_in_bytes == 0) co_return error_code{};
+        if (!head && st.end_in && st.body_in.size() == 0) co_return error_code{};
         // Wait for more of the body, its end, or the stream's close.
-        const std::size_t waiting = st.body_in_bytes;
-        while (st.body_in_bytes == waiting && !st.end_in && !st.closed) {
+        const std::size_t waiting = st.body_in.size();
+        while (st.body_in.size() == waiting && !st.end_in && !st.closed) {
           const bool woken = co_await owner_.wait_for(st, rq_.body_idle());
           if (!woken) stall("request body idle timeout");
         }
@@ -553,11 +563,13 @@ class h2_conn final : public h2::events {
       co_return !st_.closed;
     }
     net::mutable_buffer prepare(std::size_t n) {
-      base_ = st_.out.size();
-      st_.out.resize(base_ + n);
-      return {st_.out.data() + base_, n};
+      take_spare(owner_.spares(), st_.out);
+      return st_.out.prepare(n);
     }
-    void commit(std::size_t got) { st_.out.resize(base_ + got); }
+    void commit(std::size_t got) {
+      st_.out.commit(got);
+      if (st_.out.size() == 0) give_spare(owner_.spares(), st_.out);
+    }
     awaitable<bool> flush(bool last) {
       if (st_.closed) co_return false;
       if (last) st_.out_end = true;
@@ -601,7 +613,6 @@ class h2_conn final : public h2::events {
     field_arena& arena_;
     request_ctx& rq_;
     body_framing framing_;
-    std::size_t base_ = 0;  ///< where prepare() put the room in `out`
     std::optional<client_failure> failure_;
   };
 

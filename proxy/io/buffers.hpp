@@ -83,6 +83,7 @@ class wire_lease {
 
 /// Appends the bytes of `s` to `b`.
 inline void append(beast::flat_buffer& b, std::string_view s) {
+  if (s.empty()) return;  // an empty view may have no data (memcpy's null is undefined)
   const auto m = b.prepare(s.size());
   std::memcpy(m.data(), s.data(), s.size());
   b.commit(s.size());

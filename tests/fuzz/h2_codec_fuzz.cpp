@@ -15,7 +15,7 @@ class responder final : public proxy::h2::events {
  public:
   proxy::h2::codec* s = nullptr;
   std::vector<std::int32_t> to_answer;
-  void on_request(std::int32_t id, std::vector<proxy::h2::header> headers, bool, bool) override {
+  void on_request(std::int32_t id, proxy::h2::header_list headers, bool, bool) override {
     for (const auto& h : headers)
       if (h.name.empty()) std::abort();  // nghttp2 never reports an empty name
     to_answer.push_back(id);
@@ -28,7 +28,7 @@ class responder final : public proxy::h2::events {
     eof = true;
     return static_cast<std::ptrdiff_t>(k);
   }
-  void take_body(std::int32_t, std::size_t n, std::string& out) override {
+  void take_body(std::int32_t, std::size_t n, proxy::h2::output& out) override {
     out.append(std::string_view("hello").substr(0, n));
   }
 };

@@ -34,12 +34,12 @@ class recorder final : public proxy::h2::events {
   proxy::h2::codec* s = nullptr;
   std::map<std::int32_t, stream_record> streams;
 
-  void on_request(std::int32_t id, std::vector<proxy::h2::header> headers, bool end_stream,
+  void on_request(std::int32_t id, proxy::h2::header_list headers, bool end_stream,
                   bool too_large) override {
     auto& r = streams[id];
     std::optional<std::string_view> length;
     for (const auto& h : headers) {
-      r.head += h.name + ": " + h.value + "\n";
+      r.head.append(h.name).append(": ").append(h.value).append("\n");
       if (h.name == "content-length") length = h.value;
     }
     if (too_large) r.head += "(too large)\n";
@@ -62,7 +62,9 @@ class recorder final : public proxy::h2::events {
     eof = true;
     return 0;
   }
-  void take_body(std::int32_t, std::size_t n, std::string& out) override { out.append(n, 'x'); }
+  void take_body(std::int32_t, std::size_t n, proxy::h2::output& out) override {
+    out.append(std::string(n, 'x'));
+  }
 };
 
 /// Feeds `in` in pieces of the sizes `next` gives; returns everything observed, as text.

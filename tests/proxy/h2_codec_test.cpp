@@ -30,7 +30,7 @@ namespace {
 
 using fields = std::vector<std::pair<std::string, std::string>>;
 
-fields pairs(const std::vector<header>& headers) {
+fields pairs(const header_list& headers) {
   fields out;
   for (const auto& h : headers)
     out.emplace_back(h.name, h.value);
@@ -55,7 +55,7 @@ class recorder final : public events {
  public:
   struct request {
     std::int32_t stream;
-    std::vector<header> headers;
+    header_list headers;
     bool end_stream, too_large;
   };
   std::vector<request> requests;
@@ -73,7 +73,7 @@ class recorder final : public events {
     src.finished = finished;
   }
 
-  void on_request(std::int32_t stream, std::vector<header> headers, bool end_stream,
+  void on_request(std::int32_t stream, header_list headers, bool end_stream,
                   bool too_large) override {
     log.push_back("request " + std::to_string(stream));
     requests.push_back({stream, std::move(headers), end_stream, too_large});
@@ -98,9 +98,9 @@ class recorder final : public events {
     eof = src.finished && k == src.pending.size();
     return static_cast<std::ptrdiff_t>(k);
   }
-  void take_body(std::int32_t stream, std::size_t n, std::string& out) override {
+  void take_body(std::int32_t stream, std::size_t n, output& out) override {
     auto& src = sources_[stream];
-    out.append(src.pending, 0, n);
+    out.append(std::string_view(src.pending).substr(0, n));
     src.pending.erase(0, n);
   }
 
@@ -367,6 +367,60 @@ std::string pattern(std::size_t n) {
 // ---------------------------------------------------------------------------------------------
 // Tests
 // ---------------------------------------------------------------------------------------------
+
+TEST(H2HeaderList, FieldsStayWholeAsTheStorageGrows) {
+  header_list l;
+  l.reserve(1, 4);  // far too small: both the entries and the bytes grow many times
+  fields want;
+  for (std::size_t i = 0; i < 40; ++i) {
+    const std::size_t lengths[] = {0, 1, 15, 16, 300};
+    want.emplace_back("x-field-" + std::to_string(i), pattern(lengths[i % 5]));
+    l.add(want.back().first, want.back().second);
+  }
+  l.add(":path", "");  // an empty value last
+  want.emplace_back(":path", "");
+  EXPECT_EQ(l.size(), want.size());
+  EXPECT_EQ(pairs(l), want);
+  EXPECT_EQ(l[3].name, "x-field-3");
+  EXPECT_EQ(l[3].value, pattern(16));
+  header_list moved = std::move(l);  // as it goes from the codec to the stream
+  EXPECT_EQ(pairs(moved), want);
+  EXPECT_TRUE(header_list().empty());
+}
+
+TEST(H2Output, AStringOutputKeepsOnlyWhatWasCommitted) {
+  string_output out;
+  std::memcpy(out.prepare(10), "abcdefghij", 10);
+  out.commit(3);
+  EXPECT_EQ(out.size(), 3u);
+  out.append("XY");
+  out.append("");
+  std::memcpy(out.prepare(4), "1234", 4);
+  out.commit(4);
+  EXPECT_EQ(out.take(), "abcXY1234");
+}
+
+TEST(H2Session, AHeaderListLongerThanItsFirstBlockArrivesWhole) {
+  // Outlook's Negotiate token and cookies: several KiB, past the room reserved for a list.
+  harness h;
+  const fields head =
+      request_head("POST", "/mapi/emsmdb/?MailboxId=u@corp.test",
+                   {{"authorization", "Negotiate " + pattern(5000)},
+                    {"cookie", "MapiContext=" + pattern(300)},
+                    {"cookie", "MapiSequence=" + pattern(40)},
+                    {"x-clientinfo", "{2F3A4B5C-0000-4000-8000-00000000000A}:1"},
+                    {"x-requestid", "{2F3A4B5C-0000-4000-8000-00000000000A}:123456"},
+                    {"x-requesttype", "Execute"},
+                    {"user-agent", "Microsoft Office/16.0 (Windows NT 10.0; MAPICPL 16.0.17328)"},
+                    {"content-type", "application/mapi-http"},
+                    {"x-empty", ""}});
+  const auto id = h.cl.request(head);
+  h.pump();
+  ASSERT_EQ(h.rec.requests.size(), 1u);
+  EXPECT_EQ(h.rec.requests[0].stream, id);
+  EXPECT_FALSE(h.rec.requests[0].too_large);
+  EXPECT_EQ(pairs(h.rec.requests[0].headers), head);
+}
 
 TEST(H2Session, GetWithEndStreamIsAnsweredWithHeadAndBody) {
   harness h;
