@@ -223,16 +223,14 @@ class h1_client {
   /// Frames the head into the first write: HTTP/1.1, the client's keep-alive; a body of unknown
   /// length (chunked or close-delimited at the backend) is re-chunked, one chunk per backend
   /// read, or, for an HTTP/1.0 client, delimited by the close.
+  /// Requires `res` without Transfer-Encoding and Connection (strip_hop_by_hop took them out):
+  /// what framing and persistence say is only what is set here, without a search of its fields.
   bool head(upstream_response& res, bool has_body, bool length_known) {
     res.version(11);
-    if (has_body && !length_known) {
-      if (version_ >= 11)
-        res.chunked(true);
-      else
-        keep_alive_ = false;
-    }
-    res.keep_alive(keep_alive_);
-    chunked_ = res.chunked();
+    chunked_ = has_body && !length_known && version_ >= 11;
+    if (has_body && !length_known && version_ < 11) keep_alive_ = false;  // the close ends it
+    if (chunked_) res.insert(http::field::transfer_encoding, "chunked");
+    if (!keep_alive_) res.insert(http::field::connection, "close");
     take_spare(rq_.conn.worker.spares, wire_);
     append_head(wire_, res);
     return true;

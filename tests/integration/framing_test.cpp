@@ -195,6 +195,7 @@ TEST_F(Framing, Http10ClientGetsACloseDelimitedStream) {
   auto r = c.read_response();
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.header("Transfer-Encoding").empty());
+  EXPECT_EQ(r.header("Connection"), "close");  // the close ends the body, and says so
   EXPECT_NE(r.body.find("PROCESSING\r\n"), std::string::npos);
   EXPECT_TRUE(c.wait_closed(2s));
 }

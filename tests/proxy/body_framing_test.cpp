@@ -138,6 +138,23 @@ TEST(BodyFraming, RequestHeadsLeaveOnlyWithExplicitFraming) {
        {{"Transfer-Encoding", "chunked"}},
        body_framing::no_body(),
        false},
+      // Names in any case, in any order: found by the codes beast gives them.
+      {"transfer-encoding before the length, lower case",
+       {{"transfer-encoding", "identity"}, {"Content-Length", "5"}},
+       body_framing::of_length(5),
+       false},
+      {"TRANSFER-ENCODING last, upper case",
+       {{"Host", "a"}, {"Content-Length", "5"}, {"X-A", "b"}, {"TRANSFER-ENCODING", "chunked"}},
+       body_framing::of_length(5),
+       false},
+      {"two fields in different cases, apart",
+       {{"content-length", "5"}, {"Host", "a"}, {"CONTENT-LENGTH", "5"}},
+       body_framing::of_length(5),
+       false},
+      {"one length among many fields",
+       {{"Host", "a"}, {"X-RequestType", "Execute"}, {"CONTENT-LENGTH", "5"}, {"Cookie", "c"}},
+       body_framing::of_length(5),
+       true},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
