@@ -13,11 +13,15 @@ namespace proxy {
 
 void strip_hop_by_hop(relay_fields& f, bool is_request) {
   // The tokens Connection names are views into its values: Connection itself goes last. Outlook
-  // names one ("Keep-Alive") on every request: held inline, not on the heap.
+  // names one ("Keep-Alive") on every request: held inline, not on the heap. Found in a walk by
+  // the fields' codes, as the rest below: a search by name walks the fields' tree, and most
+  // responses have no Connection field at all.
   boost::container::small_vector<std::string_view, 4> named;
-  for (auto it = f.find(http::field::connection);
-       it != f.end() && it->name() == http::field::connection; ++it) {
-    for (const auto token : http::token_list(it->value())) {
+  bool connection = false;
+  for (const auto& e : f) {
+    if (e.name() != http::field::connection) continue;
+    connection = true;
+    for (const auto token : http::token_list(e.value())) {
       const std::string_view t(token.data(), token.size());
       // Never let a client strip the framing or routing fields by naming them in Connection.
       if (!routing::iequals(t, "host") && !routing::iequals(t, "content-length"))
@@ -50,7 +54,7 @@ void strip_hop_by_hop(relay_fields& f, bool is_request) {
   };
   for (auto it = f.begin(); it != f.end();)
     it = hop(*it) ? f.erase(it) : std::next(it);
-  f.erase(http::field::connection);
+  if (connection) f.erase(http::field::connection);
 }
 
 void append_forwarded_for(relay_fields& f, std::string_view client_ip) {
