@@ -18,7 +18,8 @@ namespace proxy::h2 {
 
 /// A request's header list as received (HTTP/2 names are lower-case). Names and values share
 /// one piece of storage, so a list costs two allocations however many fields it has (a
-/// std::string per name and value cost one for each longer than 15 bytes: most of Outlook's).
+/// std::string per name and value cost one for each longer than 15 bytes, as most of Outlook's
+/// values are).
 class header_list {
  public:
   struct field {
@@ -91,17 +92,23 @@ class output {
 class string_output final : public output {
  public:
   char* prepare(std::size_t n) override {
-    bytes_.resize(bytes_.size() + n);
-    prepared_ = n;
-    return bytes_.data() + bytes_.size() - n;
+    bytes_.resize(held_ + n);
+    return bytes_.data() + held_;
   }
-  void commit(std::size_t n) override { bytes_.resize(bytes_.size() - (prepared_ - n)); }
-  std::size_t size() const override { return bytes_.size(); }
-  std::string take() { return std::move(bytes_); }
+  void commit(std::size_t n) override {
+    held_ += n;
+    bytes_.resize(held_);
+  }
+  std::size_t size() const override { return held_; }
+  std::string take() {
+    bytes_.resize(held_);
+    held_ = 0;
+    return std::move(bytes_);
+  }
 
  private:
-  std::string bytes_;
-  std::size_t prepared_ = 0;
+  std::string bytes_;     ///< the bytes held, then room prepare() made
+  std::size_t held_ = 0;  ///< committed bytes
 };
 
 /// Response fields a thread keeps room for between responses (more are allocated per response).

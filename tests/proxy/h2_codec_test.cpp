@@ -391,6 +391,7 @@ TEST(H2HeaderList, FieldsStayWholeAsTheStorageGrows) {
 TEST(H2Output, AStringOutputKeepsOnlyWhatWasCommitted) {
   string_output out;
   std::memcpy(out.prepare(10), "abcdefghij", 10);
+  EXPECT_EQ(out.size(), 0u);  // room is not bytes held
   out.commit(3);
   EXPECT_EQ(out.size(), 3u);
   out.append("XY");
