@@ -39,10 +39,6 @@ std::optional<head_status> decided(const head_scan& scan) noexcept {
   return std::nullopt;
 }
 
-std::string_view bytes_of(const beast::flat_buffer& b) noexcept {
-  return {static_cast<const char*>(b.data().data()), b.size()};
-}
-
 /// Reads until `cbuf` holds a complete, strictly framed request head. Called once the head has
 /// begun to arrive (serve_h1 waits for its first bytes): from then on the whole head must
 /// arrive within header_read, so a trickling client cannot hold a connection.
@@ -134,8 +130,7 @@ awaitable<request_end> serve_request(Stream& client, beast::flat_buffer& cbuf, h
       }
       cbuf.commit(rn);
     }
-    body_email = routing::pox_email_address(
-        {static_cast<const char*>(cbuf.data().data()), std::size_t(*length)});
+    body_email = routing::pox_email_address(bytes_of(cbuf).substr(0, std::size_t(*length)));
     if (body_email) input.body_email = *body_email;
   }
   auto plan = plan_request(rq, req, input);

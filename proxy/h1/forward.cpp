@@ -151,7 +151,7 @@ class h1_client {
       wire_lease out(rq_.conn.worker.spares);
       if (!append_request_head(*out, parser_->get().base(), framing_))
         co_return unframed_request_body();
-      append(*out, {static_cast<const char*>(cbuf_.data().data()), now});
+      append(*out, bytes_of(cbuf_).substr(0, now));
       arm_deadline(backend_stream, rq_.upstream_idle());
       auto [ec, n] = co_await write_all(backend_stream, (*out).data());
       sent += n;

@@ -80,10 +80,6 @@ class flat_output final : public h2::output {
   beast::flat_buffer& b_;
 };
 
-std::string_view bytes_of(const beast::flat_buffer& b, std::size_t n) {
-  return {static_cast<const char*>(b.data().data()), n};
-}
-
 class h2_conn final : public h2::events {
  public:
   h2_conn(tls_conn& s, conn_ctx& conn, const net::any_io_executor& ex)
@@ -160,7 +156,7 @@ class h2_conn final : public h2::events {
       out.commit(n);
       return;
     }
-    out.append(bytes_of(st->out, n));
+    out.append(bytes_of(st->out).substr(0, n));
     st->out.consume(n);
     if (st->out.size() == 0) give_spare(spares(), st->out);
     st->wake.cancel();  // room again below the high-water mark
@@ -437,7 +433,7 @@ class h2_conn final : public h2::events {
         end_request(rq, request_outcome::client_disconnected);
         co_return;
       }
-      body_email = routing::pox_email_address(bytes_of(st.body_in, st.body_in.size()));
+      body_email = routing::pox_email_address(bytes_of(st.body_in));
       if (body_email) input.body_email = *body_email;
     }
     auto plan = plan_request(rq, req, input);
@@ -507,7 +503,7 @@ class h2_conn final : public h2::events {
           wire_lease out(rq_.conn.worker.spares);
           if (head_ready && !append_request_head(*out, req_.base(), framing_))
             co_return unframed_request_body();
-          append(*out, bytes_of(st.body_in, ready));
+          append(*out, bytes_of(st.body_in).substr(0, ready));
           arm_deadline(backend_stream, rq_.upstream_idle());
           auto [wec, wn] = co_await write_all(backend_stream, (*out).data());
           sent += wn;

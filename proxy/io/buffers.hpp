@@ -81,6 +81,11 @@ class wire_lease {
   beast::flat_buffer buf_;
 };
 
+/// The bytes `b` holds, as a view (valid until `b` changes).
+inline std::string_view bytes_of(const beast::flat_buffer& b) noexcept {
+  return {static_cast<const char*>(b.data().data()), b.size()};
+}
+
 /// Appends the bytes of `s` to `b`.
 inline void append(beast::flat_buffer& b, std::string_view s) {
   if (s.empty()) return;  // an empty view may have no data (memcpy's null is undefined)

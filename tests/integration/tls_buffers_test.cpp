@@ -141,6 +141,10 @@ class TlsBuffers : public ::testing::TestWithParam<bool> {  // true: HTTP/2
                         .listener_alpn = "[h2, http/1.1]"});
   }
   double kept() { return sample(metrics_text(gw_->admin_port()), kept_series); }
+  /// Connects `c` and makes it busy (Executes back to back), so that the client's connection and
+  /// the pooled backend connection both keep their buffers. `first`: the answer every later
+  /// Execute must repeat. Callers wrap it in ASSERT_NO_FATAL_FAILURE.
+  void make_busy(mapi_connection& c, answer& first);
 
   std::unique_ptr<sim::server> mbx_;
   std::unique_ptr<gateway> gw_;
@@ -171,16 +175,21 @@ void three_executes(mapi_connection& c, const answer& expected) {
     execute(c, expected);
 }
 
-TEST_P(TlsBuffers, ABusyConnectionKeepsThemUntilASecondPassesWithNoRequest) {
-  start();
-  mapi_connection c(GetParam(), *gw_);
+void TlsBuffers::make_busy(mapi_connection& c, answer& first) {
   ASSERT_EQ(c.call("Connect", "connect").status, 200);
-  const auto first = c.call("Execute", "rops");
+  first = c.call("Execute", "rops");
   ASSERT_EQ(first.header("X-ResponseCode"), "0");
   ASSERT_FALSE(payload(first.body).empty());
   three_executes(c, first);
   // The client's connection and the pooled backend connection both carried them.
-  EXPECT_EQ(kept(), 2);
+  ASSERT_EQ(kept(), 2);
+}
+
+TEST_P(TlsBuffers, ABusyConnectionKeepsThemUntilASecondPassesWithNoRequest) {
+  start();
+  mapi_connection c(GetParam(), *gw_);
+  answer first;
+  ASSERT_NO_FATAL_FAILURE(make_busy(c, first));
   // Quiet: within two periods both give their buffers back (the connection stays open).
   EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(4)));
   // One request after a quiet spell is not busy; more right after it are. Every byte arrives
@@ -194,10 +203,8 @@ TEST_P(TlsBuffers, ABusyConnectionKeepsThemUntilASecondPassesWithNoRequest) {
 TEST_P(TlsBuffers, AHeldLongPollGivesThemBackAtOnce) {
   start();
   mapi_connection c(GetParam(), *gw_);
-  ASSERT_EQ(c.call("Connect", "connect").status, 200);
-  const auto first = c.call("Execute", "rops");
-  three_executes(c, first);
-  ASSERT_EQ(kept(), 2);
+  answer first;
+  ASSERT_NO_FATAL_FAILURE(make_busy(c, first));
   // The long-poll is held on the same client connection and on the pooled backend connection
   // that carried the Executes: both give their buffers back as the exchange starts, not a
   // period or two later.
@@ -213,11 +220,9 @@ TEST_P(TlsBuffers, AHeldLongPollGivesThemBackAtOnce) {
 TEST_P(TlsBuffers, AStalledResponseGivesThemBackAndStillArrivesWhole) {
   start(8 * 1024 * 1024);
   mapi_connection c(GetParam(), *gw_);
-  ASSERT_EQ(c.call("Connect", "connect").status, 200);
-  const auto first = c.call("Execute", "rops");
+  answer first;
+  ASSERT_NO_FATAL_FAILURE(make_busy(c, first));
   ASSERT_EQ(first.body.size() > 8u * 1024 * 1024, true);
-  three_executes(c, first);
-  ASSERT_EQ(kept(), 2);
   c.send_only("Execute", "rops");
   // Nothing is read meanwhile: the response stalls half-way, and both connections go quiet.
   EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(4)));
@@ -237,10 +242,8 @@ TEST_P(TlsBuffers, AStalledResponseGivesThemBackAndStillArrivesWhole) {
 TEST_P(TlsBuffers, AnExchangeOffTheMapiVdirsGivesThemBack) {
   start();
   mapi_connection c(GetParam(), *gw_);
-  ASSERT_EQ(c.call("Connect", "connect").status, 200);
-  const auto first = c.call("Execute", "rops");
-  three_executes(c, first);
-  ASSERT_EQ(kept(), 2);
+  answer first;
+  ASSERT_NO_FATAL_FAILURE(make_busy(c, first));
   const auto e = c.ews();
   EXPECT_EQ(e.status, 200) << e.body;
   EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::milliseconds(300)));
