@@ -36,11 +36,14 @@ std::optional<std::string> normalize_host(std::string_view h) {
     if (!ascii_digit(c)) return std::nullopt;
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (name.empty()) return std::nullopt;
-  for (char c : name) {
+  std::string lower(name.size(), '\0');  // checked and lowered in one pass
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
     const bool ok = ascii_alnum(c) || c == '-' || c == '.' || c == ':' || c == '_';
     if (!ok) return std::nullopt;  // no userinfo, spaces, slashes or percent escapes
+    lower[i] = ascii_lower(c);
   }
-  return to_lower(name);
+  return lower;
 }
 
 namespace_map::namespace_map(const config::mapi_vdir& vdir)

@@ -153,7 +153,10 @@ class h1_client {
         co_return unframed_request_body();
       append(*out, bytes_of(cbuf_).substr(0, now));
       arm_deadline(backend_stream, rq_.upstream_idle());
-      auto [ec, n] = co_await write_all(backend_stream, (*out).data());
+      error_code ec;
+      const auto bytes = (*out).data();
+      std::size_t n = write_now(backend_stream, bytes, ec);
+      if (wait_before_retry(ec)) std::tie(ec, n) = co_await write_rest(backend_stream, bytes, n);
       sent += n;
       if (ec) co_return ec;
     }
@@ -181,7 +184,11 @@ class h1_client {
       }
       now = std::min<std::uint64_t>(remaining, cbuf_.size());
       arm_deadline(backend_stream, rq_.upstream_idle());
-      auto [wec, wn] = co_await write_all(backend_stream, net::buffer(cbuf_.data().data(), now));
+      error_code wec;
+      const auto bytes = net::buffer(cbuf_.data().data(), now);
+      std::size_t wn = write_now(backend_stream, bytes, wec);
+      if (wait_before_retry(wec))
+        std::tie(wec, wn) = co_await write_rest(backend_stream, bytes, wn);
       sent += wn;
       if (wec) co_return wec;
     }
@@ -265,7 +272,9 @@ class h1_client {
     if (last && chunked_) append(wire_, "0\r\n\r\n");
     if (wire_.size() == 0) co_return true;
     arm_deadline(client_, rq_.conn.rt->cfg->timeouts.client_write);
-    auto [ec, n] = co_await write_all(client_, wire_.data());
+    error_code ec;
+    std::size_t n = write_now(client_, wire_.data(), ec);
+    if (wait_before_retry(ec)) std::tie(ec, n) = co_await write_rest(client_, wire_.data(), n);
     give_spare(rq_.conn.worker.spares, wire_);
     if (ec) failure_ = client_failure{request_outcome::client_disconnected, "", ec};
     co_return !ec;

@@ -227,7 +227,10 @@ class h2_conn final : public h2::events {
         codec_.take_output(sink);
         if ((*out).size() > 0) {
           writing_since_ = coarse_now();
-          auto [ec, n] = co_await write_all(sock_, (*out).data());
+          error_code ec;
+          const auto bytes = (*out).data();
+          std::size_t n = write_now(sock_, bytes, ec);
+          if (wait_before_retry(ec)) std::tie(ec, n) = co_await write_rest(sock_, bytes, n);
           writing_since_.reset();
           if (ec) {
             write_failed_ = true;
@@ -505,7 +508,11 @@ class h2_conn final : public h2::events {
             co_return unframed_request_body();
           append(*out, bytes_of(st.body_in).substr(0, ready));
           arm_deadline(backend_stream, rq_.upstream_idle());
-          auto [wec, wn] = co_await write_all(backend_stream, (*out).data());
+          error_code wec;
+          const auto bytes = (*out).data();
+          std::size_t wn = write_now(backend_stream, bytes, wec);
+          if (wait_before_retry(wec))
+            std::tie(wec, wn) = co_await write_rest(backend_stream, bytes, wn);
           sent += wn;
           if (wec) co_return wec;
           head = head && !head_ready;

@@ -72,25 +72,36 @@ awaitable<std::tuple<error_code, std::size_t>> read_some_lazily(Stream& s, beast
   co_return std::tuple{ec, n};
 }
 
-/// Writes all of `bytes` to `s`. What the socket takes at once is written without starting an
-/// asynchronous operation (usually all of it: a response fits the socket buffer), so nothing is
-/// allocated, posted or resumed for it; only the rest waits for the socket, under the stream's
-/// deadline. Returns the first failure and the bytes written.
+/// Writes what `s` takes of `bytes` at once (usually all of it: a response fits the socket
+/// buffer), without a wait and without a coroutine: nothing is allocated, posted or resumed.
+/// Returns the bytes written. `ec` is set when it stopped short: would_block (or in_progress:
+/// OpenSSL must read first) when the rest must wait for the socket (wait_before_retry says so;
+/// write_rest writes it), any other error when the write failed.
 template <class Stream>
-awaitable<std::tuple<error_code, std::size_t>> write_all(Stream& s, net::const_buffer bytes) {
+std::size_t write_now(Stream& s, net::const_buffer bytes, error_code& ec) {
+  ec = {};
   std::size_t done = 0;
-  error_code ec;
   while (done < bytes.size()) {
     const std::size_t n = s.try_write_some(bytes + done, ec);
-    if (ec || n == 0) break;
+    if (ec) break;
+    if (n == 0) {  // nothing taken, nothing said: wait as for a full socket
+      ec = net::error::would_block;
+      break;
+    }
     done += n;
   }
-  if (done < bytes.size() &&
-      (!ec || ec == net::error::would_block || ec == net::error::in_progress)) {
-    auto [wec, wn] = co_await net::async_write(s, bytes + done, use_nothrow);
-    co_return std::tuple{wec, done + wn};
-  }
-  co_return std::tuple{ec, done};
+  return done;
+}
+
+/// Writes the rest of `bytes` (from `done`, where write_now stopped because the socket was full)
+/// once the socket takes it, under the stream's deadline. Returns the first failure and the
+/// bytes written in all. A write goes as: write_now, then, only when wait_before_retry(ec),
+/// `co_await write_rest`: the usual write that goes at once makes no coroutine frame.
+template <class Stream>
+awaitable<std::tuple<error_code, std::size_t>> write_rest(Stream& s, net::const_buffer bytes,
+                                                          std::size_t done) {
+  auto [ec, n] = co_await net::async_write(s, bytes + done, use_nothrow);
+  co_return std::tuple{ec, done + n};
 }
 
 /// Re-arms the deadline of the next operation on `s` (Beast closes the stream when it passes).

@@ -51,10 +51,10 @@ void describe_request(request_trace& t, const http::request<http::buffer_body, r
   if (q != std::string_view::npos) r.url_query = std::string(target.substr(q));
   r.url_host = facts.host_name;
   r.protocol = std::string(accesslog::protocol_for_path(r.url_stem));
-  r.user_agent = std::string(req[http::field::user_agent]);
+  r.user_agent = std::string(facts.user_agent.value_or(""));
   r.x_request_id = std::string(facts.request_id);
   r.x_request_type = std::string(facts.request_type);
-  r.x_client_info = std::string(req["X-ClientInfo"]);
+  r.x_client_info = std::string(facts.client_info.value_or(""));
   if (facts.be_resource) {
     // ProxyLogon's cookie (CVE-2021-26855): taken out before routing, on both protocols, and
     // said in the record itself, where Test-ProxyLogon-style searches look.

@@ -21,6 +21,9 @@ request_facts read_request_facts(const relay_fields& f, std::string_view cookie_
       case http::field::authorization:
         out.authorization = field.value();
         break;
+      case http::field::user_agent:
+        if (!out.user_agent) out.user_agent = field.value();
+        break;
       case http::field::cookie: {
         // Affinity off: no cookie of ours to take (a name no client can send: cookie names are
         // tokens, never control characters).
@@ -42,6 +45,8 @@ request_facts read_request_facts(const relay_fields& f, std::string_view cookie_
         else if (beast::iequals(field.name_string(), "X-AnchorMailbox")) {
           ++out.anchor_mailboxes;
           out.anchor_mailbox = field.value();
+        } else if (beast::iequals(field.name_string(), "X-ClientInfo")) {
+          if (!out.client_info) out.client_info = field.value();
         }
         break;
     }

@@ -20,6 +20,8 @@ struct request_facts {
   std::string_view request_type;
   std::string_view request_id;
   std::optional<std::string_view> authorization;
+  std::optional<std::string_view> user_agent;      ///< the first User-Agent field
+  std::optional<std::string_view> client_info;     ///< the first X-ClientInfo field
   std::optional<std::string_view> anchor_mailbox;  ///< X-AnchorMailbox
   std::size_t anchor_mailboxes = 0;                ///< how many X-AnchorMailbox fields
   std::vector<std::string_view> forwarded_for;     ///< every X-Forwarded-For field, in order

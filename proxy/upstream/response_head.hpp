@@ -56,8 +56,13 @@ awaitable<error_code> read_final_head(BackendStream& backend_stream, upstream_co
         if (ec && ec != http::error::need_more) co_return ec;
         if (!ec && used > 0) continue;  // the head is complete, or the start line was
       }
-      auto [ec, n] =
-          co_await read_some_lazily(backend_stream, upstream.buffer, relay_chunk, spares);
+      // read_some_lazily's loop, written out: no coroutine frame per response head.
+      error_code ec;
+      read_arrived(backend_stream, upstream.buffer, relay_chunk, spares, ec);
+      while (const auto w = wait_before_retry(ec)) {
+        std::tie(ec) = co_await backend_stream.async_wait(*w, use_nothrow);
+        if (!ec) read_arrived(backend_stream, upstream.buffer, relay_chunk, spares, ec);
+      }
       if (ec == net::error::eof) {
         if (!parser->got_some()) co_return http::error::end_of_stream;
         error_code eec;

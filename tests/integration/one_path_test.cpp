@@ -96,6 +96,37 @@ TEST_P(OnePath, TheAffinityCookieIsInTheBackEndCookieColumn) {
       << connect->at("BackEndCookie");
 }
 
+// The client's own columns come from the one walk over the request's fields, on both protocols:
+// UserAgent and X-ClientInfo (ClientRequestId's CI part) are the first of their fields, whatever
+// the spelling of the name.
+TEST_P(OnePath, UserAgentAndClientInfoAreTheFirstOfTheirFields) {
+  auto mbx = start_sim("mbx01");
+  temp_dir logs;
+  const std::string agent = "Microsoft Office/16.0 (Windows NT 10.0; MAPI 16.0.17928; Pro)";
+  {
+    gateway gw({.backends = {{"mbx01", mbx->port()}},
+                .logs_yaml = logs_yaml(logs),
+                .listener_alpn = "[h2, http/1.1]"});
+    header_list fields = {{"Content-Type", "application/mapi-http"},
+                          {"X-RequestType", "Connect"},
+                          {"X-RequestId", "{C715155F-2BE8-44E0-BD34-2960065754C8}:1"},
+                          {"x-clientinfo", "{2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1"},
+                          {"User-Agent", agent},
+                          {"X-CLIENTINFO", "{00000000-0000-0000-0000-000000000000}:9"},
+                          {"user-agent", "second agent"}};
+    EXPECT_EQ(send(gw, "POST", path, fields, "connect").header("X-ResponseCode"), "0");
+  }
+  const auto rows = log_rows(logs.path());
+  const auto* connect = row_of(rows, "Connect");
+  ASSERT_NE(connect, nullptr);
+  EXPECT_EQ(connect->at("UserAgent"), agent);
+  EXPECT_NE(connect->at("ClientRequestId").find("CI:{2F94A2BF-A2E6-4CCC-BF98-B5F22C542226}:1"),
+            std::string::npos)
+      << connect->at("ClientRequestId");
+  EXPECT_EQ(connect->at("ClientRequestId").find("{00000000"), std::string::npos)
+      << connect->at("ClientRequestId");
+}
+
 // Defects: a backend failing before its response head counted toward ejection on HTTP/2 only,
 // and a backend failing mid-request reached GenericErrors on HTTP/2 only.
 TEST_P(OnePath, BackendFailuresCountTowardEjectionAndReachTheLog) {
