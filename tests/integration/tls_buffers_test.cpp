@@ -35,6 +35,11 @@ class mapi_connection {
       h1_ = std::make_unique<test_client>(gw.client());
   }
 
+  /// HTTP/2: the server may send this much before the client reads (HTTP/1.1: nothing to say).
+  void set_receive_window(std::int32_t bytes) {
+    if (h2_) h2_->set_receive_window(bytes);
+  }
+
   /// Sends a request of `type` and returns the whole response (status, X-ResponseCode, body).
   answer call(const std::string& type, const std::string& body) {
     send_only(type, body);
@@ -232,6 +237,24 @@ TEST_P(TlsBuffers, AStalledResponseGivesThemBackAndStillArrivesWhole) {
   EXPECT_EQ(stalled.body.size(), first.body.size());
   EXPECT_TRUE(payload(stalled.body) == payload(first.body));  // not printed: 8 MiB
   // The connection goes on.
+  execute(c, first);
+}
+
+// The same with nothing holding the response back but the socket: HTTP/2's window is wider than
+// the response, so the proxy writes until the client's socket is full, and the writer waits for
+// it (write_now, then write_rest) as HTTP/1.1's does; every byte still arrives, once, in order.
+TEST_P(TlsBuffers, AResponseStalledAtTheSocketStillArrivesWhole) {
+  start(8 * 1024 * 1024);
+  mapi_connection c(GetParam(), *gw_);
+  c.set_receive_window(64 * 1024 * 1024);
+  answer first;
+  ASSERT_NO_FATAL_FAILURE(make_busy(c, first));
+  c.send_only("Execute", "rops");
+  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(4)));
+  const auto stalled = c.finish(std::chrono::seconds(30));
+  EXPECT_EQ(stalled.status, 200);
+  EXPECT_EQ(stalled.body.size(), first.body.size());
+  EXPECT_TRUE(payload(stalled.body) == payload(first.body));  // not printed: 8 MiB
   execute(c, first);
 }
 

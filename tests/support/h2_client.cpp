@@ -292,6 +292,14 @@ void h2_test_client::set_data_frame_size(std::size_t n) {
   impl_->data_frame_size = n;
 }
 
+void h2_test_client::set_receive_window(std::int32_t bytes) {
+  const nghttp2_settings_entry window{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+                                      static_cast<std::uint32_t>(bytes)};
+  nghttp2_submit_settings(impl_->s, NGHTTP2_FLAG_NONE, &window, 1);
+  nghttp2_session_set_local_window_size(impl_->s, NGHTTP2_FLAG_NONE, 0, bytes);
+  impl_->pump();
+}
+
 void h2_test_client::reset(std::int32_t stream, std::uint32_t code) {
   nghttp2_submit_rst_stream(impl_->s, NGHTTP2_FLAG_NONE, stream, code);
   impl_->pump();

@@ -64,6 +64,10 @@ class h2_test_client {
   /// Largest DATA frame payload the client sends (default 16384).
   void set_data_frame_size(std::size_t n);
 
+  /// How much response data the server may send before this client reads (each stream's window
+  /// and the connection's), instead of 64 KiB: with a wide window a response the client does
+  /// not read stalls at the socket, not at flow control.
+  void set_receive_window(std::int32_t bytes);
   /// Starts sending the body a request(..., hold_body = true) held back.
   void release_body(std::int32_t stream);
   /// RST_STREAM with `code` (CANCEL by default).
