@@ -230,7 +230,7 @@ TEST_P(TlsBuffers, AStalledResponseGivesThemBackAndStillArrivesWhole) {
   ASSERT_EQ(first.body.size() > 8u * 1024 * 1024, true);
   c.send_only("Execute", "rops");
   // Nothing is read meanwhile: the response stalls half-way, and both connections go quiet.
-  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(4)));
+  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(10)));
   const auto stalled = c.finish(std::chrono::seconds(30));
   EXPECT_EQ(stalled.status, 200);
   EXPECT_EQ(stalled.header("X-ResponseCode"), "0");
@@ -250,7 +250,7 @@ TEST_P(TlsBuffers, AResponseStalledAtTheSocketStillArrivesWhole) {
   answer first;
   ASSERT_NO_FATAL_FAILURE(make_busy(c, first));
   c.send_only("Execute", "rops");
-  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(4)));
+  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(10)));
   const auto stalled = c.finish(std::chrono::seconds(30));
   EXPECT_EQ(stalled.status, 200);
   EXPECT_EQ(stalled.body.size(), first.body.size());
