@@ -163,6 +163,26 @@ if [ "$PIN" = 1 ]; then
   PIN_PROXY=(taskset -c "$last") PIN_LOAD=(taskset -c "0-$((last - 1))")
 fi
 
+# Host steadiness: a fixed CPU-bound job (SHA-256 of 128 MiB of zeros, on the proxy's core when
+# pinned), timed before the first round and after each. Its work never changes, so its user time
+# moves only with the host: a neighbour on a shared VM, clock changes. When it moves, every
+# contender's CPU per request moves with it (RESULTS.md 2026-12-08 00:01: 1.7 times yesterday's
+# figures for every proxy, while a fixed loop's time varied by 0.49-0.92 s). The spread is
+# printed with the results, so a disturbed run says so itself.
+STEADY=()
+steady_probe() {
+  local t
+  t=$({ TIMEFORMAT=%U; time "${PIN_PROXY[@]}" sh -c 'head -c 128M /dev/zero | sha256sum >/dev/null'; } 2>&1)
+  STEADY+=("$t")
+}
+# "MIN-MAX s (spread P %)" of the probes so far.
+steady_summary() {
+  printf '%s\n' "${STEADY[@]}" | sort -n | awk '
+    { v[NR] = $1 }
+    END { if (NR == 0 || v[1] <= 0) { print "not measured"; exit }
+          printf "%.2f-%.2f s (spread %.0f %%)", v[1], v[NR], (v[NR] - v[1]) * 100 / v[1] }'
+}
+
 # System calls of PIDS while a measurement runs (perf stat on the raw_syscalls tracepoint, for
 # as long as the load generator runs): syscalls_start SECONDS PIDS... starts counting,
 # syscalls_stop waits for it and sets SC_COUNT ("" when unavailable). Not in a $(...): a
@@ -547,6 +567,7 @@ read -r -a WORKLOADS <<<"${WORKLOADS:-h1 h2 newconn idle longpoll}"
 for w in "${WORKLOADS[@]}"; do declare -F "w_$w" >/dev/null || fail "unknown workload $w"; done
 log "contenders: ${CONTENDERS[*]}; ${ROUNDS} rounds; ${DURATION} s per measurement; budget ${BUDGET} s"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+steady_probe
 bench_start=$(elapsed)
 rounds_done=0
 budget_hit=0
@@ -585,10 +606,12 @@ for r in $(seq 1 "$ROUNDS"); do
     done
   done
   rounds_done=$r
+  steady_probe
 done
 bench_secs=$(( $(elapsed) - bench_start ))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$budget_hit" = 1 ] && log "time budget reached: stopped after $rounds_done complete rounds"
+log "host steadiness (a fixed job before the rounds and after each): $(steady_summary)"
 [ "$CRASHES" -gt 0 ] && log "WARNING: a proxy crashed $CRASHES time(s) during the measurements (see the table)"
 
 # --- table ------------------------------------------------------------------------------------
@@ -714,6 +737,8 @@ if [ "$RESULTS" != - ]; then
     printf -- '- machine: `%s`\n' "$(uname -a)"
     printf -- '- CPU: %s, %s cores online; memory %s; load average %s before, %s after (the measurements include it)\n' \
       "$cpu_model" "$(nproc)" "$mem" "$load_before" "$load_after"
+    printf -- '- host steadiness: a fixed CPU-bound job (SHA-256 of 128 MiB) took %s of user time before the rounds and after each; a spread above 10 %% means the host moved during the run, and the timed figures with it\n' \
+      "$(steady_summary)"
     [ -n "$BASELINE" ] && printf -- '- mapigate-before: `%s` (%s)\n' "$BASELINE" "$("$BASELINE" version 2>&1 | head -n1)"
     [ "$PIN" = 1 ] && printf -- '- pinned: every proxy on core %s (`%s`), load generator and backend on the others (`%s`)\n' "${PIN_PROXY[2]}" "${PIN_PROXY[*]}" "${PIN_LOAD[*]}"
     printf -- '- mapigate: `%s` (%s build, %s), haproxy: `%s`, nginx: `%s`\n' \
