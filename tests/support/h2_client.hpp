@@ -68,6 +68,7 @@ class h2_test_client {
   /// and the connection's), instead of 64 KiB: with a wide window a response the client does
   /// not read stalls at the socket, not at flow control.
   void set_receive_window(std::int32_t bytes);
+
   /// Starts sending the body a request(..., hold_body = true) held back.
   void release_body(std::int32_t stream);
   /// RST_STREAM with `code` (CANCEL by default).
