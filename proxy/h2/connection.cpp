@@ -368,6 +368,9 @@ class h2_conn final : public h2::events {
                         std::make_tuple(arena.allocator()));
     std::string_view method, path, authority, cookie;  // views into st.headers
     std::string crumbs;  // the cookie, when it came in more than one field
+    // The first Host and Content-Length (names are lower-case in HTTP/2: nghttp2 refuses
+    // others), views into st.headers too: taken in this walk, not searched for in `req` after it.
+    std::optional<std::string_view> host, length;
     std::uint64_t head_bytes = 0;
     for (const auto h : st.headers) {
       head_bytes += h.name.size() + h.value.size() + 4;
@@ -387,6 +390,11 @@ class h2_conn final : public h2::events {
           cookie = crumbs;
         }
       } else if (!h.name.empty() && h.name[0] != ':') {
+        if (h.name == "host") {
+          if (!host) host = h.value;
+        } else if (h.name == "content-length") {
+          if (!length) length = h.value;
+        }
         req.insert(h.name, h.value);
       }
     }
@@ -405,21 +413,18 @@ class h2_conn final : public h2::events {
     req.target(path);
     req.version(11);
     if (!authority.empty()) {
-      if (req.find(http::field::host) == req.end())
+      if (!host)
         req.set(http::field::host, authority);
-      else if (!beast::iequals(req[http::field::host], authority))
+      else if (!beast::iequals(*host, authority))
         co_return bad_head(400, ":authority and Host differ");
     }
-    st.headers = {};  // all of it is in `req` now: a held long-poll keeps none of it
     // The body, as HEADERS declared it (nghttp2 holds the DATA frames to content-length and
     // resets the stream when they differ).
-    std::optional<std::string_view> length;
-    if (const auto cl = req.find(http::field::content_length); cl != req.end())
-      length = cl->value();
     request_input input{.multiplexed = true,
                         .keep_alive = true,
                         .body = h2_body_framing(!st.has_body, length),
                         .head_method = req.method() == http::verb::head};
+    st.headers = {};  // all of it is in `req` now: a held long-poll keeps none of it
     std::optional<std::string> body_email;
     if (const auto want = body_first(conn_, req, input)) {
       // Autodiscover's anchor is in its small body (within the stream's window): wait for all

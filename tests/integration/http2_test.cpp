@@ -156,6 +156,33 @@ TEST(Http2, RefusalsSpeakMapiAndHealthCheckWorks) {
   EXPECT_TRUE(mbx->requests().empty());
 }
 
+// A Host field beside :authority must name the same host (RFC 9113 §8.3.1): otherwise which one
+// routing and the backend go by would differ. One that differs only in case is the same host; a
+// request without one gets Host from :authority.
+TEST(Http2, AHostFieldMustNameTheAuthority) {
+  auto mbx = start_sim("mbx01");
+  auto gw = h2_gateway(h2_options(mbx->port()));
+  auto c = h2_client(*gw);
+  const std::string path = "/mapi/emsmdb/?MailboxId=u@corp.test";
+  auto with_host = [&](const std::string& host) {
+    auto h = h2_test_client::mapi_headers("Connect");
+    h.emplace_back("host", host);
+    return h;
+  };
+  const auto other = c.wait(c.request("POST", path, internal_host, with_host(external_host), "x"));
+  EXPECT_EQ(other.status, 400);
+  EXPECT_TRUE(mbx->requests().empty()) << "a request whose Host and :authority differ went on";
+  const auto upper = c.wait(
+      c.request("POST", path, internal_host, with_host(routing::to_upper(internal_host)), "x"));
+  EXPECT_EQ(upper.status, 200);
+  EXPECT_EQ(upper.header("x-responsecode"), "0");
+  const auto none =
+      c.wait(c.request("POST", path, internal_host, h2_test_client::mapi_headers("Connect"), "x"));
+  EXPECT_EQ(none.status, 200);
+  EXPECT_EQ(none.header("x-responsecode"), "0");
+  EXPECT_EQ(mbx->requests().size(), 2u);
+}
+
 TEST(Http2, RapidResetBurstEndsThatSessionWithoutStallingOthers) {
   sim::options o;
   o.execute_delay = 200ms;
