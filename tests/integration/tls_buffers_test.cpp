@@ -206,7 +206,7 @@ void TlsBuffers::stall_then_read(mapi_connection& c) {
   ASSERT_GT(first.body.size(), 8u * 1024 * 1024);
   c.send_only("Execute", "rops");
   // Nothing is read meanwhile: the response stalls half-way, and both connections go quiet.
-  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(eventually([&] { return kept() == 0; }, std::chrono::seconds(4)));
   const auto stalled = c.finish(std::chrono::seconds(30));
   EXPECT_EQ(stalled.status, 200);
   EXPECT_EQ(stalled.header("X-ResponseCode"), "0");
